@@ -1,0 +1,192 @@
+//! Creates the stack's resources in the emulators from the template's
+//! definitions. Creating what already exists is not an error.
+
+use crate::template::{QueueDefinition, StackDefinition};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+use shared::bootstrap::App;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resources {
+    pub table_name: String,
+    pub chase_queue_url: String,
+    pub dead_letter_queue_url: String,
+    pub sender_domain: String,
+}
+
+pub async fn create(
+    app_clients: &Clients,
+    stack: &StackDefinition,
+    prefix: &str,
+) -> anyhow::Result<Resources> {
+    let table_name = format!("{prefix}-table");
+    create_table(&app_clients.dynamodb, stack, &table_name).await?;
+    let dead_letter_queue_url = create_queue(
+        &app_clients.sqs,
+        &format!("{prefix}-chase-dlq"),
+        &stack.dead_letter_queue,
+        None,
+    )
+    .await?;
+    let dlq_arn = queue_arn(&app_clients.sqs, &dead_letter_queue_url).await?;
+    let chase_queue_url = create_queue(
+        &app_clients.sqs,
+        &format!("{prefix}-chase"),
+        &stack.chase_queue,
+        Some(&dlq_arn),
+    )
+    .await?;
+    // moto's SES refuses to send from an unverified identity, as SES does.
+    app_clients
+        .ses
+        .create_email_identity()
+        .email_identity(&stack.sender_domain)
+        .send()
+        .await
+        .map(|_| ())
+        .or_else(|e| ignore_existing(e.into_service_error().meta().code()))?;
+    Ok(Resources {
+        table_name,
+        chase_queue_url,
+        dead_letter_queue_url,
+        sender_domain: stack.sender_domain.clone(),
+    })
+}
+
+/// The clients resources are created with (request counting not needed).
+pub struct Clients {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub ses: aws_sdk_sesv2::Client,
+}
+
+impl Clients {
+    pub fn new(sdk: &aws_config::SdkConfig) -> Self {
+        Self {
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            sqs: aws_sdk_sqs::Client::new(sdk),
+            ses: aws_sdk_sesv2::Client::new(sdk),
+        }
+    }
+
+    pub fn of(app: &App) -> Self {
+        Self {
+            dynamodb: app.table.client().clone(),
+            sqs: app.sqs.clone(),
+            ses: app.ses.clone(),
+        }
+    }
+}
+
+fn ignore_existing(code: Option<&str>) -> anyhow::Result<()> {
+    match code {
+        Some("AlreadyExistsException" | "ResourceInUseException" | "QueueAlreadyExists") => Ok(()),
+        other => Err(anyhow::anyhow!("create failed: {other:?}")),
+    }
+}
+
+async fn create_table(
+    client: &aws_sdk_dynamodb::Client,
+    stack: &StackDefinition,
+    name: &str,
+) -> anyhow::Result<()> {
+    let definition = &stack.table;
+    let key = |attribute: &str, key_type: &str| -> anyhow::Result<KeySchemaElement> {
+        Ok(KeySchemaElement::builder()
+            .attribute_name(attribute)
+            .key_type(KeyType::from(key_type))
+            .build()?)
+    };
+    let mut request = client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest);
+    for (attribute, kind) in &definition.attributes {
+        request = request.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(attribute)
+                .attribute_type(ScalarAttributeType::from(kind.as_str()))
+                .build()?,
+        );
+    }
+    for element in &definition.keys {
+        request = request.key_schema(key(&element.attribute, &element.key_type)?);
+    }
+    for index in &definition.indexes {
+        let mut gsi = GlobalSecondaryIndex::builder()
+            .index_name(&index.name)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::from(index.projection_type.as_str()))
+                    .build(),
+            );
+        for element in &index.keys {
+            gsi = gsi.key_schema(key(&element.attribute, &element.key_type)?);
+        }
+        request = request.global_secondary_indexes(gsi.build()?);
+    }
+    match request.send().await {
+        Ok(_) => {}
+        Err(error) => {
+            ignore_existing(error.into_service_error().meta().code())?;
+            return Ok(());
+        }
+    }
+    if let Some(attribute) = &definition.ttl_attribute {
+        client
+            .update_time_to_live()
+            .table_name(name)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .attribute_name(attribute)
+                    .enabled(true)
+                    .build()?,
+            )
+            .send()
+            .await?;
+    }
+    Ok(())
+}
+
+async fn create_queue(
+    client: &aws_sdk_sqs::Client,
+    name: &str,
+    definition: &QueueDefinition,
+    dead_letter_arn: Option<&str>,
+) -> anyhow::Result<String> {
+    let mut request = client
+        .create_queue()
+        .queue_name(name)
+        .attributes(
+            QueueAttributeName::VisibilityTimeout,
+            definition.visibility_timeout.to_string(),
+        )
+        .attributes(
+            QueueAttributeName::MessageRetentionPeriod,
+            definition.retention_seconds.to_string(),
+        );
+    if let (Some(arn), Some(max)) = (dead_letter_arn, definition.max_receive_count) {
+        let policy = serde_json::json!({"deadLetterTargetArn": arn, "maxReceiveCount": max});
+        request = request.attributes(QueueAttributeName::RedrivePolicy, policy.to_string());
+    }
+    let output = request.send().await?;
+    output
+        .queue_url
+        .ok_or_else(|| anyhow::anyhow!("CreateQueue returned no URL for {name}"))
+}
+
+async fn queue_arn(client: &aws_sdk_sqs::Client, url: &str) -> anyhow::Result<String> {
+    let output = client
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await?;
+    output
+        .attributes
+        .and_then(|mut attributes| attributes.remove(&QueueAttributeName::QueueArn))
+        .ok_or_else(|| anyhow::anyhow!("no ARN for queue {url}"))
+}

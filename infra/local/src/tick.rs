@@ -1,0 +1,141 @@
+//! `POST /_local/tick`: what EventBridge and Lambda's SQS event source mapping
+//! do in AWS, run to completion for one instant.
+
+use crate::LocalStack;
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use aws_lambda_events::sqs::SqsEvent;
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use shared::scheduler::SchedulerReport;
+use std::collections::HashSet;
+
+/// Lambda's event source mapping hands a function at most this many records.
+const BATCH_SIZE: i32 = 10;
+/// A bound so a bug can never spin a tick forever.
+const MAX_BATCHES: usize = 100_000;
+
+#[derive(Debug, Default, Serialize)]
+pub struct TickReport {
+    pub at: DateTime<Utc>,
+    pub scheduler: SchedulerReport,
+    pub batches: usize,
+    pub records: usize,
+    pub succeeded: usize,
+    pub failed: usize,
+}
+
+/// Moves the local clock to `at`, invokes the scheduler with the scheduled
+/// event for `at`, then feeds the chase queue to the worker until it is
+/// empty: batches of up to 10, successes deleted, reported failures made
+/// visible again at once (Lambda would wait for the visibility timeout),
+/// so the queue's redrive policy moves poison messages to the DLQ.
+pub async fn run(stack: &LocalStack, at: DateTime<Utc>) -> anyhow::Result<TickReport> {
+    stack.clock.set(Some(at));
+    let scheduled: EventBridgeEvent = serde_json::from_value(json!({
+        "version": "0",
+        "id": ulid::Ulid::new().to_string(),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "000000000000",
+        "time": at,
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:000000000000:rule/local-scheduler"],
+        "detail": {}
+    }))?;
+    let scheduler = shared::scheduler::handle(&stack.app, scheduled).await?;
+    let mut report = TickReport {
+        at,
+        scheduler,
+        ..TickReport::default()
+    };
+    let sqs = &stack.app.sqs;
+    let queue_url = &stack.resources.chase_queue_url;
+    while report.batches < MAX_BATCHES {
+        let received = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(BATCH_SIZE)
+            .wait_time_seconds(0)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send()
+            .await?;
+        let messages = received.messages.unwrap_or_default();
+        if messages.is_empty() {
+            break;
+        }
+        report.batches += 1;
+        report.records += messages.len();
+        let event: SqsEvent = serde_json::from_value(sqs_event(&messages))?;
+        let response = shared::worker::handle(&stack.app, event).await;
+        let failed: HashSet<String> = response
+            .batch_item_failures
+            .into_iter()
+            .map(|f| f.item_identifier)
+            .collect();
+        let mut deletes = Vec::new();
+        for message in &messages {
+            let (Some(id), Some(handle)) = (message.message_id(), message.receipt_handle()) else {
+                continue;
+            };
+            if failed.contains(id) {
+                report.failed += 1;
+                sqs.change_message_visibility()
+                    .queue_url(queue_url)
+                    .receipt_handle(handle)
+                    .visibility_timeout(0)
+                    .send()
+                    .await?;
+            } else {
+                report.succeeded += 1;
+                deletes.push(
+                    DeleteMessageBatchRequestEntry::builder()
+                        .id(id)
+                        .receipt_handle(handle)
+                        .build()?,
+                );
+            }
+        }
+        if !deletes.is_empty() {
+            sqs.delete_message_batch()
+                .queue_url(queue_url)
+                .set_entries(Some(deletes))
+                .send()
+                .await?;
+        }
+    }
+    Ok(report)
+}
+
+/// The SQS event Lambda would deliver for these messages.
+fn sqs_event(messages: &[Message]) -> Value {
+    let records: Vec<Value> = messages
+        .iter()
+        .map(|message| {
+            let attributes: Map<String, Value> = message
+                .attributes()
+                .map(|attributes| {
+                    attributes
+                        .iter()
+                        .map(|(name, value)| {
+                            (name.as_str().to_string(), Value::String(value.clone()))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            json!({
+                "messageId": message.message_id(),
+                "receiptHandle": message.receipt_handle(),
+                "body": message.body(),
+                "md5OfBody": message.md5_of_body(),
+                "attributes": attributes,
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:local-chase",
+                "awsRegion": "us-east-1"
+            })
+        })
+        .collect();
+    json!({ "Records": records })
+}

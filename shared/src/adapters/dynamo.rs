@@ -1,0 +1,239 @@
+//! The DynamoDB table: typed errors, single-item reads and all-or-nothing
+//! transactional writes. Entity mapping lives in the `*_store` modules.
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use aws_sdk_dynamodb::Client;
+use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// DynamoDB refuses transactions with more items than this.
+pub const MAX_TRANSACTION_ITEMS: usize = 100;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A condition on a write did not hold; `index` is the failed operation
+    /// of a transaction (0 for a single write).
+    #[error("condition failed on write {index}")]
+    ConditionFailed { index: usize },
+    /// Another transaction touched the same items at the same time; retryable.
+    #[error("transaction conflict")]
+    TransactionConflict,
+    #[error("throttled: {0}")]
+    Throttled(String),
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    #[error("stored item is malformed: {0}")]
+    Malformed(String),
+    #[error("request rejected: {0}")]
+    Rejected(String),
+}
+
+impl StoreError {
+    pub(crate) fn from_sdk<E, R>(error: SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        match &error {
+            SdkError::ServiceError(context) => {
+                let err = context.err();
+                let code = err.code().unwrap_or("Unknown").to_string();
+                match code.as_str() {
+                    "ConditionalCheckFailedException" => Self::ConditionFailed { index: 0 },
+                    "TransactionConflictException" => Self::TransactionConflict,
+                    "ThrottlingException"
+                    | "ProvisionedThroughputExceededException"
+                    | "RequestLimitExceeded" => Self::Throttled(code),
+                    "InternalServerError" | "ServiceUnavailable" => Self::Unavailable(code),
+                    _ => Self::Rejected(format!("{code}: {}", err.message().unwrap_or(""))),
+                }
+            }
+            SdkError::TimeoutError(_)
+            | SdkError::DispatchFailure(_)
+            | SdkError::ResponseError(_) => Self::Unavailable(format!("{error}")),
+            _ => Self::Rejected(format!("{error}")),
+        }
+    }
+}
+
+/// One table, addressed by `PK`/`SK`.
+#[derive(Debug, Clone)]
+pub struct Table {
+    client: Client,
+    name: String,
+}
+
+impl Table {
+    pub fn new(client: Client, name: impl Into<String>) -> Self {
+        Self {
+            client,
+            name: name.into(),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// A strongly consistent read of one item: a version read for an update
+    /// must not be stale.
+    pub async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.name)
+            .key(super::keys::PK, AttributeValue::S(pk.to_string()))
+            .key(super::keys::SK, AttributeValue::S(sk.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        Ok(output.item)
+    }
+
+    pub async fn get_as<T: DeserializeOwned>(
+        &self,
+        pk: &str,
+        sk: &str,
+    ) -> Result<Option<T>, StoreError> {
+        self.get(pk, sk).await?.map(from_item).transpose()
+    }
+
+    /// Commits every write or none. A failed condition reports which write failed.
+    pub async fn transact(&self, writes: Vec<TransactWriteItem>) -> Result<(), StoreError> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        if writes.len() > MAX_TRANSACTION_ITEMS {
+            return Err(StoreError::Rejected(format!(
+                "{} writes exceed one transaction",
+                writes.len()
+            )));
+        }
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(context)) => match context.err() {
+                TransactWriteItemsError::TransactionCanceledException(cancelled) => {
+                    let reasons = cancelled.cancellation_reasons();
+                    let failed = reasons
+                        .iter()
+                        .position(|r| r.code() == Some("ConditionalCheckFailed"));
+                    if let Some(index) = failed {
+                        return Err(StoreError::ConditionFailed { index });
+                    }
+                    let contended = reasons
+                        .iter()
+                        .any(|r| matches!(r.code(), Some("TransactionConflict")));
+                    if contended {
+                        return Err(StoreError::TransactionConflict);
+                    }
+                    let throttled = reasons.iter().any(|r| {
+                        matches!(
+                            r.code(),
+                            Some("ThrottlingError" | "ProvisionedThroughputExceeded")
+                        )
+                    });
+                    if throttled {
+                        return Err(StoreError::Throttled("TransactionCanceled".into()));
+                    }
+                    let codes: Vec<&str> = reasons.iter().filter_map(|r| r.code()).collect();
+                    Err(StoreError::Rejected(format!(
+                        "transaction cancelled: {codes:?}"
+                    )))
+                }
+                _ => Err(StoreError::from_sdk(SdkError::ServiceError(context))),
+            },
+            Err(other) => Err(StoreError::from_sdk(other)),
+        }
+    }
+
+    pub fn put(
+        &self,
+        item: Item,
+        condition: Option<Condition>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut put = aws_sdk_dynamodb::types::Put::builder()
+            .table_name(&self.name)
+            .set_item(Some(item));
+        if let Some(condition) = condition {
+            put = put
+                .condition_expression(condition.expression)
+                .set_expression_attribute_names(condition.names)
+                .set_expression_attribute_values(condition.values);
+        }
+        let put = put
+            .build()
+            .map_err(|e| StoreError::Rejected(e.to_string()))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+}
+
+/// A condition expression with its placeholders.
+#[derive(Debug, Clone, Default)]
+pub struct Condition {
+    pub expression: String,
+    pub names: Option<HashMap<String, String>>,
+    pub values: Option<HashMap<String, AttributeValue>>,
+}
+
+impl Condition {
+    pub fn new(expression: impl Into<String>) -> Self {
+        Self {
+            expression: expression.into(),
+            ..Self::default()
+        }
+    }
+
+    pub fn value(mut self, placeholder: &str, value: AttributeValue) -> Self {
+        self.values
+            .get_or_insert_with(HashMap::new)
+            .insert(placeholder.to_string(), value);
+        self
+    }
+
+    pub fn name(mut self, placeholder: &str, attribute: &str) -> Self {
+        self.names
+            .get_or_insert_with(HashMap::new)
+            .insert(placeholder.to_string(), attribute.to_string());
+        self
+    }
+
+    /// The item must not exist yet.
+    pub fn absent() -> Self {
+        Self::new("attribute_not_exists(PK)")
+    }
+
+    /// Optimistic concurrency: the stored `version` is the one the caller read
+    /// (0 means "never stored").
+    pub fn version_is(expected: u64) -> Self {
+        if expected == 0 {
+            Self::absent()
+        } else {
+            Self::new("#version = :expected")
+                .name("#version", "version")
+                .value(":expected", AttributeValue::N(expected.to_string()))
+        }
+    }
+}
+
+pub fn to_item<T: serde::Serialize>(value: &T) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(value).map_err(|e| StoreError::Malformed(e.to_string()))
+}
+
+pub fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Malformed(e.to_string()))
+}

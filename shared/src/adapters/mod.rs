@@ -1,0 +1,7 @@
+//! Thin AWS implementations of what the application needs.
+
+pub mod due_index;
+pub mod dynamo;
+pub mod keys;
+pub mod request_counter;
+pub mod settings_store;

@@ -1,0 +1,6 @@
+//! Pure types and rules. Nothing in here knows about AWS, Lambda or HTTP.
+
+pub mod identity;
+pub mod money;
+pub mod settings;
+pub mod validation;

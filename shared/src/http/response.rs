@@ -1,0 +1,83 @@
+//! Successful responses, built the same way by every handler.
+
+use super::ApiError;
+use http::{HeaderValue, StatusCode};
+use lambda_http::{Body, Response};
+use serde::Serialize;
+
+/// A JSON response before it is turned into an HTTP one; kept as data so an
+/// idempotent POST can store it and replay it byte for byte.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiResponse {
+    pub status: StatusCode,
+    pub body: String,
+    /// The resource's version, sent as a strong `ETag`.
+    pub version: Option<u64>,
+    pub location: Option<String>,
+}
+
+impl ApiResponse {
+    pub fn json(status: StatusCode, value: &impl Serialize) -> Result<Self, ApiError> {
+        let body = serde_json::to_string(value).map_err(ApiError::internal)?;
+        Ok(Self {
+            status,
+            body,
+            version: None,
+            location: None,
+        })
+    }
+
+    pub fn ok(value: &impl Serialize) -> Result<Self, ApiError> {
+        Self::json(StatusCode::OK, value)
+    }
+
+    pub fn with_version(mut self, version: u64) -> Self {
+        self.version = Some(version);
+        self
+    }
+
+    pub fn with_location(mut self, location: impl Into<String>) -> Self {
+        self.location = Some(location.into());
+        self
+    }
+
+    pub fn into_http(self, request_id: &str) -> Response<Body> {
+        let mut response = json_response(self.status, self.body, request_id);
+        let headers = response.headers_mut();
+        if let Some(version) = self.version {
+            if let Ok(value) = HeaderValue::from_str(&format!("\"{version}\"")) {
+                headers.insert(http::header::ETAG, value);
+            }
+        }
+        if let Some(location) = self.location {
+            if let Ok(value) = HeaderValue::from_str(&location) {
+                headers.insert(http::header::LOCATION, value);
+            }
+        }
+        response
+    }
+}
+
+pub fn error_response(error: &ApiError, request_id: &str) -> Response<Body> {
+    let mut response = json_response(error.status(), error.body().to_string(), request_id);
+    if error.status() == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    response
+}
+
+fn json_response(status: StatusCode, body: String, request_id: &str) -> Response<Body> {
+    let mut response = Response::new(Body::Text(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        headers.insert("x-request-id", value);
+    }
+    response
+}

@@ -1,0 +1,12 @@
+//! Everything the Lambda functions and the local runner share: the pure domain,
+//! the ports it needs, the AWS adapters behind them and the HTTP mapping.
+
+pub mod adapters;
+pub mod api;
+pub mod bootstrap;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod ports;
+pub mod scheduler;
+pub mod worker;

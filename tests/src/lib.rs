@@ -1,0 +1,130 @@
+//! Test harness: a local stack of its own per test (own table and queues in
+//! the shared emulators, own runner on a free port), driven over real HTTP.
+
+use local_stack::token::{self, LocalClaims};
+use local_stack::LocalStack;
+use reqwest::header::HeaderMap;
+use reqwest::Method;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub struct TestStack {
+    pub url: String,
+    pub stack: Arc<LocalStack>,
+    /// A tenant of this test's own.
+    pub tenant: String,
+    http: reqwest::Client,
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub headers: HeaderMap,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl TestStack {
+    /// Needs `AWS_ENDPOINT_URL_DYNAMODB` and `AWS_ENDPOINT_URL` pointing at
+    /// running emulators, as `infra/test` sets them.
+    pub async fn start() -> Self {
+        let prefix = format!("t{}", ulid::Ulid::new().to_string().to_lowercase());
+        let stack = Arc::new(
+            LocalStack::create(&prefix, token::DEFAULT_SECRET)
+                .await
+                .expect("local stack resources (are the emulators running? use infra/test)"),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(local_stack::server::serve(stack.clone(), listener));
+        Self {
+            url,
+            stack,
+            tenant: format!("tenant-{}", ulid::Ulid::new().to_string().to_lowercase()),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// A token for this test's tenant; the user id is the role's name.
+    pub fn token(&self, role: &str) -> String {
+        self.token_for(&self.tenant, role, role)
+    }
+
+    pub fn token_for(&self, tenant: &str, sub: &str, role: &str) -> String {
+        token::issue(
+            &self.stack.jwt_secret,
+            &LocalClaims::new(tenant, sub, role, 1),
+        )
+        .unwrap()
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut request = self.http.request(method, format!("{}{}", self.url, path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Reply {
+            status,
+            body,
+            headers,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::GET, path, Some(token), None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: &Value) -> Reply {
+        self.call(Method::POST, path, Some(token), Some(body), &[])
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, version: u64, body: &Value) -> Reply {
+        let version = format!("\"{version}\"");
+        self.call(
+            Method::PATCH,
+            path,
+            Some(token),
+            Some(body),
+            &[("if-match", &version)],
+        )
+        .await
+    }
+
+    /// AWS requests made by the stack since the last reset, by operation.
+    pub fn aws_requests(&self) -> BTreeMap<String, u64> {
+        self.stack.app.requests.snapshot()
+    }
+
+    pub fn reset_aws_requests(&self) {
+        self.stack.app.requests.reset();
+    }
+}
