@@ -107,8 +107,23 @@ impl Table {
         self.get(pk, sk).await?.map(from_item).transpose()
     }
 
-    /// Commits every write or none. A failed condition reports which write failed.
+    /// Commits every write or none. A failed condition reports which write
+    /// failed. A transaction cancelled only because another one touched the
+    /// same items wrote nothing, so it is retried a few times here.
     pub async fn transact(&self, writes: Vec<TransactWriteItem>) -> Result<(), StoreError> {
+        let mut attempt = 0;
+        loop {
+            match self.transact_once(writes.clone()).await {
+                Err(StoreError::TransactionConflict) if attempt < 3 => {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(20 * attempt)).await;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn transact_once(&self, writes: Vec<TransactWriteItem>) -> Result<(), StoreError> {
         if writes.is_empty() {
             return Ok(());
         }
@@ -236,4 +251,116 @@ pub fn to_item<T: serde::Serialize>(value: &T) -> Result<Item, StoreError> {
 
 pub fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     serde_dynamo::from_item(item).map_err(|e| StoreError::Malformed(e.to_string()))
+}
+
+/// One page of a query and where the next one starts.
+#[derive(Debug, Clone)]
+pub struct QueryPage {
+    pub items: Vec<Item>,
+    pub last_key: Option<Item>,
+}
+
+/// A key-condition query on the table or one of its indexes.
+#[derive(Debug, Clone)]
+pub struct KeyQuery {
+    pub index: Option<&'static str>,
+    pub partition: (&'static str, String),
+    /// `begins_with` on the sort key.
+    pub sort_prefix: Option<(&'static str, String)>,
+    pub newest_first: bool,
+    pub limit: Option<i32>,
+    pub start: Option<Item>,
+    /// Strongly consistent reads are only possible on the table itself.
+    pub consistent: bool,
+}
+
+impl KeyQuery {
+    pub fn partition(attribute: &'static str, value: impl Into<String>) -> Self {
+        Self {
+            index: None,
+            partition: (attribute, value.into()),
+            sort_prefix: None,
+            newest_first: false,
+            limit: None,
+            start: None,
+            consistent: false,
+        }
+    }
+
+    pub fn on_index(mut self, index: &'static str) -> Self {
+        self.index = Some(index);
+        self
+    }
+
+    pub fn sort_begins_with(mut self, attribute: &'static str, prefix: impl Into<String>) -> Self {
+        self.sort_prefix = Some((attribute, prefix.into()));
+        self
+    }
+
+    pub fn descending(mut self) -> Self {
+        self.newest_first = true;
+        self
+    }
+
+    pub fn limit(mut self, limit: i32) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    pub fn start(mut self, start: Option<Item>) -> Self {
+        self.start = start;
+        self
+    }
+
+    pub fn consistent(mut self) -> Self {
+        self.consistent = true;
+        self
+    }
+}
+
+impl Table {
+    pub async fn query(&self, query: KeyQuery) -> Result<QueryPage, StoreError> {
+        let mut condition = "#pk = :pk".to_string();
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.name)
+            .set_index_name(query.index.map(str::to_string))
+            .expression_attribute_names("#pk", query.partition.0)
+            .expression_attribute_values(":pk", AttributeValue::S(query.partition.1))
+            .scan_index_forward(!query.newest_first)
+            .set_limit(query.limit)
+            .set_exclusive_start_key(query.start)
+            .consistent_read(query.consistent && query.index.is_none());
+        if let Some((attribute, prefix)) = query.sort_prefix {
+            condition.push_str(" AND begins_with(#sk, :prefix)");
+            request = request
+                .expression_attribute_names("#sk", attribute)
+                .expression_attribute_values(":prefix", AttributeValue::S(prefix));
+        }
+        let output = request
+            .key_condition_expression(condition)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        Ok(QueryPage {
+            items: output.items.unwrap_or_default(),
+            last_key: output.last_evaluated_key,
+        })
+    }
+
+    pub fn delete(&self, pk: &str, sk: &str, condition: Option<Condition>) -> Result<TransactWriteItem, StoreError> {
+        let mut delete = aws_sdk_dynamodb::types::Delete::builder()
+            .table_name(&self.name)
+            .key(super::keys::PK, AttributeValue::S(pk.to_string()))
+            .key(super::keys::SK, AttributeValue::S(sk.to_string()));
+        if let Some(condition) = condition {
+            delete = delete
+                .condition_expression(condition.expression)
+                .set_expression_attribute_names(condition.names)
+                .set_expression_attribute_values(condition.values);
+        }
+        let delete = delete.build().map_err(|e| StoreError::Rejected(e.to_string()))?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
 }

@@ -1,5 +1,6 @@
 //! Thin AWS implementations of what the application needs.
 
+pub mod contact_role_store;
 pub mod due_index;
 pub mod dynamo;
 pub mod keys;

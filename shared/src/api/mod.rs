@@ -1,8 +1,10 @@
 //! The HTTP API: one entry point shared by the Lambda function and the local
 //! runner, a route table, and the handlers per resource.
 
+mod contact_roles;
 mod settings;
 
+use crate::adapters::dynamo::StoreError;
 use crate::bootstrap::App;
 use crate::domain::identity::Caller;
 use crate::http::idempotency::{self, IdempotencyKey};
@@ -34,7 +36,6 @@ impl Ctx<'_> {
         conflict: impl Fn(usize) -> ApiError,
         response: ApiResponse,
     ) -> Result<ApiResponse, ApiError> {
-        let key_index = writes.len();
         if let Some(key) = &self.idempotency {
             writes.push(idempotency::record(
                 &self.app.table,
@@ -46,26 +47,18 @@ impl Ctx<'_> {
         }
         match self.app.table.transact(writes).await {
             Ok(()) => Ok(response),
-            Err(crate::adapters::dynamo::StoreError::ConditionFailed { index })
-                if index == key_index =>
-            {
-                // A concurrent request with the same key won; answer as it did.
-                self.replay().await?.ok_or_else(|| {
-                    ApiError::conflict(
-                        "request_in_progress",
-                        "a request with this Idempotency-Key is in progress",
-                    )
-                })
+            Err(StoreError::ConditionFailed { index }) => {
+                // DynamoDB may report another write's condition first; if a
+                // concurrent request with the same key won, answer as it did.
+                match self.replay().await? {
+                    Some(first) => Ok(first),
+                    None => Err(conflict(index)),
+                }
             }
-            Err(crate::adapters::dynamo::StoreError::ConditionFailed { index }) => {
-                Err(conflict(index))
-            }
-            Err(crate::adapters::dynamo::StoreError::TransactionConflict) => {
-                Err(ApiError::conflict(
-                    "concurrent_update",
-                    "another request changed the same records at the same time; retry",
-                ))
-            }
+            Err(StoreError::TransactionConflict) => Err(ApiError::conflict(
+                "concurrent_update",
+                "another request changed the same records at the same time; retry",
+            )),
             Err(other) => Err(other.into()),
         }
     }
@@ -141,6 +134,21 @@ async fn dispatch(app: &App, request: &Request) -> Result<(ApiResponse, bool), A
             match *method {
                 Method::GET => settings::get(&ctx).await,
                 Method::PATCH => settings::patch(&ctx, request).await,
+                _ => Err(ApiError::MethodNotAllowed),
+            }
+        }
+        ["v1", "contact-roles"] => {
+            tracing::Span::current().record("route", "/v1/contact-roles");
+            match *method {
+                Method::GET => contact_roles::list(&ctx, request).await,
+                Method::POST => contact_roles::create(&ctx, request).await,
+                _ => Err(ApiError::MethodNotAllowed),
+            }
+        }
+        ["v1", "contact-roles", id] => {
+            tracing::Span::current().record("route", "/v1/contact-roles/{id}");
+            match *method {
+                Method::DELETE => contact_roles::delete(&ctx, id).await,
                 _ => Err(ApiError::MethodNotAllowed),
             }
         }

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod error;
 pub mod idempotency;
+pub mod pagination;
 pub mod request;
 pub mod response;
 

@@ -31,6 +31,15 @@ impl ApiResponse {
         Self::json(StatusCode::OK, value)
     }
 
+    pub fn no_content() -> Self {
+        Self {
+            status: StatusCode::NO_CONTENT,
+            body: String::new(),
+            version: None,
+            location: None,
+        }
+    }
+
     pub fn with_version(mut self, version: u64) -> Self {
         self.version = Some(version);
         self
@@ -69,7 +78,8 @@ pub fn error_response(error: &ApiError, request_id: &str) -> Response<Body> {
 }
 
 fn json_response(status: StatusCode, body: String, request_id: &str) -> Response<Body> {
-    let mut response = Response::new(Body::Text(body));
+    let body = if body.is_empty() { Body::Empty } else { Body::Text(body) };
+    let mut response = Response::new(body);
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(
