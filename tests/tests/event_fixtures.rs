@@ -8,7 +8,9 @@ use integration_tests::TestStack;
 use serde_json::{json, Value};
 
 fn fixture(name: &str) -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events").join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("events")
+        .join(name);
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -38,7 +40,9 @@ async fn api_gateway_events_reach_the_settings_handler() {
     let stack = TestStack::start().await;
     // The fixtures' tenant is fixed; clear what an earlier run may have left.
     let tenant = tenant_of("api-get-settings.json");
-    let (status, body) = body_json(shared::api::handle(&stack.stack.app, api_request("api-get-settings.json")).await);
+    let (status, body) = body_json(
+        shared::api::handle(&stack.stack.app, api_request("api-get-settings.json")).await,
+    );
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["id"], tenant.as_str());
 
@@ -46,10 +50,19 @@ async fn api_gateway_events_reach_the_settings_handler() {
     let owner = stack.token_for(&tenant, "fixture-owner", "owner");
     let version = body["version"].as_u64().unwrap();
     if version == 0 {
-        let reply = stack.patch("/v1/settings", &owner, 0, &json!({"company_name": "Before"})).await;
+        let reply = stack
+            .patch(
+                "/v1/settings",
+                &owner,
+                0,
+                &json!({"company_name": "Before"}),
+            )
+            .await;
         assert_eq!(reply.status, 200);
     }
-    let (status, body) = body_json(shared::api::handle(&stack.stack.app, api_request("api-patch-settings.json")).await);
+    let (status, body) = body_json(
+        shared::api::handle(&stack.stack.app, api_request("api-patch-settings.json")).await,
+    );
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["company_name"], "Acme Ltd");
     assert_eq!(body["time_zone"], "Europe/London");
@@ -58,32 +71,60 @@ async fn api_gateway_events_reach_the_settings_handler() {
 #[tokio::test]
 async fn the_scheduled_event_runs_the_scheduler_at_its_own_time() {
     let stack = TestStack::start().await;
-    let event: EventBridgeEvent = serde_json::from_value(fixture("scheduler-scheduled-event.json")).unwrap();
-    assert_eq!(event.time.unwrap().to_rfc3339(), "2026-06-09T08:00:00+00:00");
-    let report = shared::scheduler::handle(&stack.stack.app, event).await.unwrap();
+    let event: EventBridgeEvent =
+        serde_json::from_value(fixture("scheduler-scheduled-event.json")).unwrap();
+    assert_eq!(
+        event.time.unwrap().to_rfc3339(),
+        "2026-06-09T08:00:00+00:00"
+    );
+    let report = shared::scheduler::handle(&stack.stack.app, event)
+        .await
+        .unwrap();
     assert_eq!(report.due_customers, 0);
 }
 
 #[tokio::test]
 async fn the_sqs_batch_parses_and_each_record_is_reported_on_its_own() {
     let stack = TestStack::start().await;
-    let mut event: SqsEvent = serde_json::from_value(fixture("chase-worker-sqs-batch.json")).unwrap();
+    let mut event: SqsEvent =
+        serde_json::from_value(fixture("chase-worker-sqs-batch.json")).unwrap();
     assert_eq!(event.records.len(), 2);
     event.records[1].body = Some("{not json".into());
     let response = shared::worker::handle(&stack.stack.app, event.clone()).await;
-    let failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
-    assert!(failed.contains(&event.records[1].message_id.clone().unwrap()), "the malformed record fails alone");
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    assert!(
+        failed.contains(&event.records[1].message_id.clone().unwrap()),
+        "the malformed record fails alone"
+    );
 }
 
 #[tokio::test]
 async fn a_local_tick_runs_the_scheduler_and_drains_the_queue() {
     let stack = TestStack::start().await;
     let reply = stack
-        .call(reqwest::Method::POST, "/_local/tick", None, Some(&json!({"at": "2026-06-09T08:00:00Z"})), &[])
+        .call(
+            reqwest::Method::POST,
+            "/_local/tick",
+            None,
+            Some(&json!({"at": "2026-06-09T08:00:00Z"})),
+            &[],
+        )
         .await;
     assert_eq!(reply.status, 200, "{:?}", reply.body);
     assert_eq!(reply.body["scheduler"]["due_customers"], 0);
     assert_eq!(reply.body["records"], 0);
-    let bad = stack.call(reqwest::Method::POST, "/_local/tick", None, Some(&json!({"at": "yesterday"})), &[]).await;
+    let bad = stack
+        .call(
+            reqwest::Method::POST,
+            "/_local/tick",
+            None,
+            Some(&json!({"at": "yesterday"})),
+            &[],
+        )
+        .await;
     assert_eq!(bad.status, 400);
 }

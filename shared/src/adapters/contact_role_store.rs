@@ -21,7 +21,11 @@ fn name_sk(unique_name: &str) -> String {
 /// be deleted.
 pub const IN_USE: &str = "in_use";
 
-pub async fn get(table: &Table, tenant: &TenantId, id: &str) -> Result<Option<ContactRole>, StoreError> {
+pub async fn get(
+    table: &Table,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Option<ContactRole>, StoreError> {
     table.get_as(&tenant_pk(tenant), &role_sk(id)).await
 }
 
@@ -44,7 +48,11 @@ pub async fn list(
 }
 
 /// Writes: [0] the role, [1] its name reservation (fails if the name is taken).
-pub fn create(table: &Table, tenant: &TenantId, role: &ContactRole) -> Result<Vec<TransactWriteItem>, StoreError> {
+pub fn create(
+    table: &Table,
+    tenant: &TenantId,
+    role: &ContactRole,
+) -> Result<Vec<TransactWriteItem>, StoreError> {
     let pk = tenant_pk(tenant);
     let mut item = to_item(role)?;
     item.insert(PK.into(), AttributeValue::S(pk.clone()));
@@ -52,7 +60,10 @@ pub fn create(table: &Table, tenant: &TenantId, role: &ContactRole) -> Result<Ve
     item.insert(IN_USE.into(), AttributeValue::N("0".into()));
     let reservation: Item = [
         (PK.to_string(), AttributeValue::S(pk)),
-        (SK.to_string(), AttributeValue::S(name_sk(&role.unique_name()))),
+        (
+            SK.to_string(),
+            AttributeValue::S(name_sk(&role.unique_name())),
+        ),
         ("role_id".to_string(), AttributeValue::S(role.id.clone())),
     ]
     .into();
@@ -63,7 +74,11 @@ pub fn create(table: &Table, tenant: &TenantId, role: &ContactRole) -> Result<Ve
 }
 
 /// Writes: [0] delete the role if no contact holds it, [1] free its name.
-pub fn delete(table: &Table, tenant: &TenantId, role: &ContactRole) -> Result<Vec<TransactWriteItem>, StoreError> {
+pub fn delete(
+    table: &Table,
+    tenant: &TenantId,
+    role: &ContactRole,
+) -> Result<Vec<TransactWriteItem>, StoreError> {
     let pk = tenant_pk(tenant);
     let unused = Condition::new("attribute_exists(PK) AND #in_use = :zero")
         .name("#in_use", IN_USE)

@@ -349,7 +349,12 @@ impl Table {
         })
     }
 
-    pub fn delete(&self, pk: &str, sk: &str, condition: Option<Condition>) -> Result<TransactWriteItem, StoreError> {
+    pub fn delete(
+        &self,
+        pk: &str,
+        sk: &str,
+        condition: Option<Condition>,
+    ) -> Result<TransactWriteItem, StoreError> {
         let mut delete = aws_sdk_dynamodb::types::Delete::builder()
             .table_name(&self.name)
             .key(super::keys::PK, AttributeValue::S(pk.to_string()))
@@ -360,7 +365,9 @@ impl Table {
                 .set_expression_attribute_names(condition.names)
                 .set_expression_attribute_values(condition.values);
         }
-        let delete = delete.build().map_err(|e| StoreError::Rejected(e.to_string()))?;
+        let delete = delete
+            .build()
+            .map_err(|e| StoreError::Rejected(e.to_string()))?;
         Ok(TransactWriteItem::builder().delete(delete).build())
     }
 }

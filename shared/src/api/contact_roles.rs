@@ -15,9 +15,14 @@ pub async fn list(ctx: &Ctx<'_>, request: &Request) -> Result<ApiResponse, ApiEr
     auth::require(&ctx.caller, Permission::Read)?;
     let query = request.query_string_parameters();
     let partition = tenant_pk(&ctx.caller.tenant);
-    let page = page_request(query.first("limit"), query.first("cursor"), (PK, &partition))?;
+    let page = page_request(
+        query.first("limit"),
+        query.first("cursor"),
+        (PK, &partition),
+    )?;
     let (roles, last_key) =
-        contact_role_store::list(&ctx.app.table, &ctx.caller.tenant, page.limit, page.start).await?;
+        contact_role_store::list(&ctx.app.table, &ctx.caller.tenant, page.limit, page.start)
+            .await?;
     let next_cursor = last_key.as_ref().and_then(encode_cursor);
     ApiResponse::ok(&json!({"items": roles, "next_cursor": next_cursor}))
 }
@@ -32,7 +37,12 @@ pub async fn create(ctx: &Ctx<'_>, request: &Request) -> Result<ApiResponse, Api
         .with_location(format!("/v1/contact-roles/{}", role.id));
     ctx.commit(
         writes,
-        |_| ApiError::conflict("duplicate_name", "a contact role with this name already exists"),
+        |_| {
+            ApiError::conflict(
+                "duplicate_name",
+                "a contact role with this name already exists",
+            )
+        },
         response,
     )
     .await
@@ -46,7 +56,12 @@ pub async fn delete(ctx: &Ctx<'_>, id: &str) -> Result<ApiResponse, ApiError> {
     let writes = contact_role_store::delete(&ctx.app.table, &ctx.caller.tenant, &role)?;
     ctx.commit(
         writes,
-        |_| ApiError::conflict("role_in_use", "contacts still hold this role; remove it from them first"),
+        |_| {
+            ApiError::conflict(
+                "role_in_use",
+                "contacts still hold this role; remove it from them first",
+            )
+        },
         ApiResponse::no_content(),
     )
     .await

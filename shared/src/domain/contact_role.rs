@@ -48,7 +48,11 @@ impl ContactRole {
 
     /// Names are unique per tenant regardless of case and spacing.
     pub fn unique_name(&self) -> String {
-        self.name.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+        self.name
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
     }
 }
 
@@ -63,7 +67,12 @@ mod tests {
 
     #[test]
     fn a_role_needs_a_name_and_nothing_else() {
-        assert_eq!(create(json!({"name": " Accounts  Payable "})).unwrap().unique_name(), "accounts payable");
+        assert_eq!(
+            create(json!({"name": " Accounts  Payable "}))
+                .unwrap()
+                .unique_name(),
+            "accounts payable"
+        );
         assert!(create(json!({})).is_err());
         assert!(create(json!({"name": ""})).is_err());
         assert!(create(json!({"name": "x", "colour": "red"})).is_err());

@@ -1,6 +1,9 @@
 //! Pure types and rules. Nothing in here knows about AWS, Lambda or HTTP.
 
 pub mod contact_role;
+pub mod customer;
+pub mod fields;
+pub mod history;
 pub mod identity;
 pub mod money;
 pub mod settings;

@@ -16,6 +16,10 @@ impl FieldErrors {
         self.0.entry(field.into()).or_insert_with(|| problem.into());
     }
 
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -78,7 +78,11 @@ pub fn error_response(error: &ApiError, request_id: &str) -> Response<Body> {
 }
 
 fn json_response(status: StatusCode, body: String, request_id: &str) -> Response<Body> {
-    let body = if body.is_empty() { Body::Empty } else { Body::Text(body) };
+    let body = if body.is_empty() {
+        Body::Empty
+    } else {
+        Body::Text(body)
+    };
     let mut response = Response::new(body);
     *response.status_mut() = status;
     let headers = response.headers_mut();

@@ -1,0 +1,413 @@
+//! Customers: who owes money, how to reach them, and how they are chased.
+
+use super::fields::{self, Address, Change};
+use super::history::HistoryItem;
+use super::money::{Currency, Money};
+use super::validation::FieldErrors;
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ChasingStatus {
+    #[default]
+    Active,
+    Paused,
+}
+
+impl ChasingStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Paused => "paused",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "active" => Some(Self::Active),
+            "paused" => Some(Self::Paused),
+            _ => None,
+        }
+    }
+}
+
+/// Enrolment and pause state. Changed through the `/chasing` routes only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Chasing {
+    pub status: ChasingStatus,
+    pub paused_until: Option<NaiveDate>,
+    pub cadence_id: Option<String>,
+    pub cadence_version: Option<u32>,
+}
+
+/// Computed from invoices and payments; never accepted on input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct BalanceSummary {
+    #[serde(with = "rust_decimal::serde::str")]
+    pub outstanding: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub overdue: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub chased: Decimal,
+    /// Unapplied payments, applied later by `apply-credit`.
+    #[serde(with = "rust_decimal::serde::str", default)]
+    pub credit: Decimal,
+}
+
+/// Settings a customer group gives its members unless they set their own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct GroupSettings {
+    pub cadence_id: Option<String>,
+    pub payment_terms: Option<String>,
+    pub autopay: Option<bool>,
+    #[serde(default, with = "rust_decimal::serde::str_option")]
+    pub chasing_threshold: Option<Decimal>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Customer {
+    pub id: String,
+    pub number: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub language: Option<String>,
+    pub currency: Currency,
+    pub payment_terms: Option<String>,
+    pub tags: Vec<String>,
+    pub billing_address: Option<Address>,
+    pub shipping_address: Option<Address>,
+    #[serde(default, with = "rust_decimal::serde::str_option")]
+    pub credit_limit: Option<Decimal>,
+    pub ar_specialist_id: Option<String>,
+    pub group_id: Option<String>,
+    pub autopay: Option<bool>,
+    pub metadata: BTreeMap<String, String>,
+    pub chasing: Chasing,
+    pub balance: BalanceSummary,
+    pub account_age: Option<i64>,
+    pub past_due_age: Option<i64>,
+    pub payer_rating: Option<String>,
+    pub primary_contact_id: Option<String>,
+    /// The group's settings as of the last group change (see `effective`).
+    pub group_settings: Option<GroupSettings>,
+    pub open_invoice_count: u32,
+    /// Newest first; the customer page shows these without reading history.
+    pub recent_history: Vec<HistoryItem>,
+    pub version: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A setting's value and where it came from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Effective<T> {
+    pub value: Option<T>,
+    /// `customer`, `group` or `default`.
+    pub source: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EffectiveSettings {
+    pub payment_terms: Effective<String>,
+    pub autopay: Effective<bool>,
+    pub cadence_id: Effective<String>,
+    pub chasing_threshold: Effective<String>,
+}
+
+fn pick<T: Clone>(own: &Option<T>, group: Option<&Option<T>>) -> Effective<T> {
+    match (own, group) {
+        (Some(value), _) => Effective {
+            value: Some(value.clone()),
+            source: "customer",
+        },
+        (None, Some(Some(value))) => Effective {
+            value: Some(value.clone()),
+            source: "group",
+        },
+        _ => Effective {
+            value: None,
+            source: "default",
+        },
+    }
+}
+
+impl Customer {
+    /// A customer's own setting wins over its group's (DESIGN §5, API.md).
+    pub fn effective(&self) -> EffectiveSettings {
+        let group = self.group_settings.as_ref();
+        EffectiveSettings {
+            payment_terms: pick(&self.payment_terms, group.map(|g| &g.payment_terms)),
+            autopay: pick(&self.autopay, group.map(|g| &g.autopay)),
+            cadence_id: pick(&self.chasing.cadence_id, group.map(|g| &g.cadence_id)),
+            chasing_threshold: pick(
+                &None,
+                group
+                    .map(|g| g.chasing_threshold.map(|d| d.to_string()))
+                    .as_ref(),
+            ),
+        }
+    }
+
+    pub fn credit_limit_money(&self) -> Option<Money> {
+        self.credit_limit.map(|amount| Money {
+            amount,
+            currency: self.currency,
+        })
+    }
+
+    pub fn has_overdue(&self) -> bool {
+        self.balance.overdue > Decimal::ZERO
+    }
+}
+
+/// Validated customer fields from a create or patch body.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CustomerChanges {
+    pub number: Option<String>,
+    pub name: Option<String>,
+    pub email: Change<String>,
+    pub phone: Change<String>,
+    pub language: Change<String>,
+    pub currency: Option<Currency>,
+    pub payment_terms: Change<String>,
+    pub tags: Option<Vec<String>>,
+    pub billing_address: Change<Address>,
+    pub shipping_address: Change<Address>,
+    pub credit_limit: Change<Decimal>,
+    pub ar_specialist_id: Change<String>,
+    pub group_id: Change<String>,
+    pub autopay: Change<bool>,
+    pub metadata: Option<BTreeMap<String, String>>,
+}
+
+const COMPUTED: &[&str] = &[
+    "id",
+    "version",
+    "created_at",
+    "updated_at",
+    "balance",
+    "account_age",
+    "past_due_age",
+    "payer_rating",
+    "effective",
+    "open_invoice_count",
+];
+
+impl CustomerChanges {
+    /// `currency` is the customer's current currency on a patch (money
+    /// fields are parsed in it), `None` on create (it must then be in the body).
+    pub fn parse(
+        body: &Map<String, Value>,
+        current_currency: Option<Currency>,
+    ) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let mut changes = CustomerChanges::default();
+        let currency = match body.get("currency") {
+            Some(value) => {
+                let parsed = fields::currency(&mut errors, "currency", value);
+                if current_currency.is_some() && parsed.is_some() && parsed != current_currency {
+                    errors.add("currency", "cannot change once the customer exists");
+                }
+                parsed
+            }
+            None => current_currency,
+        };
+        changes.currency = currency;
+        for (field, value) in body {
+            let e = &mut errors;
+            match field.as_str() {
+                "number" => changes.number = number(e, field, value),
+                "name" => changes.name = fields::text(e, field, value, 200),
+                "email" => changes.email = fields::nullable(e, field, value, fields::email),
+                "phone" => changes.phone = fields::nullable(e, field, value, fields::phone),
+                "language" => {
+                    changes.language = fields::nullable(e, field, value, fields::language)
+                }
+                "currency" => {}
+                "payment_terms" => {
+                    changes.payment_terms =
+                        fields::nullable(e, field, value, |e, f, v| fields::text(e, f, v, 40))
+                }
+                "tags" => changes.tags = fields::tags(e, field, value),
+                "billing_address" => {
+                    changes.billing_address = fields::nullable(e, field, value, fields::address)
+                }
+                "shipping_address" => {
+                    changes.shipping_address = fields::nullable(e, field, value, fields::address)
+                }
+                "credit_limit" => match currency {
+                    Some(currency) => {
+                        changes.credit_limit = fields::nullable(e, field, value, |e, f, v| {
+                            fields::amount(e, f, v, currency).map(|m| m.amount)
+                        })
+                    }
+                    None => e.add(field, "needs a valid currency"),
+                },
+                "ar_specialist_id" => {
+                    changes.ar_specialist_id = fields::nullable(e, field, value, fields::reference)
+                }
+                "group_id" => {
+                    changes.group_id = fields::nullable(e, field, value, fields::reference)
+                }
+                "autopay" => changes.autopay = fields::nullable(e, field, value, fields::boolean),
+                "metadata" => changes.metadata = fields::metadata(e, field, value),
+                "chasing" => e.add(field, "is changed through /v1/customers/{id}/chasing"),
+                computed if COMPUTED.contains(&computed) => {
+                    e.add(field, "is computed and cannot be set")
+                }
+                _ => e.add(field, "is not a customer field"),
+            }
+        }
+        errors.into_result(changes)
+    }
+
+    pub fn parse_new(body: &Map<String, Value>) -> Result<Self, FieldErrors> {
+        let mut missing = FieldErrors::new();
+        for required in ["number", "name", "currency"] {
+            if !body.contains_key(required) {
+                missing.add(required, "is required");
+            }
+        }
+        match (Self::parse(body, None), missing.is_empty()) {
+            (Ok(changes), true) => Ok(changes),
+            (Ok(_), false) => Err(missing),
+            (Err(mut errors), _) => {
+                for (field, problem) in missing.iter() {
+                    errors.add(field.clone(), problem.clone());
+                }
+                Err(errors)
+            }
+        }
+    }
+
+    pub fn create(&self, id: String, now: DateTime<Utc>) -> Option<Customer> {
+        Some(Customer {
+            id,
+            number: self.number.clone()?,
+            name: self.name.clone()?,
+            email: self.email.apply(&None),
+            phone: self.phone.apply(&None),
+            language: self.language.apply(&None),
+            currency: self.currency?,
+            payment_terms: self.payment_terms.apply(&None),
+            tags: self.tags.clone().unwrap_or_default(),
+            billing_address: self.billing_address.apply(&None),
+            shipping_address: self.shipping_address.apply(&None),
+            credit_limit: self.credit_limit.apply(&None),
+            ar_specialist_id: self.ar_specialist_id.apply(&None),
+            group_id: self.group_id.apply(&None),
+            autopay: self.autopay.apply(&None),
+            metadata: self.metadata.clone().unwrap_or_default(),
+            chasing: Chasing::default(),
+            balance: BalanceSummary::default(),
+            account_age: None,
+            past_due_age: None,
+            payer_rating: None,
+            primary_contact_id: None,
+            group_settings: None,
+            open_invoice_count: 0,
+            recent_history: Vec::new(),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    pub fn apply(&self, current: &Customer, now: DateTime<Utc>) -> Customer {
+        let mut next = current.clone();
+        if let Some(number) = &self.number {
+            next.number = number.clone();
+        }
+        if let Some(name) = &self.name {
+            next.name = name.clone();
+        }
+        next.email = self.email.apply(&current.email);
+        next.phone = self.phone.apply(&current.phone);
+        next.language = self.language.apply(&current.language);
+        next.payment_terms = self.payment_terms.apply(&current.payment_terms);
+        if let Some(tags) = &self.tags {
+            next.tags = tags.clone();
+        }
+        next.billing_address = self.billing_address.apply(&current.billing_address);
+        next.shipping_address = self.shipping_address.apply(&current.shipping_address);
+        next.credit_limit = self.credit_limit.apply(&current.credit_limit);
+        next.ar_specialist_id = self.ar_specialist_id.apply(&current.ar_specialist_id);
+        next.group_id = self.group_id.apply(&current.group_id);
+        next.autopay = self.autopay.apply(&current.autopay);
+        if let Some(metadata) = &self.metadata {
+            next.metadata = metadata.clone();
+        }
+        next.version = current.version + 1;
+        next.updated_at = now;
+        next
+    }
+
+    /// The names of the fields this change touches, for the history detail.
+    pub fn changed_fields(body: &Map<String, Value>) -> Vec<String> {
+        body.keys().cloned().collect()
+    }
+}
+
+/// Customer numbers come from accounting systems: printable, no `#`.
+fn number(errors: &mut FieldErrors, field: &str, value: &Value) -> Option<String> {
+    let number = fields::text(errors, field, value, 64)?;
+    if number.contains('#') || number.chars().any(char::is_control) {
+        errors.add(field, "must not contain '#' or control characters");
+        return None;
+    }
+    Some(number)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn body(value: Value) -> Map<String, Value> {
+        value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn a_new_customer_needs_number_name_and_currency() {
+        let errors = CustomerChanges::parse_new(&body(json!({"email": "x"}))).unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(fields, ["currency", "email", "name", "number"]);
+    }
+
+    #[test]
+    fn computed_fields_and_currency_changes_are_refused() {
+        let eur = Currency::parse("EUR");
+        let errors = CustomerChanges::parse(
+            &body(json!({"balance": {}, "currency": "USD", "chasing": {}})),
+            eur,
+        )
+        .unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(fields, ["balance", "chasing", "currency"]);
+    }
+
+    #[test]
+    fn own_settings_win_over_the_groups() {
+        let changes = CustomerChanges::parse_new(&body(json!({
+            "number": "C-1", "name": "Acme", "currency": "GBP", "payment_terms": "NET15"
+        })))
+        .unwrap();
+        let mut customer = changes.create("01".into(), Utc::now()).unwrap();
+        customer.group_settings = Some(GroupSettings {
+            payment_terms: Some("NET30".into()),
+            autopay: Some(true),
+            ..GroupSettings::default()
+        });
+        let effective = customer.effective();
+        assert_eq!(effective.payment_terms.value.as_deref(), Some("NET15"));
+        assert_eq!(effective.payment_terms.source, "customer");
+        assert_eq!(effective.autopay.value, Some(true));
+        assert_eq!(effective.autopay.source, "group");
+        assert_eq!(effective.cadence_id.source, "default");
+    }
+}
