@@ -272,6 +272,8 @@ pub struct KeyQuery {
     pub start: Option<Item>,
     /// Strongly consistent reads are only possible on the table itself.
     pub consistent: bool,
+    /// Applied after the key condition: it narrows results, not the read.
+    pub filter: Option<Condition>,
 }
 
 impl KeyQuery {
@@ -284,7 +286,13 @@ impl KeyQuery {
             limit: None,
             start: None,
             consistent: false,
+            filter: None,
         }
+    }
+
+    pub fn filter(mut self, filter: Option<Condition>) -> Self {
+        self.filter = filter;
+        self
     }
 
     pub fn on_index(mut self, index: &'static str) -> Self {
@@ -338,6 +346,15 @@ impl Table {
                 .expression_attribute_names("#sk", attribute)
                 .expression_attribute_values(":prefix", AttributeValue::S(prefix));
         }
+        if let Some(filter) = query.filter {
+            for (placeholder, attribute) in filter.names.unwrap_or_default() {
+                request = request.expression_attribute_names(placeholder, attribute);
+            }
+            for (placeholder, value) in filter.values.unwrap_or_default() {
+                request = request.expression_attribute_values(placeholder, value);
+            }
+            request = request.filter_expression(filter.expression);
+        }
         let output = request
             .key_condition_expression(condition)
             .send()
@@ -347,6 +364,28 @@ impl Table {
             items: output.items.unwrap_or_default(),
             last_key: output.last_evaluated_key,
         })
+    }
+
+    /// An update expression such as `ADD member_count :one`; the
+    /// condition's placeholders are shared with the update.
+    pub fn update(
+        &self,
+        pk: &str,
+        sk: &str,
+        expression: &str,
+        condition: Condition,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let update = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.name)
+            .key(super::keys::PK, AttributeValue::S(pk.to_string()))
+            .key(super::keys::SK, AttributeValue::S(sk.to_string()))
+            .update_expression(expression)
+            .condition_expression(condition.expression)
+            .set_expression_attribute_names(condition.names)
+            .set_expression_attribute_values(condition.values)
+            .build()
+            .map_err(|e| StoreError::Rejected(e.to_string()))?;
+        Ok(TransactWriteItem::builder().update(update).build())
     }
 
     pub fn delete(

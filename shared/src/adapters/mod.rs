@@ -1,8 +1,10 @@
 //! Thin AWS implementations of what the application needs.
 
 pub mod contact_role_store;
+pub mod customer_store;
 pub mod due_index;
 pub mod dynamo;
+pub mod group_store;
 pub mod keys;
 pub mod request_counter;
 pub mod settings_store;

@@ -2,6 +2,8 @@
 //! runner, a route table, and the handlers per resource.
 
 mod contact_roles;
+mod customers;
+mod groups;
 mod settings;
 
 use crate::adapters::dynamo::StoreError;
@@ -127,34 +129,86 @@ async fn dispatch(app: &App, request: &Request) -> Result<(ApiResponse, bool), A
     }
     let path = request.uri().path().trim_end_matches('/');
     let segments: Vec<&str> = path.split('/').skip(1).collect();
-    let method = request.method();
-    let response = match segments.as_slice() {
-        ["v1", "settings"] => {
-            tracing::Span::current().record("route", "/v1/settings");
-            match *method {
-                Method::GET => settings::get(&ctx).await,
-                Method::PATCH => settings::patch(&ctx, request).await,
-                _ => Err(ApiError::MethodNotAllowed),
-            }
-        }
-        ["v1", "contact-roles"] => {
-            tracing::Span::current().record("route", "/v1/contact-roles");
-            match *method {
-                Method::GET => contact_roles::list(&ctx, request).await,
-                Method::POST => contact_roles::create(&ctx, request).await,
-                _ => Err(ApiError::MethodNotAllowed),
-            }
-        }
-        ["v1", "contact-roles", id] => {
-            tracing::Span::current().record("route", "/v1/contact-roles/{id}");
-            match *method {
-                Method::DELETE => contact_roles::delete(&ctx, id).await,
-                _ => Err(ApiError::MethodNotAllowed),
-            }
-        }
-        _ => Err(ApiError::NotFound),
-    }?;
+    let response = route(&ctx, request, request.method(), &segments).await?;
     Ok((response, false))
+}
+
+/// The route table. Each arm names its route for the request's log span; a
+/// known path with another method is 405, an unknown path 404.
+async fn route(
+    ctx: &Ctx<'_>,
+    request: &Request,
+    method: &Method,
+    segments: &[&str],
+) -> Result<ApiResponse, ApiError> {
+    let (name, result) = match (segments, method) {
+        (["v1", "settings"], &Method::GET) => ("GET /v1/settings", settings::get(ctx).await),
+        (["v1", "settings"], &Method::PATCH) => {
+            ("PATCH /v1/settings", settings::patch(ctx, request).await)
+        }
+        (["v1", "contact-roles"], &Method::GET) => (
+            "GET /v1/contact-roles",
+            contact_roles::list(ctx, request).await,
+        ),
+        (["v1", "contact-roles"], &Method::POST) => (
+            "POST /v1/contact-roles",
+            contact_roles::create(ctx, request).await,
+        ),
+        (["v1", "contact-roles", id], &Method::DELETE) => (
+            "DELETE /v1/contact-roles/{id}",
+            contact_roles::delete(ctx, id).await,
+        ),
+        (["v1", "customers"], &Method::GET) => {
+            ("GET /v1/customers", customers::list(ctx, request).await)
+        }
+        (["v1", "customers"], &Method::POST) => {
+            ("POST /v1/customers", customers::create(ctx, request).await)
+        }
+        (["v1", "customers", "export"], &Method::GET) => (
+            "GET /v1/customers/export",
+            customers::export(ctx, request).await,
+        ),
+        (["v1", "customers", id], &Method::GET) => {
+            ("GET /v1/customers/{id}", customers::get(ctx, id).await)
+        }
+        (["v1", "customers", id], &Method::PATCH) => (
+            "PATCH /v1/customers/{id}",
+            customers::patch(ctx, request, id).await,
+        ),
+        (["v1", "customers", id], &Method::DELETE) => (
+            "DELETE /v1/customers/{id}",
+            customers::delete(ctx, id).await,
+        ),
+        (["v1", "customer-groups"], &Method::GET) => {
+            ("GET /v1/customer-groups", groups::list(ctx, request).await)
+        }
+        (["v1", "customer-groups"], &Method::POST) => (
+            "POST /v1/customer-groups",
+            groups::create(ctx, request).await,
+        ),
+        (["v1", "customer-groups", id], &Method::GET) => {
+            ("GET /v1/customer-groups/{id}", groups::get(ctx, id).await)
+        }
+        (["v1", "customer-groups", id], &Method::PATCH) => (
+            "PATCH /v1/customer-groups/{id}",
+            groups::patch(ctx, request, id).await,
+        ),
+        (["v1", "customer-groups", id], &Method::DELETE) => (
+            "DELETE /v1/customer-groups/{id}",
+            groups::delete(ctx, id).await,
+        ),
+        (
+            ["v1", "settings"]
+            | ["v1", "contact-roles", ..]
+            | ["v1", "customers"]
+            | ["v1", "customers", _]
+            | ["v1", "customer-groups", ..],
+            _,
+        ) => ("method not allowed", Err(ApiError::MethodNotAllowed)),
+        _ => ("not found", Err(ApiError::NotFound)),
+    };
+    tracing::Span::current().record("route", name);
+    result
 }
 
 fn request_id(request: &Request) -> String {

@@ -97,6 +97,7 @@ pub struct Customer {
     pub group_settings: Option<GroupSettings>,
     pub open_invoice_count: u32,
     /// Newest first; the customer page shows these without reading history.
+    #[serde(default)]
     pub recent_history: Vec<HistoryItem>,
     pub version: u64,
     pub created_at: DateTime<Utc>,

@@ -3,6 +3,7 @@
 pub mod contact_role;
 pub mod customer;
 pub mod fields;
+pub mod group;
 pub mod history;
 pub mod identity;
 pub mod money;

@@ -109,6 +109,7 @@ pub async fn replay(
         body: stored.body,
         version: stored.version,
         location: stored.location,
+        content_type: None,
     }))
 }
 

@@ -14,6 +14,8 @@ pub struct ApiResponse {
     /// The resource's version, sent as a strong `ETag`.
     pub version: Option<u64>,
     pub location: Option<String>,
+    /// `application/json` unless set (CSV exports).
+    pub content_type: Option<&'static str>,
 }
 
 impl ApiResponse {
@@ -24,6 +26,7 @@ impl ApiResponse {
             body,
             version: None,
             location: None,
+            content_type: None,
         })
     }
 
@@ -37,6 +40,17 @@ impl ApiResponse {
             body: String::new(),
             version: None,
             location: None,
+            content_type: None,
+        }
+    }
+
+    pub fn text(content_type: &'static str, body: String) -> Self {
+        Self {
+            status: StatusCode::OK,
+            body,
+            version: None,
+            location: None,
+            content_type: Some(content_type),
         }
     }
 
@@ -51,8 +65,15 @@ impl ApiResponse {
     }
 
     pub fn into_http(self, request_id: &str) -> Response<Body> {
+        let content_type = self.content_type;
         let mut response = json_response(self.status, self.body, request_id);
         let headers = response.headers_mut();
+        if let Some(content_type) = content_type {
+            headers.insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static(content_type),
+            );
+        }
         if let Some(version) = self.version {
             if let Ok(value) = HeaderValue::from_str(&format!("\"{version}\"")) {
                 headers.insert(http::header::ETAG, value);

@@ -1,0 +1,403 @@
+//! Customers: the record in the customer's partition, its number reservation,
+//! and the listing entries the list and search indexes are built from.
+//!
+//! Listing entries: one small copy of the customer per facet it belongs to
+//! (`all`, its group, chasing status, AR specialist, each tag, overdue or
+//! not), each carrying three sort keys (name, overdue, created) on GSI1-3,
+//! plus one entry per searchable field (name, number, email) on GSI1. A list
+//! page is then one Query of one index partition, whatever the tenant's size.
+
+use super::dynamo::{from_item, to_item, Condition, Item, KeyQuery, StoreError, Table};
+use super::keys::*;
+use crate::domain::customer::Customer;
+use crate::domain::history::{push_recent, HistoryItem};
+use crate::domain::identity::TenantId;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use rust_decimal::Decimal;
+use std::collections::BTreeSet;
+
+pub const REVISION: &str = "revision";
+
+/// A customer as stored, with the revision every write to it is conditioned on.
+#[derive(Debug, Clone)]
+pub struct StoredCustomer {
+    pub customer: Customer,
+    pub revision: u64,
+}
+
+pub async fn get(
+    table: &Table,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Option<StoredCustomer>, StoreError> {
+    let Some(item) = table.get(&customer_pk(tenant, id), CUSTOMER_SK).await? else {
+        return Ok(None);
+    };
+    parse(item).map(Some)
+}
+
+pub fn parse(item: Item) -> Result<StoredCustomer, StoreError> {
+    let revision = match item.get(REVISION) {
+        Some(AttributeValue::N(n)) => n
+            .parse()
+            .map_err(|_| StoreError::Malformed("revision".into()))?,
+        _ => 0,
+    };
+    Ok(StoredCustomer {
+        customer: from_item(item)?,
+        revision,
+    })
+}
+
+/// Writes that store `next` (with `history` appended to it), conditioned on
+/// nobody having written the customer since `previous` was read. Write 0 is
+/// always the customer record, so a failed condition there means "changed
+/// concurrently".
+pub fn put(
+    table: &Table,
+    tenant: &TenantId,
+    mut next: Customer,
+    previous: Option<&StoredCustomer>,
+    history: &[HistoryItem],
+) -> Result<Vec<TransactWriteItem>, StoreError> {
+    push_recent(&mut next.recent_history, history);
+    let pk = customer_pk(tenant, &next.id);
+    let revision = previous.map_or(0, |p| p.revision);
+    let mut item = to_item(&next)?;
+    item.insert(PK.into(), s(&pk));
+    item.insert(SK.into(), s(CUSTOMER_SK));
+    item.insert(
+        REVISION.into(),
+        AttributeValue::N((revision + 1).to_string()),
+    );
+    let condition = match previous {
+        None => Condition::absent(),
+        Some(_) => Condition::new("#revision = :revision")
+            .name("#revision", REVISION)
+            .value(":revision", AttributeValue::N(revision.to_string())),
+    };
+    let mut writes = vec![table.put(item, Some(condition))?];
+
+    let keep: BTreeSet<String> = entry_keys(&next).into_iter().collect();
+    if let Some(previous) = previous {
+        for stale in entry_keys(&previous.customer) {
+            if !keep.contains(&stale) {
+                writes.push(table.delete(&pk, &listing_sk(&stale), None)?);
+            }
+        }
+    }
+    for entry in entries(tenant, &next)? {
+        writes.push(table.put(entry, None)?);
+    }
+    for item in history {
+        writes.push(history_put(table, tenant, item)?);
+    }
+    Ok(writes)
+}
+
+pub fn history_put(
+    table: &Table,
+    tenant: &TenantId,
+    item: &HistoryItem,
+) -> Result<TransactWriteItem, StoreError> {
+    let mut stored = to_item(item)?;
+    stored.insert(PK.into(), s(&customer_pk(tenant, &item.customer_id)));
+    stored.insert(SK.into(), s(&history_sk(&item.id)));
+    table.put(stored, Some(Condition::absent()))
+}
+
+/// Reserves `number` for the customer: fails if another customer has it.
+pub fn reserve_number(
+    table: &Table,
+    tenant: &TenantId,
+    number: &str,
+    customer_id: &str,
+) -> Result<TransactWriteItem, StoreError> {
+    let item: Item = [
+        (PK.to_string(), s(&tenant_pk(tenant))),
+        (SK.to_string(), s(&customer_number_sk(number))),
+        ("customer_id".to_string(), s(customer_id)),
+    ]
+    .into();
+    table.put(item, Some(Condition::absent()))
+}
+
+pub fn release_number(
+    table: &Table,
+    tenant: &TenantId,
+    number: &str,
+) -> Result<TransactWriteItem, StoreError> {
+    table.delete(&tenant_pk(tenant), &customer_number_sk(number), None)
+}
+
+/// Removes the record (if unchanged since read) and every listing entry.
+pub fn delete(
+    table: &Table,
+    tenant: &TenantId,
+    stored: &StoredCustomer,
+) -> Result<Vec<TransactWriteItem>, StoreError> {
+    let pk = customer_pk(tenant, &stored.customer.id);
+    let unchanged = Condition::new("#revision = :revision")
+        .name("#revision", REVISION)
+        .value(":revision", AttributeValue::N(stored.revision.to_string()));
+    let mut writes = vec![table.delete(&pk, CUSTOMER_SK, Some(unchanged))?];
+    for key in entry_keys(&stored.customer) {
+        writes.push(table.delete(&pk, &listing_sk(&key), None)?);
+    }
+    writes.push(release_number(table, tenant, &stored.customer.number)?);
+    Ok(writes)
+}
+
+fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_string())
+}
+
+/// Lower case with runs of white space folded: how names sort and match.
+pub fn normalize(text: &str) -> String {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// The facets a customer is listed under.
+pub fn facets(customer: &Customer) -> Vec<String> {
+    let mut facets = vec![
+        "all".to_string(),
+        format!("status:{}", customer.chasing.status.as_str()),
+        format!(
+            "overdue:{}",
+            if customer.has_overdue() { "yes" } else { "no" }
+        ),
+    ];
+    if let Some(group) = &customer.group_id {
+        facets.push(format!("group:{group}"));
+    }
+    if let Some(ar) = &customer.ar_specialist_id {
+        facets.push(format!("ar:{ar}"));
+    }
+    for tag in &customer.tags {
+        facets.push(format!("tag:{}", normalize(tag)));
+    }
+    facets
+}
+
+const SEARCH_FACET: &str = "search";
+
+fn search_terms(customer: &Customer) -> Vec<(&'static str, String)> {
+    let mut terms = vec![
+        ("name", normalize(&customer.name)),
+        ("number", normalize(&customer.number)),
+    ];
+    if let Some(email) = &customer.email {
+        terms.push(("email", normalize(email)));
+    }
+    terms
+}
+
+fn entry_keys(customer: &Customer) -> Vec<String> {
+    let mut keys = facets(customer);
+    keys.extend(
+        search_terms(customer)
+            .into_iter()
+            .map(|(field, _)| format!("{SEARCH_FACET}:{field}")),
+    );
+    keys
+}
+
+/// Overdue sorts highest first on an ascending index: store the distance
+/// from a ceiling, fixed width, in minor units.
+fn overdue_sort_key(overdue: Decimal, id: &str) -> String {
+    let minor = (overdue * Decimal::from(100)).trunc();
+    let ceiling = Decimal::from(10_i64.pow(15));
+    let inverted = (ceiling - minor).max(Decimal::ZERO);
+    format!("{:0>16}#{id}", inverted.to_string())
+}
+
+fn entries(tenant: &TenantId, customer: &Customer) -> Result<Vec<Item>, StoreError> {
+    let pk = customer_pk(tenant, &customer.id);
+    let mut base = to_item(&Customer {
+        recent_history: Vec::new(),
+        ..customer.clone()
+    })?;
+    base.remove("recent_history");
+    base.insert(PK.into(), s(&pk));
+    base.insert("f_status".into(), s(customer.chasing.status.as_str()));
+    base.insert(
+        "f_overdue".into(),
+        AttributeValue::Bool(customer.has_overdue()),
+    );
+    let name_key = format!("{}#{}", normalize(&customer.name), customer.id);
+    let overdue_key = overdue_sort_key(customer.balance.overdue, &customer.id);
+    let created_key = format!(
+        "{}#{}",
+        customer.created_at.format("%Y-%m-%dT%H:%M:%S%.6fZ"),
+        customer.id
+    );
+    let mut items = Vec::new();
+    for facet in facets(customer) {
+        let partition = s(&listing_pk(tenant, &facet));
+        let mut item = base.clone();
+        item.insert(SK.into(), s(&listing_sk(&facet)));
+        item.insert(GSI1PK.into(), partition.clone());
+        item.insert(GSI1SK.into(), s(&name_key));
+        item.insert(GSI2PK.into(), partition.clone());
+        item.insert(GSI2SK.into(), s(&overdue_key));
+        item.insert(GSI3PK.into(), partition);
+        item.insert(GSI3SK.into(), s(&created_key));
+        items.push(item);
+    }
+    for (field, term) in search_terms(customer) {
+        let mut item = base.clone();
+        item.insert(
+            SK.into(),
+            s(&listing_sk(&format!("{SEARCH_FACET}:{field}"))),
+        );
+        item.insert(GSI1PK.into(), s(&listing_pk(tenant, SEARCH_FACET)));
+        item.insert(GSI1SK.into(), s(&format!("{term}#{}", customer.id)));
+        items.push(item);
+    }
+    Ok(items)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sort {
+    /// A to Z.
+    Name,
+    /// Largest overdue balance first.
+    Overdue,
+    /// Newest first.
+    CreatedAt,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Filter {
+    Group(String),
+    ArSpecialist(String),
+    Tag(String),
+    ChasingStatus(String),
+    HasOverdue(bool),
+}
+
+impl Filter {
+    fn facet(&self) -> String {
+        match self {
+            Filter::Group(id) => format!("group:{id}"),
+            Filter::ArSpecialist(id) => format!("ar:{id}"),
+            Filter::Tag(tag) => format!("tag:{}", normalize(tag)),
+            Filter::ChasingStatus(status) => format!("status:{status}"),
+            Filter::HasOverdue(yes) => format!("overdue:{}", if *yes { "yes" } else { "no" }),
+        }
+    }
+
+    fn condition(&self, n: usize) -> (String, Vec<(String, String)>, (String, AttributeValue)) {
+        let name = format!("#f{n}");
+        let value = format!(":f{n}");
+        let (expression, attribute, stored) = match self {
+            Filter::Group(id) => (format!("{name} = {value}"), "group_id", s(id)),
+            Filter::ArSpecialist(id) => (format!("{name} = {value}"), "ar_specialist_id", s(id)),
+            Filter::Tag(tag) => (format!("contains({name}, {value})"), "tags", s(tag)),
+            Filter::ChasingStatus(status) => (format!("{name} = {value}"), "f_status", s(status)),
+            Filter::HasOverdue(yes) => (
+                format!("{name} = {value}"),
+                "f_overdue",
+                AttributeValue::Bool(*yes),
+            ),
+        };
+        (
+            expression,
+            vec![(name, attribute.to_string())],
+            (value, stored),
+        )
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    pub filters: Vec<Filter>,
+    /// Prefix search over name, number and email (case-insensitive).
+    pub search: Option<String>,
+    pub sort: Sort,
+    pub limit: i32,
+    pub start: Option<Item>,
+}
+
+/// With several filters, one is served by the index and the others narrow
+/// its results; a page then takes at most this many Queries.
+pub const MAX_QUERIES_PER_PAGE: usize = 5;
+
+impl ListQuery {
+    /// The index and partition a page is read from: the cursor must match it.
+    pub fn partition(&self, tenant: &TenantId) -> (&'static str, &'static str, String) {
+        if self.search.is_some() {
+            return (GSI1, GSI1PK, listing_pk(tenant, SEARCH_FACET));
+        }
+        let facet = self
+            .filters
+            .first()
+            .map_or_else(|| "all".to_string(), Filter::facet);
+        let (index, key) = match self.sort {
+            Sort::Name => (GSI1, GSI1PK),
+            Sort::Overdue => (GSI2, GSI2PK),
+            Sort::CreatedAt => (GSI3, GSI3PK),
+        };
+        (index, key, listing_pk(tenant, &facet))
+    }
+}
+
+pub async fn list(
+    table: &Table,
+    tenant: &TenantId,
+    query: ListQuery,
+) -> Result<(Vec<Customer>, Option<Item>), StoreError> {
+    let (index, key, partition) = query.partition(tenant);
+    // With a search, every filter narrows; otherwise the first is the index partition.
+    let narrowing: &[Filter] = if query.search.is_some() {
+        &query.filters
+    } else {
+        query.filters.get(1..).unwrap_or(&[])
+    };
+    let filter = (!narrowing.is_empty()).then(|| {
+        let mut condition = Condition::new("");
+        let mut parts = Vec::new();
+        for (n, f) in narrowing.iter().enumerate() {
+            let (expression, names, (placeholder, value)) = f.condition(n);
+            parts.push(expression);
+            for (placeholder, attribute) in names {
+                condition = condition.name(&placeholder, &attribute);
+            }
+            condition = condition.value(&placeholder, value);
+        }
+        condition.expression = parts.join(" AND ");
+        condition
+    });
+    let mut customers: Vec<Customer> = Vec::new();
+    let mut start = query.start;
+    let mut seen = BTreeSet::new();
+    for _ in 0..MAX_QUERIES_PER_PAGE {
+        let remaining = query.limit - customers.len() as i32;
+        let mut key_query = KeyQuery::partition(key, partition.clone())
+            .on_index(index)
+            .limit(remaining)
+            .start(start.take())
+            .filter(filter.clone());
+        if let Some(search) = &query.search {
+            key_query = key_query.sort_begins_with(GSI1SK, normalize(search));
+        }
+        if query.sort == Sort::CreatedAt && query.search.is_none() {
+            key_query = key_query.descending();
+        }
+        let page = table.query(key_query).await?;
+        for item in page.items {
+            let customer: Customer = from_item(item)?;
+            if seen.insert(customer.id.clone()) {
+                customers.push(customer);
+            }
+        }
+        start = page.last_key;
+        if start.is_none() || customers.len() as i32 >= query.limit || filter.is_none() {
+            break;
+        }
+    }
+    Ok((customers, start))
+}
