@@ -1,6 +1,7 @@
 //! Thin AWS implementations of what the application needs.
 
 pub mod contact_role_store;
+pub mod contact_store;
 pub mod customer_store;
 pub mod due_index;
 pub mod dynamo;

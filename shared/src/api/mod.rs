@@ -2,6 +2,7 @@
 //! runner, a route table, and the handlers per resource.
 
 mod contact_roles;
+mod contacts;
 mod customers;
 mod groups;
 mod settings;
@@ -197,11 +198,33 @@ async fn route(
             "DELETE /v1/customer-groups/{id}",
             groups::delete(ctx, id).await,
         ),
+        // Contacts routes.
+        (["v1", "customers", id, "contacts"], &Method::GET) => (
+            "GET /v1/customers/{id}/contacts",
+            contacts::list(ctx, id).await,
+        ),
+        (["v1", "customers", id, "contacts"], &Method::POST) => (
+            "POST /v1/customers/{id}/contacts",
+            contacts::create(ctx, request, id).await,
+        ),
+        (["v1", "customers", id, "contacts", contact], &Method::PATCH) => (
+            "PATCH /v1/customers/{id}/contacts/{contact_id}",
+            contacts::patch(ctx, request, id, contact).await,
+        ),
+        (["v1", "customers", id, "contacts", contact], &Method::DELETE) => (
+            "DELETE /v1/customers/{id}/contacts/{contact_id}",
+            contacts::delete(ctx, id, contact).await,
+        ),
+        // Money routes (invoices, payments, adjustments, promises, page).
+        // Work routes (tasks, notes, history).
         (
             ["v1", "settings"]
             | ["v1", "contact-roles", ..]
             | ["v1", "customers"]
             | ["v1", "customers", _]
+            | ["v1", "customers", _, "contacts" | "notes" | "history"]
+            | ["v1", "customers", _, "contacts", _]
+            | ["v1", "tasks", ..]
             | ["v1", "customer-groups", ..],
             _,
         ) => ("method not allowed", Err(ApiError::MethodNotAllowed)),

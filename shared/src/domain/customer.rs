@@ -93,6 +93,10 @@ pub struct Customer {
     pub past_due_age: Option<i64>,
     pub payer_rating: Option<String>,
     pub primary_contact_id: Option<String>,
+    /// Phone numbers of its contacts, kept here so task lists need no
+    /// extra reads.
+    #[serde(default)]
+    pub contact_phones: Vec<String>,
     /// The group's settings as of the last group change (see `effective`).
     pub group_settings: Option<GroupSettings>,
     pub open_invoice_count: u32,
@@ -310,6 +314,7 @@ impl CustomerChanges {
             past_due_age: None,
             payer_rating: None,
             primary_contact_id: None,
+            contact_phones: Vec::new(),
             group_settings: None,
             open_invoice_count: 0,
             recent_history: Vec::new(),

@@ -1,5 +1,6 @@
 //! Pure types and rules. Nothing in here knows about AWS, Lambda or HTTP.
 
+pub mod contact;
 pub mod contact_role;
 pub mod customer;
 pub mod fields;
