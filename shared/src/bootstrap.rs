@@ -3,6 +3,7 @@
 
 use crate::adapters::dynamo::Table;
 use crate::adapters::request_counter::RequestCounter;
+use crate::adapters::settings_store::SettingsCache;
 use crate::config::{Config, ConfigError};
 use crate::ports::{Clock, SystemClock};
 use aws_config::{BehaviorVersion, SdkConfig};
@@ -16,6 +17,7 @@ pub struct App {
     pub sns: aws_sdk_sns::Client,
     pub clock: Arc<dyn Clock>,
     pub requests: RequestCounter,
+    pub settings: SettingsCache,
 }
 
 impl App {
@@ -68,6 +70,7 @@ impl App {
             sns,
             clock,
             requests,
+            settings: SettingsCache::default(),
         }
     }
 }

@@ -33,7 +33,7 @@ async fn a_customer_is_created_read_updated_and_deleted() {
     let id = created.body["id"].as_str().unwrap().to_string();
     assert_eq!(
         created.body["balance"],
-        json!({"outstanding": "0", "overdue": "0", "chased": "0", "credit": "0", "currency": "GBP"})
+        json!({"outstanding": "0.00", "overdue": "0.00", "chased": "0.00", "credit": "0.00", "currency": "GBP"})
     );
     assert_eq!(created.body["credit_limit"], "5000.00");
     assert_eq!(

@@ -218,9 +218,12 @@ fn entries(tenant: &TenantId, customer: &Customer) -> Result<Vec<Item>, StoreErr
     let pk = customer_pk(tenant, &customer.id);
     let mut base = to_item(&Customer {
         recent_history: Vec::new(),
+        open_invoices: Vec::new(),
         ..customer.clone()
     })?;
+    // Lists need the summary, not the bulky copies.
     base.remove("recent_history");
+    base.remove("open_invoices");
     base.insert(PK.into(), s(&pk));
     base.insert("f_status".into(), s(customer.chasing.status.as_str()));
     base.insert(

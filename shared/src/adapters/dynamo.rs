@@ -267,6 +267,8 @@ pub struct KeyQuery {
     pub partition: (&'static str, String),
     /// `begins_with` on the sort key.
     pub sort_prefix: Option<(&'static str, String)>,
+    /// Sort key strictly below a value.
+    pub sort_below: Option<(&'static str, String)>,
     pub newest_first: bool,
     pub limit: Option<i32>,
     pub start: Option<Item>,
@@ -282,6 +284,7 @@ impl KeyQuery {
             index: None,
             partition: (attribute, value.into()),
             sort_prefix: None,
+            sort_below: None,
             newest_first: false,
             limit: None,
             start: None,
@@ -302,6 +305,11 @@ impl KeyQuery {
 
     pub fn sort_begins_with(mut self, attribute: &'static str, prefix: impl Into<String>) -> Self {
         self.sort_prefix = Some((attribute, prefix.into()));
+        self
+    }
+
+    pub fn sort_before(mut self, attribute: &'static str, value: impl Into<String>) -> Self {
+        self.sort_below = Some((attribute, value.into()));
         self
     }
 
@@ -345,6 +353,12 @@ impl Table {
             request = request
                 .expression_attribute_names("#sk", attribute)
                 .expression_attribute_values(":prefix", AttributeValue::S(prefix));
+        }
+        if let Some((attribute, below)) = query.sort_below {
+            condition.push_str(" AND #sk < :below");
+            request = request
+                .expression_attribute_names("#sk", attribute)
+                .expression_attribute_values(":below", AttributeValue::S(below));
         }
         if let Some(filter) = query.filter {
             for (placeholder, attribute) in filter.names.unwrap_or_default() {

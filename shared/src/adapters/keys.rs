@@ -82,3 +82,83 @@ pub const GSI2PK: &str = "GSI2PK";
 pub const GSI2SK: &str = "GSI2SK";
 pub const GSI3PK: &str = "GSI3PK";
 pub const GSI3SK: &str = "GSI3SK";
+
+/// A user id inside a key: `%` and `#` are escaped so no user id can end a
+/// key segment early (`sub` claims are not restricted like tenant ids).
+pub fn key_part(raw: &str) -> String {
+    raw.replace('%', "%25").replace('#', "%23")
+}
+
+/// Open tasks live in their customer's page range; completing one moves it
+/// to the closed range in the same transaction.
+pub const TASK_PREFIX: &str = "P#3#TASK#";
+pub const CLOSED_TASK_PREFIX: &str = "X#TASK#";
+
+pub fn task_sk(task_id: &str) -> String {
+    format!("{TASK_PREFIX}{task_id}")
+}
+
+pub fn closed_task_sk(task_id: &str) -> String {
+    format!("{CLOSED_TASK_PREFIX}{task_id}")
+}
+
+/// In the tenant's partition: where a task is (customer and current `SK`),
+/// so a task id is found with one `GetItem`.
+pub fn task_pointer_sk(task_id: &str) -> String {
+    format!("TASK#{task_id}")
+}
+
+/// GSI1 partition of one assignee's tasks in one status.
+pub fn assignee_tasks_pk(tenant: &TenantId, assignee: &str, status: &str) -> String {
+    format!("T#{tenant}#TASKS#U#{}#{status}", key_part(assignee))
+}
+
+/// GSI2 partition of every task of the tenant in one status.
+pub fn team_tasks_pk(tenant: &TenantId, status: &str) -> String {
+    format!("T#{tenant}#TASKS#ALL#{status}")
+}
+
+/// GSI3 partition of one customer's tasks in one status.
+pub fn customer_tasks_pk(tenant: &TenantId, customer_id: &str, status: &str) -> String {
+    format!("T#{tenant}#C#{customer_id}#TASKS#{status}")
+}
+
+/// The sort key of a task on every task index: due date, then id.
+pub fn task_due_sk(due_date: chrono::NaiveDate, task_id: &str) -> String {
+    format!("{}#{task_id}", due_date.format("%Y-%m-%d"))
+}
+
+pub const NOTE_PREFIX: &str = "NOTE#";
+
+pub fn note_sk(note_id: &str) -> String {
+    format!("{NOTE_PREFIX}{note_id}")
+}
+
+pub const OPEN_INVOICE_PREFIX: &str = "P#2#INVOICE#";
+
+/// Open invoices sit in the customer page range; paid and void ones outside it.
+pub fn invoice_sk(invoice_id: &str, open: bool) -> String {
+    if open {
+        format!("{OPEN_INVOICE_PREFIX}{invoice_id}")
+    } else {
+        format!("Z#INVOICE#{invoice_id}")
+    }
+}
+
+/// Finds an invoice's customer from its id alone.
+pub fn invoice_pointer_sk(invoice_id: &str) -> String {
+    format!("INVOICE#{invoice_id}")
+}
+
+pub fn invoice_number_sk(number: &str) -> String {
+    format!("UNIQUE#INVOICE_NUMBER#{number}")
+}
+
+/// Tenant-wide invoice lists by status, on GSI1, sorted by due date.
+pub fn invoice_list_pk(tenant: &TenantId, status: &str) -> String {
+    format!("T#{tenant}#INV#{status}")
+}
+
+pub const PAYMENT_PREFIX: &str = "PAYMENT#";
+pub const ADJUSTMENT_PREFIX: &str = "ADJUSTMENT#";
+pub const PROMISE_PREFIX: &str = "PROMISE#";

@@ -137,6 +137,7 @@ pub async fn create(ctx: &Ctx<'_>, request: &Request) -> Result<ApiResponse, Api
     let mut customer = changes
         .create(ulid::Ulid::new().to_string(), ctx.now)
         .ok_or_else(|| ApiError::invalid_field("number", "is required"))?;
+    customer.refresh(ctx.today().await?);
     let table = &ctx.app.table;
     let tenant = &ctx.caller.tenant;
     let mut extra = Vec::new();
@@ -171,8 +172,9 @@ pub async fn create(ctx: &Ctx<'_>, request: &Request) -> Result<ApiResponse, Api
 
 pub async fn get(ctx: &Ctx<'_>, id: &str) -> Result<ApiResponse, ApiError> {
     auth::require(&ctx.caller, Permission::Read)?;
-    let stored = load(ctx, id).await?;
-    Ok(ApiResponse::ok(&view(&stored.customer))?.with_version(stored.customer.version))
+    let mut customer = load(ctx, id).await?.customer;
+    customer.refresh(ctx.today().await?);
+    Ok(ApiResponse::ok(&view(&customer))?.with_version(customer.version))
 }
 
 pub async fn patch(ctx: &Ctx<'_>, request: &Request, id: &str) -> Result<ApiResponse, ApiError> {
@@ -186,6 +188,7 @@ pub async fn patch(ctx: &Ctx<'_>, request: &Request, id: &str) -> Result<ApiResp
     }
     let current = &stored.customer;
     let mut next = changes.apply(current, ctx.now);
+    next.refresh(ctx.today().await?);
     let table = &ctx.app.table;
     let tenant = &ctx.caller.tenant;
     let mut extra = Vec::new();

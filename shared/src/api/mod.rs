@@ -5,7 +5,13 @@ mod contact_roles;
 mod contacts;
 mod customers;
 mod groups;
+mod history;
+mod invoices;
+mod notes;
+mod page;
+mod payments;
 mod settings;
+mod tasks;
 
 use crate::adapters::dynamo::StoreError;
 use crate::bootstrap::App;
@@ -64,6 +70,21 @@ impl Ctx<'_> {
             )),
             Err(other) => Err(other.into()),
         }
+    }
+
+    /// The tenant's settings (cached briefly per process).
+    pub async fn settings(&self) -> Result<crate::domain::settings::Settings, ApiError> {
+        Ok(self
+            .app
+            .settings
+            .get(&self.app.table, &self.caller.tenant)
+            .await?)
+    }
+
+    /// "Today" for this tenant: the date of `now` in its time zone (DESIGN §3).
+    pub async fn today(&self) -> Result<chrono::NaiveDate, ApiError> {
+        let zone = self.settings().await?.time_zone;
+        Ok(self.now.with_timezone(&zone).date_naive())
     }
 
     async fn replay(&self) -> Result<Option<ApiResponse>, ApiError> {
@@ -216,7 +237,74 @@ async fn route(
             contacts::delete(ctx, id, contact).await,
         ),
         // Money routes (invoices, payments, adjustments, promises, page).
+        (["v1", "invoices"], &Method::GET) => {
+            ("GET /v1/invoices", invoices::list(ctx, request).await)
+        }
+        (["v1", "invoices"], &Method::POST) => {
+            ("POST /v1/invoices", invoices::create(ctx, request).await)
+        }
+        (["v1", "invoices", id], &Method::GET) => {
+            ("GET /v1/invoices/{id}", invoices::get(ctx, id).await)
+        }
+        (["v1", "invoices", id], &Method::PATCH) => (
+            "PATCH /v1/invoices/{id}",
+            invoices::patch(ctx, request, id).await,
+        ),
+        (["v1", "customers", id, "page"], &Method::GET) => {
+            ("GET /v1/customers/{id}/page", page::get(ctx, id).await)
+        }
+        (["v1", "payments"], &Method::GET) => {
+            ("GET /v1/payments", payments::list(ctx, request).await)
+        }
+        (["v1", "payments"], &Method::POST) => {
+            ("POST /v1/payments", payments::create(ctx, request).await)
+        }
+        (["v1", "customers", id, "apply-credit"], &Method::POST) => (
+            "POST /v1/customers/{id}/apply-credit",
+            payments::apply_credit(ctx, id).await,
+        ),
+        (["v1", "customers", id, "adjustments"], &Method::POST) => (
+            "POST /v1/customers/{id}/adjustments",
+            payments::adjust(ctx, request, id).await,
+        ),
+        (["v1", "customers", id, "promises"], &Method::POST) => (
+            "POST /v1/customers/{id}/promises",
+            payments::promise(ctx, request, id).await,
+        ),
+        (["v1", "customers", id, "promises"], &Method::GET) => (
+            "GET /v1/customers/{id}/promises",
+            payments::promises(ctx, request, id).await,
+        ),
+        (["v1", "invoices", id, "void"], &Method::POST) => {
+            ("POST /v1/invoices/{id}/void", invoices::void(ctx, id).await)
+        }
         // Work routes (tasks, notes, history).
+        (["v1", "tasks"], &Method::GET) => ("GET /v1/tasks", tasks::list(ctx, request).await),
+        (["v1", "tasks"], &Method::POST) => ("POST /v1/tasks", tasks::create(ctx, request).await),
+        (["v1", "tasks", id], &Method::GET) => ("GET /v1/tasks/{id}", tasks::get(ctx, id).await),
+        (["v1", "tasks", id], &Method::PATCH) => {
+            ("PATCH /v1/tasks/{id}", tasks::patch(ctx, request, id).await)
+        }
+        (["v1", "tasks", id, "complete"], &Method::POST) => (
+            "POST /v1/tasks/{id}/complete",
+            tasks::complete(ctx, request, id).await,
+        ),
+        (["v1", "tasks", id, "reschedule"], &Method::POST) => (
+            "POST /v1/tasks/{id}/reschedule",
+            tasks::reschedule(ctx, request, id).await,
+        ),
+        (["v1", "customers", id, "notes"], &Method::GET) => (
+            "GET /v1/customers/{id}/notes",
+            notes::list(ctx, request, id).await,
+        ),
+        (["v1", "customers", id, "notes"], &Method::POST) => (
+            "POST /v1/customers/{id}/notes",
+            notes::create(ctx, request, id).await,
+        ),
+        (["v1", "customers", id, "history"], &Method::GET) => (
+            "GET /v1/customers/{id}/history",
+            history::list(ctx, request, id).await,
+        ),
         (
             ["v1", "settings"]
             | ["v1", "contact-roles", ..]
@@ -225,6 +313,9 @@ async fn route(
             | ["v1", "customers", _, "contacts" | "notes" | "history"]
             | ["v1", "customers", _, "contacts", _]
             | ["v1", "tasks", ..]
+            | ["v1", "invoices", ..]
+            | ["v1", "payments"]
+            | ["v1", "customers", _, "page" | "adjustments" | "promises" | "apply-credit"]
             | ["v1", "customer-groups", ..],
             _,
         ) => ("method not allowed", Err(ApiError::MethodNotAllowed)),

@@ -1,8 +1,12 @@
 //! Customers: who owes money, how to reach them, and how they are chased.
 
+use super::balance::{ChasedBalance, CustomerBalance};
 use super::fields::{self, Address, Change};
 use super::history::HistoryItem;
+use super::invoice::Invoice;
 use super::money::{Currency, Money};
+use super::promise::Promise;
+use super::rating::{payer_rating, PaymentStats};
 use super::validation::FieldErrors;
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -100,6 +104,15 @@ pub struct Customer {
     /// The group's settings as of the last group change (see `effective`).
     pub group_settings: Option<GroupSettings>,
     pub open_invoice_count: u32,
+    /// Copies of the open invoices, so balances and ages are computed for
+    /// "today" from one read of the customer.
+    #[serde(default)]
+    pub open_invoices: Vec<Invoice>,
+    #[serde(default)]
+    pub payment_stats: PaymentStats,
+    /// The latest promise to pay, while it matters to chasing.
+    #[serde(default)]
+    pub active_promise: Option<Promise>,
     /// Newest first; the customer page shows these without reading history.
     #[serde(default)]
     pub recent_history: Vec<HistoryItem>,
@@ -167,6 +180,34 @@ impl Customer {
 
     pub fn has_overdue(&self) -> bool {
         self.balance.overdue > Decimal::ZERO
+    }
+
+    /// Recomputes every balance, age and rating from the open invoices as of
+    /// `today` (tenant-local). Credit is kept as it is.
+    pub fn refresh(&mut self, today: NaiveDate) {
+        let balance = CustomerBalance::of(&self.open_invoices, self.currency, today);
+        let chased = ChasedBalance::of(&self.open_invoices, self.currency, today);
+        self.balance.outstanding = balance.outstanding;
+        self.balance.overdue = balance.overdue;
+        self.balance.chased = balance.chased;
+        self.balance
+            .credit
+            .rescale(self.currency.minor_unit_digits());
+        self.account_age = chased.account_age(today);
+        self.past_due_age = chased.past_due_age(today);
+        self.open_invoice_count = self.open_invoices.len() as u32;
+        self.payer_rating =
+            payer_rating(&self.payment_stats, &self.open_invoices, today).map(String::from);
+    }
+
+    /// Replaces (or adds, or drops once closed) the copy of an invoice.
+    pub fn track_invoice(&mut self, invoice: &Invoice) {
+        self.open_invoices.retain(|i| i.id != invoice.id);
+        if invoice.is_open() {
+            self.open_invoices.push(invoice.clone());
+            self.open_invoices
+                .sort_by(|a, b| (a.issue_date, &a.number).cmp(&(b.issue_date, &b.number)));
+        }
     }
 }
 
@@ -317,6 +358,9 @@ impl CustomerChanges {
             contact_phones: Vec::new(),
             group_settings: None,
             open_invoice_count: 0,
+            open_invoices: Vec::new(),
+            payment_stats: PaymentStats::default(),
+            active_promise: None,
             recent_history: Vec::new(),
             version: 1,
             created_at: now,

@@ -90,6 +90,18 @@ pub enum Permission {
     ManageRecords,
     /// Create notes and tasks.
     CreateNotesAndTasks,
+    /// Update, complete or reschedule a task; contributors only their own.
+    ChangeTask { assigned_to_caller: bool },
+}
+
+impl Permission {
+    /// The permission to change a task assigned to `assignee` (none: the
+    /// team's list, which is nobody's own).
+    pub fn change_task(caller: &Caller, assignee: Option<&str>) -> Self {
+        Self::ChangeTask {
+            assigned_to_caller: assignee == Some(caller.user.as_str()),
+        }
+    }
 }
 
 impl Role {
@@ -98,7 +110,16 @@ impl Role {
             (self, permission),
             (_, Permission::Read | Permission::CreateNotesAndTasks)
                 | (Self::Owner, _)
-                | (Self::Manager, Permission::ManageRecords)
+                | (
+                    Self::Manager,
+                    Permission::ManageRecords | Permission::ChangeTask { .. }
+                )
+                | (
+                    Self::Contributor,
+                    Permission::ChangeTask {
+                        assigned_to_caller: true
+                    }
+                )
         )
     }
 }
@@ -130,5 +151,24 @@ mod tests {
         assert!(Role::Manager.allows(Permission::ManageRecords));
         assert!(!Role::Contributor.allows(Permission::ManageRecords));
         assert!(Role::Contributor.allows(Permission::CreateNotesAndTasks));
+    }
+
+    #[test]
+    fn contributors_change_only_their_own_tasks() {
+        let caller = |role| Caller {
+            tenant: TenantId::parse("t").unwrap(),
+            user: UserId::parse("u1").unwrap(),
+            role,
+        };
+        for (role, own, other, team) in [
+            (Role::Owner, true, true, true),
+            (Role::Manager, true, true, true),
+            (Role::Contributor, true, false, false),
+        ] {
+            let c = caller(role);
+            assert_eq!(role.allows(Permission::change_task(&c, Some("u1"))), own);
+            assert_eq!(role.allows(Permission::change_task(&c, Some("u2"))), other);
+            assert_eq!(role.allows(Permission::change_task(&c, None)), team);
+        }
     }
 }

@@ -1,5 +1,7 @@
 //! Pure types and rules. Nothing in here knows about AWS, Lambda or HTTP.
 
+pub mod balance;
+pub mod cadence;
 pub mod contact;
 pub mod contact_role;
 pub mod customer;
@@ -7,6 +9,13 @@ pub mod fields;
 pub mod group;
 pub mod history;
 pub mod identity;
+pub mod invoice;
 pub mod money;
+pub mod note;
+pub mod promise;
+pub mod rating;
+pub mod schedule;
 pub mod settings;
+pub mod task;
+pub mod template;
 pub mod validation;

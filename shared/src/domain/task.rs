@@ -1,0 +1,700 @@
+//! Tasks: work for a person (or the team) about one customer, with the
+//! rules for creating, changing, completing and routing them.
+
+use super::customer::Customer;
+use super::fields::{self, Change};
+use super::history::{HistoryItem, HistoryType};
+use super::money::Money;
+use super::validation::FieldErrors;
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+/// API.md "Work": every task type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskType {
+    CallReminder,
+    GetCreditReport,
+    BookMeeting,
+    ValidateInvoice,
+    UpdateInvoice,
+    OfferPaymentPlan,
+    EscalateToCollections,
+    Escalation,
+    PromiseBroken,
+    NoteReminder,
+    FixContact,
+}
+
+impl TaskType {
+    pub const ALL: [TaskType; 11] = [
+        Self::CallReminder,
+        Self::GetCreditReport,
+        Self::BookMeeting,
+        Self::ValidateInvoice,
+        Self::UpdateInvoice,
+        Self::OfferPaymentPlan,
+        Self::EscalateToCollections,
+        Self::Escalation,
+        Self::PromiseBroken,
+        Self::NoteReminder,
+        Self::FixContact,
+    ];
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == raw)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CallReminder => "call_reminder",
+            Self::GetCreditReport => "get_credit_report",
+            Self::BookMeeting => "book_meeting",
+            Self::ValidateInvoice => "validate_invoice",
+            Self::UpdateInvoice => "update_invoice",
+            Self::OfferPaymentPlan => "offer_payment_plan",
+            Self::EscalateToCollections => "escalate_to_collections",
+            Self::Escalation => "escalation",
+            Self::PromiseBroken => "promise_broken",
+            Self::NoteReminder => "note_reminder",
+            Self::FixContact => "fix_contact",
+        }
+    }
+
+    /// The title a task gets when none is given.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::CallReminder => "Call reminder",
+            Self::GetCreditReport => "Get credit report",
+            Self::BookMeeting => "Book meeting",
+            Self::ValidateInvoice => "Validate invoice information",
+            Self::UpdateInvoice => "Update invoice",
+            Self::OfferPaymentPlan => "Offer payment plan",
+            Self::EscalateToCollections => "Escalate to collections",
+            Self::Escalation => "Escalation",
+            Self::PromiseBroken => "Promise to pay broken",
+            Self::NoteReminder => "Note reminder",
+            Self::FixContact => "Fix contact details",
+        }
+    }
+
+    /// Only calls are completed with an outcome (and must be).
+    pub fn takes_outcome(self) -> bool {
+        self == Self::CallReminder
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    Open,
+    Completed,
+}
+
+impl TaskStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Completed => "completed",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "open" => Some(Self::Open),
+            "completed" => Some(Self::Completed),
+            _ => None,
+        }
+    }
+}
+
+/// How a call went (seed 003: answered, not answered, left voicemail, skipped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallOutcome {
+    Answered,
+    NotAnswered,
+    LeftVoicemail,
+    Skipped,
+}
+
+impl CallOutcome {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "answered" => Some(Self::Answered),
+            "not_answered" => Some(Self::NotAnswered),
+            "left_voicemail" => Some(Self::LeftVoicemail),
+            "skipped" => Some(Self::Skipped),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Answered => "answered",
+            Self::NotAnswered => "not_answered",
+            Self::LeftVoicemail => "left_voicemail",
+            Self::Skipped => "skipped",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    pub id: String,
+    pub customer_id: String,
+    #[serde(rename = "type")]
+    pub kind: TaskType,
+    pub title: String,
+    #[serde(default)]
+    pub invoice_ids: Vec<String>,
+    /// `None`: on the team's list, nobody's own.
+    pub assignee_id: Option<String>,
+    pub due_date: NaiveDate,
+    pub status: TaskStatus,
+    pub outcome: Option<CallOutcome>,
+    pub completion_note: Option<String>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub completed_by: Option<String>,
+    /// A user id, or `system` for tasks created by chasing.
+    pub created_by: String,
+    pub version: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub const MAX_TITLE_CHARS: usize = 200;
+pub const MAX_NOTE_CHARS: usize = 5000;
+pub const MAX_INVOICE_IDS: usize = 50;
+
+/// Fields a client may never set on a task.
+const COMPUTED: &[&str] = &[
+    "id",
+    "version",
+    "created_at",
+    "updated_at",
+    "created_by",
+    "customer_name",
+    "outstanding_invoice_count",
+    "overdue_amount",
+    "contact_numbers",
+    "completed_at",
+    "completed_by",
+    "completion_note",
+];
+
+/// Validated task fields from a create or patch body.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TaskChanges {
+    pub kind: Option<TaskType>,
+    pub customer_id: Option<String>,
+    pub title: Option<String>,
+    pub invoice_ids: Option<Vec<String>>,
+    pub assignee_id: Change<String>,
+    pub due_date: Option<NaiveDate>,
+}
+
+impl TaskChanges {
+    pub fn parse_new(body: &Map<String, Value>) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        for required in ["type", "customer_id", "due_date"] {
+            if !body.contains_key(required) {
+                errors.add(required, "is required");
+            }
+        }
+        Self::parse_fields(body, true, errors)
+    }
+
+    pub fn parse(body: &Map<String, Value>) -> Result<Self, FieldErrors> {
+        Self::parse_fields(body, false, FieldErrors::new())
+    }
+
+    fn parse_fields(
+        body: &Map<String, Value>,
+        new: bool,
+        mut errors: FieldErrors,
+    ) -> Result<Self, FieldErrors> {
+        let mut changes = Self::default();
+        for (field, value) in body {
+            let e = &mut errors;
+            match field.as_str() {
+                "type" => changes.kind = task_type(e, field, value),
+                "customer_id" if new => changes.customer_id = ulid_ref(e, field, value),
+                "customer_id" => e.add(
+                    field,
+                    "cannot be changed; create a task for the other customer",
+                ),
+                "title" => changes.title = fields::text(e, field, value, MAX_TITLE_CHARS),
+                "invoice_ids" => changes.invoice_ids = invoice_ids(e, field, value),
+                "assignee_id" => {
+                    changes.assignee_id = fields::nullable(e, field, value, fields::reference)
+                }
+                "due_date" => changes.due_date = due_date(e, field, value),
+                "status" | "outcome" => e.add(
+                    field,
+                    "is set by POST /v1/tasks/{id}/complete, not by this request",
+                ),
+                computed if COMPUTED.contains(&computed) => {
+                    e.add(field, "is computed and cannot be set")
+                }
+                _ => e.add(field, "is not a task field"),
+            }
+        }
+        errors.into_result(changes)
+    }
+
+    /// A new open task; without an `assignee_id` in the body it is the
+    /// creator's own, with `assignee_id: null` it goes to the team's list.
+    pub fn create(&self, id: String, creator: &str, now: DateTime<Utc>) -> Option<Task> {
+        let kind = self.kind?;
+        let assignee_id = match &self.assignee_id {
+            Change::Keep => Some(creator.to_string()),
+            Change::Set(user) => Some(user.clone()),
+            Change::Clear => None,
+        };
+        Some(Task {
+            id,
+            customer_id: self.customer_id.clone()?,
+            kind,
+            title: self
+                .title
+                .clone()
+                .unwrap_or_else(|| kind.label().to_string()),
+            invoice_ids: self.invoice_ids.clone().unwrap_or_default(),
+            assignee_id,
+            due_date: self.due_date?,
+            status: TaskStatus::Open,
+            outcome: None,
+            completion_note: None,
+            completed_at: None,
+            completed_by: None,
+            created_by: creator.to_string(),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    pub fn apply(&self, current: &Task, now: DateTime<Utc>) -> Task {
+        let mut next = current.clone();
+        if let Some(kind) = self.kind {
+            next.kind = kind;
+        }
+        if let Some(title) = &self.title {
+            next.title = title.clone();
+        }
+        if let Some(invoice_ids) = &self.invoice_ids {
+            next.invoice_ids = invoice_ids.clone();
+        }
+        next.assignee_id = self.assignee_id.apply(&current.assignee_id);
+        if let Some(due_date) = self.due_date {
+            next.due_date = due_date;
+        }
+        next.version = current.version + 1;
+        next.updated_at = now;
+        next
+    }
+}
+
+fn task_type(errors: &mut FieldErrors, field: &str, value: &Value) -> Option<TaskType> {
+    let parsed = value.as_str().and_then(TaskType::parse);
+    if parsed.is_none() {
+        let names: Vec<&str> = TaskType::ALL.iter().map(|t| t.as_str()).collect();
+        errors.add(field, format!("must be one of {}", names.join(", ")));
+    }
+    parsed
+}
+
+/// Ids of this system's own resources are ULIDs.
+fn ulid_ref(errors: &mut FieldErrors, field: &str, value: &Value) -> Option<String> {
+    let parsed = value
+        .as_str()
+        .filter(|id| id.len() == 26 && id.chars().all(|c| c.is_ascii_alphanumeric()));
+    if parsed.is_none() {
+        errors.add(field, "is not a valid id");
+    }
+    parsed.map(str::to_string)
+}
+
+/// Distinct invoice ids in the order given; whether each is an invoice of
+/// the customer is checked against storage.
+pub fn invoice_ids(errors: &mut FieldErrors, field: &str, value: &Value) -> Option<Vec<String>> {
+    let Some(items) = value.as_array() else {
+        errors.add(field, "must be an array of invoice ids");
+        return None;
+    };
+    if items.len() > MAX_INVOICE_IDS {
+        errors.add(field, format!("must have at most {MAX_INVOICE_IDS} ids"));
+        return None;
+    }
+    let before = errors.len();
+    let mut ids: Vec<String> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        if let Some(id) = ulid_ref(errors, &format!("{field}[{i}]"), item) {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+    }
+    (errors.len() == before).then_some(ids)
+}
+
+/// A calendar date with a four-digit year, so dates sort as text in keys.
+pub fn due_date(errors: &mut FieldErrors, field: &str, value: &Value) -> Option<NaiveDate> {
+    let date = fields::date(errors, field, value)?;
+    if !(1000..=9999).contains(&date.year()) {
+        errors.add(field, "must be a date with a four-digit year");
+        return None;
+    }
+    Some(date)
+}
+
+/// `POST /v1/tasks/{id}/complete {outcome?, note?}`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Completion {
+    pub outcome: Option<CallOutcome>,
+    pub note: Option<String>,
+}
+
+impl Completion {
+    /// An outcome is required for calls and refused for every other type.
+    pub fn parse(body: &Map<String, Value>, kind: TaskType) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let mut completion = Self::default();
+        for (field, value) in body {
+            match field.as_str() {
+                "outcome" if !kind.takes_outcome() => {
+                    errors.add(field, "only call reminders are completed with an outcome")
+                }
+                "outcome" => {
+                    completion.outcome = value.as_str().and_then(CallOutcome::parse);
+                    if completion.outcome.is_none() {
+                        errors.add(
+                            field,
+                            "must be answered, not_answered, left_voicemail or skipped",
+                        );
+                    }
+                }
+                "note" if value.is_null() => {}
+                "note" => completion.note = fields::text(&mut errors, field, value, MAX_NOTE_CHARS),
+                _ => errors.add(field, "is not a completion field"),
+            }
+        }
+        if kind.takes_outcome() && !body.contains_key("outcome") {
+            errors.add("outcome", "is required to complete a call reminder");
+        }
+        errors.into_result(completion)
+    }
+}
+
+impl Task {
+    pub fn is_open(&self) -> bool {
+        self.status == TaskStatus::Open
+    }
+
+    pub fn completed(&self, completion: &Completion, by: &str, now: DateTime<Utc>) -> Task {
+        Task {
+            status: TaskStatus::Completed,
+            outcome: completion.outcome,
+            completion_note: completion.note.clone(),
+            completed_at: Some(now),
+            completed_by: Some(by.to_string()),
+            version: self.version + 1,
+            updated_at: now,
+            ..self.clone()
+        }
+    }
+
+    pub fn rescheduled(&self, due_date: NaiveDate, now: DateTime<Utc>) -> Task {
+        Task {
+            due_date,
+            version: self.version + 1,
+            updated_at: now,
+            ..self.clone()
+        }
+    }
+
+    /// The `task_created` item of the customer's history.
+    pub fn created_history(&self, actor: &str, now: DateTime<Utc>) -> HistoryItem {
+        HistoryItem::new(
+            &self.customer_id,
+            HistoryType::TaskCreated,
+            now,
+            actor,
+            format!("Task created: {}", self.title),
+            json!({
+                "task_id": self.id,
+                "task_type": self.kind,
+                "title": self.title,
+                "assignee_id": self.assignee_id,
+                "due_date": self.due_date,
+            }),
+        )
+        .with_invoices(self.invoice_ids.clone())
+    }
+
+    /// The `task_completed` item of the customer's history.
+    pub fn completed_history(&self, actor: &str, now: DateTime<Utc>) -> HistoryItem {
+        let summary = match self.outcome {
+            Some(outcome) => format!(
+                "Task completed: {} ({})",
+                self.title,
+                outcome.as_str().replace('_', " ")
+            ),
+            None => format!("Task completed: {}", self.title),
+        };
+        HistoryItem::new(
+            &self.customer_id,
+            HistoryType::TaskCompleted,
+            now,
+            actor,
+            summary,
+            json!({
+                "task_id": self.id,
+                "task_type": self.kind,
+                "title": self.title,
+                "outcome": self.outcome,
+                "note": self.completion_note,
+            }),
+        )
+        .with_invoices(self.invoice_ids.clone())
+    }
+}
+
+/// `POST /v1/tasks/{id}/reschedule {due_date}`.
+pub fn parse_reschedule(body: &Map<String, Value>) -> Result<NaiveDate, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let mut due = None;
+    for (field, value) in body {
+        match field.as_str() {
+            "due_date" => due = due_date(&mut errors, field, value),
+            _ => errors.add(field, "is not a reschedule field"),
+        }
+    }
+    if !body.contains_key("due_date") {
+        errors.add("due_date", "is required");
+    }
+    match due {
+        Some(due) if errors.is_empty() => Ok(due),
+        _ => Err(errors),
+    }
+}
+
+/// What a task shows about its customer, computed from the customer record
+/// when the task is read (never stored on the task, so it is always current).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CustomerFacts {
+    pub customer_name: String,
+    pub outstanding_invoice_count: u32,
+    /// The customer's overdue balance as the money rules compute it for
+    /// `today`: partial payments deducted, installments only for invoices
+    /// on a plan.
+    pub overdue_amount: Money,
+    /// The customer's phone, then its contacts' numbers.
+    pub contact_numbers: Vec<String>,
+}
+
+impl CustomerFacts {
+    /// `today` is the tenant-local date: what is overdue moves with it.
+    pub fn of(customer: &Customer, today: NaiveDate) -> Self {
+        let mut current = customer.clone();
+        current.refresh(today);
+        let mut contact_numbers: Vec<String> = Vec::new();
+        for number in current.phone.iter().chain(&current.contact_phones) {
+            if !contact_numbers.contains(number) {
+                contact_numbers.push(number.clone());
+            }
+        }
+        let overdue = current.balance.overdue;
+        Self {
+            overdue_amount: Money::new(overdue, current.currency).unwrap_or(Money {
+                amount: overdue,
+                currency: current.currency,
+            }),
+            outstanding_invoice_count: current.open_invoice_count,
+            customer_name: current.name,
+            contact_numbers,
+        }
+    }
+}
+
+/// Who gets a call or escalation task created by chasing: the step's
+/// assignee, else the customer's AR specialist, else nobody (the team's list).
+pub fn chase_task_assignee(
+    step_assignee: Option<&str>,
+    ar_specialist_id: Option<&str>,
+) -> Option<String> {
+    [step_assignee, ar_specialist_id]
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .find(|id| !id.is_empty())
+        .map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::customer::CustomerChanges;
+
+    fn body(value: Value) -> Map<String, Value> {
+        value.as_object().cloned().unwrap_or_default()
+    }
+
+    fn now() -> DateTime<Utc> {
+        "2026-06-01T09:00:00Z".parse().unwrap()
+    }
+
+    const CUSTOMER: &str = "01J00000000000000000000000";
+
+    fn new_task(extra: Value) -> Task {
+        let mut fields =
+            json!({"type": "call_reminder", "customer_id": CUSTOMER, "due_date": "2026-06-05"});
+        if let (Some(f), Some(e)) = (fields.as_object_mut(), extra.as_object()) {
+            f.extend(e.clone());
+        }
+        TaskChanges::parse_new(&body(fields))
+            .unwrap()
+            .create("01J00000000000000000000001".into(), "u1", now())
+            .unwrap()
+    }
+
+    #[test]
+    fn chasing_routes_to_the_step_then_the_ar_specialist_then_the_team() {
+        assert_eq!(
+            chase_task_assignee(Some("step-user"), Some("ar-user")).as_deref(),
+            Some("step-user")
+        );
+        assert_eq!(
+            chase_task_assignee(None, Some("ar-user")).as_deref(),
+            Some("ar-user")
+        );
+        assert_eq!(
+            chase_task_assignee(Some("  "), Some("ar-user")).as_deref(),
+            Some("ar-user")
+        );
+        assert_eq!(chase_task_assignee(None, None), None);
+        assert_eq!(chase_task_assignee(Some(""), Some("")), None);
+    }
+
+    #[test]
+    fn every_api_type_parses_and_round_trips() {
+        for kind in TaskType::ALL {
+            assert_eq!(TaskType::parse(kind.as_str()), Some(kind));
+            assert_eq!(serde_json::to_value(kind).unwrap(), json!(kind.as_str()));
+        }
+        assert_eq!(TaskType::parse("nap"), None);
+    }
+
+    #[test]
+    fn a_new_task_needs_type_customer_and_due_date() {
+        let errors = TaskChanges::parse_new(&body(json!({"title": ""}))).unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(fields, ["customer_id", "due_date", "title", "type"]);
+    }
+
+    #[test]
+    fn computed_and_unknown_fields_are_refused() {
+        let errors = TaskChanges::parse(&body(json!({
+            "customer_id": CUSTOMER, "status": "completed", "overdue_amount": "1", "colour": "red",
+            "due_date": "10000-01-01", "invoice_ids": ["x"], "type": "nap"
+        })))
+        .unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "colour",
+                "customer_id",
+                "due_date",
+                "invoice_ids[0]",
+                "overdue_amount",
+                "status",
+                "type"
+            ]
+        );
+    }
+
+    #[test]
+    fn tasks_default_to_their_creator_and_a_null_assignee_means_the_team() {
+        let task = new_task(json!({}));
+        assert_eq!(task.assignee_id.as_deref(), Some("u1"));
+        assert_eq!(task.title, "Call reminder");
+        assert_eq!(task.status, TaskStatus::Open);
+        assert_eq!(new_task(json!({"assignee_id": null})).assignee_id, None);
+        assert_eq!(
+            new_task(json!({"assignee_id": "u2"}))
+                .assignee_id
+                .as_deref(),
+            Some("u2")
+        );
+    }
+
+    #[test]
+    fn calls_need_an_outcome_and_other_types_refuse_one() {
+        let call = Completion::parse(
+            &body(json!({"outcome": "left_voicemail"})),
+            TaskType::CallReminder,
+        );
+        assert_eq!(call.unwrap().outcome, Some(CallOutcome::LeftVoicemail));
+        let missing = Completion::parse(&body(json!({})), TaskType::CallReminder).unwrap_err();
+        assert!(missing.iter().any(|(f, _)| f == "outcome"));
+        let bad = Completion::parse(&body(json!({"outcome": "maybe"})), TaskType::CallReminder);
+        assert!(bad.is_err());
+        let refused =
+            Completion::parse(&body(json!({"outcome": "answered"})), TaskType::BookMeeting);
+        assert!(refused.unwrap_err().iter().any(|(f, _)| f == "outcome"));
+        let plain = Completion::parse(
+            &body(json!({"note": "booked for Friday"})),
+            TaskType::BookMeeting,
+        );
+        assert_eq!(plain.unwrap().note.as_deref(), Some("booked for Friday"));
+    }
+
+    #[test]
+    fn completing_and_rescheduling_move_the_version() {
+        let task = new_task(json!({}));
+        let done = task.completed(
+            &Completion {
+                outcome: Some(CallOutcome::Answered),
+                note: None,
+            },
+            "u1",
+            now(),
+        );
+        assert_eq!(done.status, TaskStatus::Completed);
+        assert_eq!(done.version, 2);
+        assert_eq!(
+            done.completed_history("u1", now()).summary,
+            "Task completed: Call reminder (answered)"
+        );
+        let later = NaiveDate::from_ymd_opt(2026, 7, 1).unwrap();
+        assert_eq!(task.rescheduled(later, now()).due_date, later);
+        assert!(parse_reschedule(&body(json!({}))).is_err());
+        assert!(parse_reschedule(&body(json!({"due_date": "2026-13-01"}))).is_err());
+        assert_eq!(
+            parse_reschedule(&body(json!({"due_date": "2026-07-01"}))).unwrap(),
+            later
+        );
+    }
+
+    #[test]
+    fn facts_come_from_the_customer_record_as_of_today() {
+        let mut customer = CustomerChanges::parse_new(&body(json!({
+            "number": "C-1", "name": "Acme", "currency": "GBP", "phone": "+447700900123"
+        })))
+        .unwrap()
+        .create(CUSTOMER.into(), now())
+        .unwrap();
+        // A stored figure is recomputed from the open invoices (none here).
+        customer.balance.overdue = rust_decimal::Decimal::new(7050, 2);
+        customer.contact_phones = vec!["+447700900999".into(), "+447700900123".into()];
+        let facts = CustomerFacts::of(&customer, now().date_naive());
+        assert_eq!(facts.customer_name, "Acme");
+        assert_eq!(facts.outstanding_invoice_count, 0);
+        assert_eq!(facts.overdue_amount.amount.to_string(), "0.00");
+        assert_eq!(facts.overdue_amount.currency.code(), "GBP");
+        assert_eq!(facts.contact_numbers, ["+447700900123", "+447700900999"]);
+    }
+}

@@ -1,0 +1,640 @@
+//! Invoices, payments, credit, adjustments, promises, balances and the
+//! customer page, through the local runner with a fixed clock.
+
+use integration_tests::{Reply, TestStack};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+async fn at(stack: &TestStack, now: &str) {
+    let reply = stack
+        .call(
+            Method::POST,
+            "/_local/clock",
+            None,
+            Some(&json!({"now": now})),
+            &[],
+        )
+        .await;
+    assert_eq!(reply.status, 200);
+}
+
+async fn customer(stack: &TestStack, token: &str, number: &str) -> String {
+    let reply = stack
+        .post(
+            "/v1/customers",
+            token,
+            &json!({"number": number, "name": format!("Customer {number}"), "currency": "EUR"}),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    reply.body["id"].as_str().unwrap().to_string()
+}
+
+async fn invoice(
+    stack: &TestStack,
+    token: &str,
+    customer_id: &str,
+    number: &str,
+    issue: &str,
+    due: &str,
+    total: &str,
+) -> Reply {
+    stack
+        .post(
+            "/v1/invoices",
+            token,
+            &json!({"customer_id": customer_id, "number": number, "currency": "EUR", "issue_date": issue, "due_date": due, "total": total}),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn invoices_are_created_updated_voided_and_validated() {
+    let stack = TestStack::start().await;
+    let owner = stack.token("owner");
+    at(&stack, "2026-06-15T12:00:00Z").await;
+    let cid = customer(&stack, &owner, "M-1").await;
+    let created = invoice(
+        &stack,
+        &owner,
+        &cid,
+        "INV-1",
+        "2026-05-01",
+        "2026-05-31",
+        "1200.00",
+    )
+    .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    assert_eq!(created.body["status"], "open");
+    assert_eq!(created.body["balance"], "1200.00");
+    assert_eq!(created.body["days_overdue"], 15);
+    let id = created.body["id"].as_str().unwrap().to_string();
+
+    let read = stack
+        .get(&format!("/v1/invoices/{id}"), &stack.token("contributor"))
+        .await;
+    assert_eq!(read.status, 200);
+    assert_eq!(read.body["number"], "INV-1");
+
+    let duplicate = invoice(
+        &stack,
+        &owner,
+        &cid,
+        "INV-1",
+        "2026-05-01",
+        "2026-05-31",
+        "10.00",
+    )
+    .await;
+    assert_eq!(duplicate.status, 409);
+    assert_eq!(duplicate.body["error"], "duplicate_number");
+
+    let invalid = stack
+        .post("/v1/invoices", &owner, &json!({"customer_id": cid, "number": "X", "currency": "USD", "issue_date": "2026-05-10", "due_date": "2026-05-01", "total": "0"}))
+        .await;
+    assert_eq!(invalid.status, 422, "{:?}", invalid.body);
+    for field in ["currency", "due_date"] {
+        assert!(
+            invalid.body["fields"][field].is_string(),
+            "{field}: {:?}",
+            invalid.body
+        );
+    }
+    let bad_plan = stack
+        .post(
+            "/v1/invoices",
+            &owner,
+            &json!({"customer_id": cid, "number": "P", "currency": "EUR", "issue_date": "2026-05-01", "total": "300.00",
+                    "payment_plan": {"installments": [{"due_date": "2026-06-30", "amount": "100.00"}, {"due_date": "2026-05-30", "amount": "100.00"}]}}),
+        )
+        .await;
+    assert_eq!(bad_plan.status, 422, "{:?}", bad_plan.body);
+    let unknown_customer = invoice(
+        &stack,
+        &owner,
+        "01J00000000000000000000000",
+        "Q",
+        "2026-05-01",
+        "2026-05-31",
+        "1.00",
+    )
+    .await;
+    assert_eq!(unknown_customer.status, 422);
+    assert!(unknown_customer.body["fields"]["customer_id"].is_string());
+
+    let patched = stack
+        .patch(
+            &format!("/v1/invoices/{id}"),
+            &owner,
+            1,
+            &json!({"collection_status": "disputed", "dispute_reason": "Wrong quantity"}),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{:?}", patched.body);
+    assert_eq!(patched.body["collection_status"], "disputed");
+    let customer_view = stack.get(&format!("/v1/customers/{cid}"), &owner).await;
+    assert_eq!(customer_view.body["balance"]["outstanding"], "1200.00");
+    assert_eq!(
+        customer_view.body["balance"]["chased"], "0.00",
+        "a disputed invoice leaves the chased balance"
+    );
+
+    let stale = stack
+        .patch(
+            &format!("/v1/invoices/{id}"),
+            &owner,
+            1,
+            &json!({"total": "1300.00"}),
+        )
+        .await;
+    assert_eq!(stale.status, 409);
+
+    let voided = stack
+        .call(
+            Method::POST,
+            &format!("/v1/invoices/{id}/void"),
+            Some(&owner),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(voided.status, 200, "{:?}", voided.body);
+    assert_eq!(voided.body["status"], "void");
+    let again = stack
+        .call(
+            Method::POST,
+            &format!("/v1/invoices/{id}/void"),
+            Some(&owner),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(again.status, 409);
+    let customer_view = stack.get(&format!("/v1/customers/{cid}"), &owner).await;
+    assert_eq!(customer_view.body["balance"]["outstanding"], "0.00");
+
+    let intruder = stack.token_for("tenant-money-intruder", "i", "owner");
+    assert_eq!(
+        stack
+            .get(&format!("/v1/invoices/{id}"), &intruder)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        stack
+            .call(
+                Method::POST,
+                &format!("/v1/invoices/{id}/void"),
+                Some(&intruder),
+                None,
+                &[]
+            )
+            .await
+            .status,
+        404
+    );
+}
+
+#[tokio::test]
+async fn payments_pay_installments_in_order_and_leave_credit() {
+    let stack = TestStack::start().await;
+    let owner = stack.token("owner");
+    at(&stack, "2026-06-15T12:00:00Z").await;
+    let cid = customer(&stack, &owner, "M-2").await;
+    let plan = stack
+        .post(
+            "/v1/invoices",
+            &owner,
+            &json!({"customer_id": cid, "number": "PLAN-1", "currency": "EUR", "issue_date": "2026-04-30", "total": "300.00",
+                    "payment_plan": {"installments": [
+                        {"due_date": "2026-05-30", "amount": "100.00"},
+                        {"due_date": "2026-06-30", "amount": "100.00"},
+                        {"due_date": "2026-07-30", "amount": "100.00"}]}}),
+        )
+        .await;
+    assert_eq!(plan.status, 201, "{:?}", plan.body);
+    let plan_id = plan.body["id"].as_str().unwrap().to_string();
+    let other = invoice(
+        &stack,
+        &owner,
+        &cid,
+        "INV-2",
+        "2026-05-01",
+        "2026-05-31",
+        "50.00",
+    )
+    .await;
+    let other_id = other.body["id"].as_str().unwrap().to_string();
+
+    let before = stack.get(&format!("/v1/customers/{cid}"), &owner).await;
+    assert_eq!(before.body["balance"]["outstanding"], "350.00");
+    assert_eq!(
+        before.body["balance"]["overdue"], "150.00",
+        "installment 1 and INV-2 are past due"
+    );
+    assert_eq!(
+        before.body["balance"]["chased"], "250.00",
+        "INV-2, installment 1, and installment 2 pulled in by it"
+    );
+
+    let over = stack
+        .post("/v1/payments", &owner, &json!({"customer_id": cid, "amount": "500.00", "currency": "EUR", "date": "2026-06-15",
+                                             "applications": [{"invoice_id": other_id, "amount": "60.00"}]}))
+        .await;
+    assert_eq!(over.status, 422, "{:?}", over.body);
+    assert!(over.body["fields"]["applications[0].amount"].is_string());
+    let too_much = stack
+        .post("/v1/payments", &owner, &json!({"customer_id": cid, "amount": "10.00", "currency": "EUR", "date": "2026-06-15",
+                                             "applications": [{"invoice_id": other_id, "amount": "20.00"}]}))
+        .await;
+    assert_eq!(too_much.status, 422);
+    assert!(too_much.body["fields"]["applications"].is_string());
+
+    let paid = stack
+        .post(
+            "/v1/payments",
+            &owner,
+            &json!({"customer_id": cid, "amount": "200.00", "currency": "EUR", "date": "2026-06-15", "method": "bank_transfer", "reference": "BT-77",
+                    "applications": [{"invoice_id": plan_id, "amount": "150.00"}]}),
+        )
+        .await;
+    assert_eq!(paid.status, 201, "{:?}", paid.body);
+    assert_eq!(paid.body["unapplied"], "50.00");
+    let plan_now = stack.get(&format!("/v1/invoices/{plan_id}"), &owner).await;
+    let installments = plan_now.body["payment_plan"]["installments"]
+        .as_array()
+        .unwrap();
+    assert_eq!(installments[0]["paid"], true);
+    assert_eq!(installments[1]["amount_paid"], "50.00");
+    assert_eq!(installments[1]["paid"], false);
+    let customer_view = stack.get(&format!("/v1/customers/{cid}"), &owner).await;
+    assert_eq!(customer_view.body["balance"]["credit"], "50.00");
+
+    let credit = stack
+        .call(
+            Method::POST,
+            &format!("/v1/customers/{cid}/apply-credit"),
+            Some(&owner),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(credit.status, 200, "{:?}", credit.body);
+    assert_eq!(credit.body["applied"], "50.00");
+    // Oldest invoice first: the plan (issued April 30) before INV-2 (May 1).
+    let plan_now = stack.get(&format!("/v1/invoices/{plan_id}"), &owner).await;
+    assert_eq!(plan_now.body["amount_paid"], "200.00");
+    let nothing = stack
+        .call(
+            Method::POST,
+            &format!("/v1/customers/{cid}/apply-credit"),
+            Some(&owner),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(nothing.status, 409);
+
+    let listed = stack
+        .get(&format!("/v1/payments?customer_id={cid}"), &owner)
+        .await;
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(listed.body["items"][0]["reference"], "BT-77");
+}
+
+#[tokio::test]
+async fn two_payments_racing_for_one_invoice_never_overpay_it() {
+    let stack = TestStack::start().await;
+    let owner = stack.token("owner");
+    let cid = customer(&stack, &owner, "M-3").await;
+    let inv = invoice(
+        &stack,
+        &owner,
+        &cid,
+        "RACE-1",
+        "2026-05-01",
+        "2026-05-31",
+        "100.00",
+    )
+    .await;
+    let inv_id = inv.body["id"].as_str().unwrap().to_string();
+    let body = json!({"customer_id": cid, "amount": "100.00", "currency": "EUR", "date": "2026-06-01",
+                      "applications": [{"invoice_id": inv_id, "amount": "100.00"}]});
+    let replies =
+        futures::future::join_all((0..3).map(|_| stack.post("/v1/payments", &owner, &body))).await;
+    let mut statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
+    statuses.sort();
+    assert_eq!(statuses[0], 201, "{replies:?}");
+    assert!(
+        statuses[1..].iter().all(|s| *s == 409 || *s == 422),
+        "{statuses:?}"
+    );
+    let read = stack.get(&format!("/v1/invoices/{inv_id}"), &owner).await;
+    assert_eq!(read.body["amount_paid"], "100.00");
+    assert_eq!(read.body["status"], "paid");
+    let payments = stack
+        .get(&format!("/v1/payments?customer_id={cid}"), &owner)
+        .await;
+    assert_eq!(payments.body["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn adjustments_and_promises() {
+    let stack = TestStack::start().await;
+    let owner = stack.token("owner");
+    at(&stack, "2026-06-01T09:00:00Z").await;
+    let cid = customer(&stack, &owner, "M-4").await;
+    let inv = invoice(
+        &stack,
+        &owner,
+        &cid,
+        "ADJ-1",
+        "2026-05-01",
+        "2026-05-31",
+        "100.00",
+    )
+    .await;
+    let inv_id = inv.body["id"].as_str().unwrap().to_string();
+    let path = format!("/v1/customers/{cid}/adjustments");
+    let credit_note = stack
+        .post(
+            &path,
+            &owner,
+            &json!({"amount": "-30.00", "reason": "Damaged goods", "invoice_id": inv_id}),
+        )
+        .await;
+    assert_eq!(credit_note.status, 201, "{:?}", credit_note.body);
+    assert_eq!(
+        stack
+            .get(&format!("/v1/invoices/{inv_id}"), &owner)
+            .await
+            .body["balance"],
+        "70.00"
+    );
+    let fee = stack
+        .post(
+            &path,
+            &owner,
+            &json!({"amount": "15.00", "reason": "Late fee", "invoice_id": inv_id}),
+        )
+        .await;
+    assert_eq!(fee.status, 201);
+    assert_eq!(
+        stack
+            .get(&format!("/v1/invoices/{inv_id}"), &owner)
+            .await
+            .body["total"],
+        "115.00"
+    );
+    let goodwill = stack
+        .post(
+            &path,
+            &owner,
+            &json!({"amount": "-5.00", "reason": "Goodwill"}),
+        )
+        .await;
+    assert_eq!(goodwill.status, 201);
+    assert_eq!(
+        stack
+            .get(&format!("/v1/customers/{cid}"), &owner)
+            .await
+            .body["balance"]["credit"],
+        "5.00"
+    );
+    let bad = stack.post(&path, &owner, &json!({"amount": "15.00"})).await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.body["fields"]["reason"].is_string());
+    assert!(bad.body["fields"]["invoice_id"].is_string());
+
+    let promises = format!("/v1/customers/{cid}/promises");
+    let past = stack
+        .post(
+            &promises,
+            &owner,
+            &json!({"amount": "85.00", "promised_date": "2026-05-01"}),
+        )
+        .await;
+    assert_eq!(past.status, 422);
+    let promise = stack.post(&promises, &owner, &json!({"amount": "85.00", "promised_date": "2026-06-10", "note": "Paying on the 10th"})).await;
+    assert_eq!(promise.status, 201, "{:?}", promise.body);
+    assert_eq!(promise.body["status"], "open");
+    let paid = stack
+        .post("/v1/payments", &owner, &json!({"customer_id": cid, "amount": "85.00", "currency": "EUR", "date": "2026-06-09",
+                                             "applications": [{"invoice_id": inv_id, "amount": "85.00"}]}))
+        .await;
+    assert_eq!(paid.status, 201, "{:?}", paid.body);
+    let listed = stack.get(&promises, &owner).await;
+    assert_eq!(listed.body["items"][0]["status"], "kept");
+
+    // A second promise that nobody keeps is broken after promised date + grace (3 days).
+    let inv2 = invoice(
+        &stack,
+        &owner,
+        &cid,
+        "ADJ-2",
+        "2026-06-01",
+        "2026-06-30",
+        "40.00",
+    )
+    .await;
+    assert_eq!(inv2.status, 201);
+    let broken = stack
+        .post(
+            &promises,
+            &owner,
+            &json!({"amount": "40.00", "promised_date": "2026-06-05"}),
+        )
+        .await;
+    assert_eq!(broken.status, 201);
+    at(&stack, "2026-06-08T09:00:00Z").await;
+    assert_eq!(
+        stack.get(&promises, &owner).await.body["items"][0]["status"],
+        "open"
+    );
+    at(&stack, "2026-06-09T09:00:00Z").await;
+    assert_eq!(
+        stack.get(&promises, &owner).await.body["items"][0]["status"],
+        "broken"
+    );
+}
+
+#[tokio::test]
+async fn balances_and_ages_follow_the_clock_in_the_tenants_zone() {
+    let stack = TestStack::start().await;
+    let owner = stack.token("owner");
+    let zone = stack
+        .patch(
+            "/v1/settings",
+            &owner,
+            0,
+            &json!({"time_zone": "America/New_York"}),
+        )
+        .await;
+    assert_eq!(zone.status, 200);
+    let cid = customer(&stack, &owner, "M-5").await;
+    invoice(
+        &stack,
+        &owner,
+        &cid,
+        "AGE-1",
+        "2026-06-01",
+        "2026-06-11",
+        "80.00",
+    )
+    .await;
+    // 2026-06-12 02:00 UTC is still June 11 in New York: due today, not overdue.
+    at(&stack, "2026-06-12T02:00:00Z").await;
+    let view = stack.get(&format!("/v1/customers/{cid}"), &owner).await;
+    assert_eq!(view.body["account_age"], 10);
+    assert_eq!(view.body["past_due_age"], 0);
+    assert_eq!(view.body["balance"]["overdue"], "0.00");
+    at(&stack, "2026-06-12T05:00:00Z").await;
+    let view = stack.get(&format!("/v1/customers/{cid}"), &owner).await;
+    assert_eq!(view.body["past_due_age"], 1);
+    assert_eq!(view.body["balance"]["overdue"], "80.00");
+    assert_eq!(view.body["payer_rating"], "A");
+}
+
+#[tokio::test]
+async fn invoice_lists_filter_by_customer_status_overdue_and_collection() {
+    let stack = TestStack::start().await;
+    let owner = stack.token("owner");
+    at(&stack, "2026-06-15T12:00:00Z").await;
+    let cid = customer(&stack, &owner, "M-6").await;
+    invoice(
+        &stack,
+        &owner,
+        &cid,
+        "L-1",
+        "2026-05-01",
+        "2026-05-31",
+        "10.00",
+    )
+    .await;
+    invoice(
+        &stack,
+        &owner,
+        &cid,
+        "L-2",
+        "2026-06-01",
+        "2026-07-01",
+        "20.00",
+    )
+    .await;
+    let disputed = invoice(
+        &stack,
+        &owner,
+        &cid,
+        "L-3",
+        "2026-05-01",
+        "2026-05-20",
+        "30.00",
+    )
+    .await;
+    let disputed_id = disputed.body["id"].as_str().unwrap().to_string();
+    stack
+        .patch(
+            &format!("/v1/invoices/{disputed_id}"),
+            &owner,
+            1,
+            &json!({"collection_status": "disputed"}),
+        )
+        .await;
+    let numbers = |reply: &Reply| -> Vec<String> {
+        reply.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["number"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let overdue = stack.get("/v1/invoices?overdue=true", &owner).await;
+    assert_eq!(numbers(&overdue), ["L-3", "L-1"], "by due date");
+    let mine = stack
+        .get(&format!("/v1/invoices?customer_id={cid}"), &owner)
+        .await;
+    assert_eq!(numbers(&mine).len(), 3);
+    let disputed = stack
+        .get("/v1/invoices?collection_status=disputed", &owner)
+        .await;
+    assert_eq!(numbers(&disputed), ["L-3"]);
+    let paged = stack.get("/v1/invoices?limit=1", &owner).await;
+    assert_eq!(numbers(&paged).len(), 1);
+    assert!(paged.body["next_cursor"].is_string());
+    for bad in [
+        "status=late",
+        "overdue=yes",
+        "collection_status=lost",
+        "sort=x",
+    ] {
+        assert_eq!(
+            stack
+                .get(&format!("/v1/invoices?{bad}"), &owner)
+                .await
+                .status,
+            422,
+            "{bad}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_customer_page_is_one_query() {
+    let stack = TestStack::start().await;
+    let owner = stack.token("owner");
+    at(&stack, "2026-06-15T12:00:00Z").await;
+    let cid = customer(&stack, &owner, "PAGE-1").await;
+    for i in 0..5 {
+        let reply = stack
+            .post(
+                &format!("/v1/customers/{cid}/contacts"),
+                &owner,
+                &json!({"name": format!("Contact {i}")}),
+            )
+            .await;
+        assert_eq!(reply.status, 201);
+    }
+    for i in 0..50 {
+        let reply = invoice(
+            &stack,
+            &owner,
+            &cid,
+            &format!("PG-{i:02}"),
+            "2026-05-01",
+            "2026-05-31",
+            "10.00",
+        )
+        .await;
+        assert_eq!(reply.status, 201, "{:?}", reply.body);
+    }
+    stack.reset_aws_requests();
+    let page = stack
+        .get(&format!("/v1/customers/{cid}/page"), &owner)
+        .await;
+    assert_eq!(page.status, 200, "{:?}", page.body);
+    let requests: Vec<(String, u64)> = stack.aws_requests().into_iter().collect();
+    assert_eq!(requests, [("DynamoDB.Query".to_string(), 1)]);
+    assert_eq!(page.body["contacts"].as_array().unwrap().len(), 5);
+    assert_eq!(page.body["open_invoices"].as_array().unwrap().len(), 50);
+    assert_eq!(
+        page.body["history"].as_array().unwrap().len(),
+        20,
+        "the 20 latest of 56 history items"
+    );
+    assert_eq!(page.body["history"][0]["type"], "invoice_created");
+    assert_eq!(page.body["balance"]["outstanding"], "500.00");
+    assert_eq!(
+        page.body["customer"]["open_invoice_count"],
+        Value::Null,
+        "internal counters stay internal"
+    );
+    let intruder = stack.token_for("tenant-page-intruder", "i", "owner");
+    assert_eq!(
+        stack
+            .get(&format!("/v1/customers/{cid}/page"), &intruder)
+            .await
+            .status,
+        404
+    );
+}
