@@ -19,6 +19,9 @@ pub struct Config {
     pub chase_queue_url: String,
     /// SES configuration set that routes delivery events; optional locally.
     pub ses_configuration_set: Option<String>,
+    /// The verified SES domain; chases from tenants without their own
+    /// sender address go out as `chasing@<domain>`.
+    pub sender_domain: Option<String>,
 }
 
 impl Config {
@@ -27,6 +30,9 @@ impl Config {
             table_name: required("TABLE_NAME")?,
             chase_queue_url: required("CHASE_QUEUE_URL")?,
             ses_configuration_set: std::env::var("SES_CONFIGURATION_SET")
+                .ok()
+                .filter(|v| !v.is_empty()),
+            sender_domain: std::env::var("SENDER_DOMAIN")
                 .ok()
                 .filter(|v| !v.is_empty()),
         })

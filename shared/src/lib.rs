@@ -4,8 +4,10 @@
 pub mod adapters;
 pub mod api;
 pub mod bootstrap;
+pub mod chasing;
 pub mod config;
 pub mod domain;
+pub mod feedback;
 pub mod http;
 pub mod ports;
 pub mod scheduler;

@@ -1,11 +1,33 @@
 //! The chase worker: takes raw SQS batches, handles each record on its own
 //! and reports only the failed ones back, so one bad message never fails its
 //! neighbours.
+//!
+//! Per record: claim the chase (conditional write), re-check the customer as
+//! of the message's scheduled instant, then act (email via SES, SMS via SNS,
+//! a task, or a letter record) and record the history and cycle state in one
+//! transaction. The claim's status says what a redelivery may still do: a
+//! chase whose provider call may have happened is never sent again.
 
+use crate::adapters::chase_store::{self, ChaseKey, ChaseStatus, Claim};
+use crate::adapters::customer_store::{self, StoredCustomer};
+use crate::adapters::dynamo::StoreError;
+use crate::adapters::{cadence_store, contact_store, task_store, template_store};
 use crate::bootstrap::App;
+use crate::domain::balance::ChasedBalance;
+use crate::domain::cadence::{
+    Action, Audience, Cadence, Decision, Evaluation, Evaluator, Run, Step,
+};
+use crate::domain::contact::Contact;
+use crate::domain::customer::Customer;
+use crate::domain::history::{HistoryItem, HistoryType, SYSTEM_ACTOR};
+use crate::domain::identity::TenantId;
+use crate::domain::settings::Settings;
+use crate::domain::task::{chase_task_assignee, Task, TaskStatus, TaskType};
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use chrono::{DateTime, Utc};
+use aws_sdk_dynamodb::types::TransactWriteItem;
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 /// One chase to perform: (tenant, customer, cycle, step) identifies it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,8 +47,14 @@ pub enum RecordError {
     /// Left for redelivery and, after the redrive limit, the DLQ.
     #[error("malformed message")]
     Malformed,
-    #[error("chase execution is not available in this build")]
-    NotExecutable,
+    /// Throttling or an outage: retried through the queue.
+    #[error("transient failure: {0}")]
+    Transient(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A test build's stand-in for a crash at a chosen point.
+    #[error("injected fault")]
+    InjectedFault,
 }
 
 pub async fn handle(app: &App, event: SqsEvent) -> SqsBatchResponse {
@@ -34,7 +62,7 @@ pub async fn handle(app: &App, event: SqsEvent) -> SqsBatchResponse {
     for record in &event.records {
         let id = record.message_id.clone().unwrap_or_default();
         if let Err(error) = process(app, record).await {
-            // Ids only: bodies may hold customer data.
+            // Ids only: bodies hold customer data.
             tracing::warn!(message_id = %id, error = %error, "record failed");
             let mut failure = BatchItemFailure::default();
             failure.item_identifier = id;
@@ -44,11 +72,726 @@ pub async fn handle(app: &App, event: SqsEvent) -> SqsBatchResponse {
     response
 }
 
-async fn process(_app: &App, record: &SqsMessage) -> Result<(), RecordError> {
+/// Points where a test build can make the worker stop as if it crashed.
+pub mod faults {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Point {
+        /// The chase is claimed; nothing was sent.
+        AfterClaim,
+        /// The provider accepted the message; nothing is recorded.
+        AfterSend,
+    }
+
+    #[cfg(feature = "fault-injection")]
+    static ARMED: std::sync::Mutex<Vec<Point>> = std::sync::Mutex::new(Vec::new());
+
+    /// Makes the next pass through `point` fail (test builds only).
+    #[cfg(feature = "fault-injection")]
+    pub fn arm(point: Point) {
+        ARMED.lock().unwrap_or_else(|e| e.into_inner()).push(point);
+    }
+
+    #[cfg(feature = "fault-injection")]
+    pub(crate) fn hit(point: Point) -> bool {
+        let mut armed = ARMED.lock().unwrap_or_else(|e| e.into_inner());
+        match armed.iter().position(|p| *p == point) {
+            Some(i) => {
+                armed.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    #[cfg(not(feature = "fault-injection"))]
+    pub(crate) fn hit(_point: Point) -> bool {
+        false
+    }
+}
+
+fn fault(point: faults::Point) -> Result<(), RecordError> {
+    if faults::hit(point) {
+        Err(RecordError::InjectedFault)
+    } else {
+        Ok(())
+    }
+}
+
+struct Job<'a> {
+    app: &'a App,
+    message: ChaseMessage,
+    tenant: TenantId,
+    now: DateTime<Utc>,
+}
+
+impl Job<'_> {
+    fn key(&self) -> ChaseKey<'_> {
+        ChaseKey {
+            tenant: &self.tenant,
+            customer_id: &self.message.customer_id,
+            cycle: self.message.cycle,
+            step: self.message.step,
+        }
+    }
+}
+
+async fn process(app: &App, record: &SqsMessage) -> Result<(), RecordError> {
     let body = record.body.as_deref().ok_or(RecordError::Malformed)?;
     let message: ChaseMessage = serde_json::from_str(body).map_err(|_| RecordError::Malformed)?;
-    tracing::info!(tenant = %message.tenant_id, customer = %message.customer_id, step = message.step, "chase received");
-    // Executing chases arrives with the chasing pipeline; until then a
-    // message is kept for retry rather than silently dropped.
-    Err(RecordError::NotExecutable)
+    let tenant = TenantId::parse(&message.tenant_id).ok_or(RecordError::Malformed)?;
+    let message_id = record.message_id.clone().ok_or(RecordError::Malformed)?;
+    let receive_count = record
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1);
+    let span = tracing::info_span!("chase", tenant = %tenant, customer = %message.customer_id, cycle = message.cycle, step = message.step);
+    let _entered = span.enter();
+    let job = Job {
+        app,
+        message,
+        tenant,
+        now: app.clock.now(),
+    };
+    match chase_store::claim(&app.table, &job.key(), &message_id, receive_count, job.now).await? {
+        Claim::Elsewhere(chase) => {
+            tracing::info!(status = ?chase.status, "already handled");
+            Ok(())
+        }
+        Claim::Owned(chase) => match chase.status {
+            ChaseStatus::Claimed => {
+                fault(faults::Point::AfterClaim)?;
+                perform(&job).await
+            }
+            ChaseStatus::Sent => finish(&job, chase.provider_message_id, None).await,
+            // A crash after the provider call: it may have gone out, so it
+            // is never sent again; people are told instead.
+            ChaseStatus::Sending => {
+                fail(
+                    &job,
+                    ChaseStatus::Sending,
+                    "outcome_unknown",
+                    "the worker stopped while sending; check before chasing again",
+                )
+                .await
+            }
+            ChaseStatus::Done | ChaseStatus::Suppressed | ChaseStatus::Failed => Ok(()),
+        },
+    }
+}
+
+struct Context {
+    stored: StoredCustomer,
+    settings: Settings,
+    cadence: Cadence,
+    evaluation: Evaluation,
+}
+
+async fn context(job: &Job<'_>) -> Result<Option<Context>, RecordError> {
+    let app = job.app;
+    let Some(stored) =
+        customer_store::get(&app.table, &job.tenant, &job.message.customer_id).await?
+    else {
+        return Ok(None);
+    };
+    let settings = app.settings.get(&app.table, &job.tenant).await?;
+    let Some(cadence) = cadence_store::get_version(
+        &app.table,
+        &job.tenant,
+        &job.message.cadence_id,
+        job.message.cadence_version,
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
+    let at = job.message.scheduled_for;
+    let day = at.with_timezone(&settings.time_zone).date_naive();
+    let stops = crate::chasing::stops(&stored.customer, &settings);
+    let balance = ChasedBalance::of(
+        &stored.customer.open_invoices,
+        stored.customer.currency,
+        day,
+    );
+    let evaluation = Evaluator::new(&cadence, settings.time_zone, &stops).evaluate(
+        &balance,
+        &stored.customer.cycle,
+        at,
+    );
+    Ok(Some(Context {
+        stored,
+        settings,
+        cadence,
+        evaluation,
+    }))
+}
+
+/// Send-time re-check, then the action.
+async fn perform(job: &Job<'_>) -> Result<(), RecordError> {
+    let Some(ctx) = context(job).await? else {
+        return suppress_without_customer(job).await;
+    };
+    let customer = &ctx.stored.customer;
+    let enrolled_here = customer.chasing.cadence_id.as_deref()
+        == Some(job.message.cadence_id.as_str())
+        && customer.chasing.cadence_version == Some(job.message.cadence_version);
+    let reason = match &ctx.evaluation.decision {
+        _ if !enrolled_here => Some(("cadence_changed".to_string(), json!({}))),
+        Decision::Run(run)
+            if run.cycle == job.message.cycle && run.position == job.message.step =>
+        {
+            None
+        }
+        Decision::Run(run) => Some((
+            "another_step_due".to_string(),
+            json!({"step": run.position}),
+        )),
+        Decision::Stopped(stop) => Some((stop.code().to_string(), json!(stop))),
+        Decision::Nothing(idle) => Some((
+            json!(idle).as_str().unwrap_or("not_due").to_string(),
+            json!({}),
+        )),
+    };
+    if let Some((reason, detail)) = reason {
+        return suppress(job, &ctx, &reason, detail).await;
+    }
+    let Decision::Run(run) = ctx.evaluation.decision.clone() else {
+        return Ok(());
+    };
+    let Some(step) = ctx.cadence.step(run.position).cloned() else {
+        return suppress(job, &ctx, "step_missing", json!({})).await;
+    };
+    match step.action {
+        Action::Email | Action::Sms => send(job, &ctx, &run, &step).await,
+        Action::Letter | Action::PhoneCall | Action::Escalation => {
+            record(job, Some(ctx), &run, ChaseStatus::Claimed, None).await
+        }
+    }
+}
+
+fn recipients<'a>(contacts: &'a [Contact], step: &Step) -> (Vec<&'a Contact>, Vec<&'a Contact>) {
+    let in_role = |c: &&Contact| {
+        step.contact_role
+            .as_ref()
+            .is_none_or(|role| c.roles.contains(role))
+    };
+    let to: Vec<&Contact> = contacts
+        .iter()
+        .filter(in_role)
+        .filter(|c| match step.audience {
+            Audience::Normal => c.receives_chasers,
+            Audience::Escalated => c.receives_escalations,
+        })
+        .collect();
+    let cc = contacts
+        .iter()
+        .filter(|c| c.cc && !to.iter().any(|t| t.id == c.id))
+        .collect();
+    (to, cc)
+}
+
+/// Email or SMS: render, mark `sending`, call the provider, mark `sent`.
+async fn send(job: &Job<'_>, ctx: &Context, run: &Run, step: &Step) -> Result<(), RecordError> {
+    let app = job.app;
+    let customer = &ctx.stored.customer;
+    let mut contacts = contact_store::all(&app.table, &job.tenant, &customer.id).await?;
+    // Primary contact first.
+    contacts.sort_by_key(|c| customer.primary_contact_id.as_deref() != Some(c.id.as_str()));
+    let (to, cc) = recipients(&contacts, step);
+    let template = match &step.template_id {
+        Some(id) => template_store::get(&app.table, &job.tenant, id)
+            .await?
+            .map(|r| r.template),
+        None => None,
+    };
+    let Some(template) = template else {
+        return fail(
+            job,
+            ChaseStatus::Claimed,
+            "template_missing",
+            "the step's template no longer exists",
+        )
+        .await;
+    };
+    let day = job
+        .message
+        .scheduled_for
+        .with_timezone(&ctx.settings.time_zone)
+        .date_naive();
+    let contact_name = to.first().map(|c| c.name.clone());
+    let data = crate::chasing::template_data(customer, contact_name, &ctx.settings, day);
+    let Ok(rendered) = template.render(&data) else {
+        return fail(
+            job,
+            ChaseStatus::Claimed,
+            "template_error",
+            "the template could not be rendered",
+        )
+        .await;
+    };
+    let outcome = if step.action == Action::Email {
+        let to: Vec<String> = to
+            .iter()
+            .filter(|c| !c.email_bouncing)
+            .filter_map(|c| c.email.clone())
+            .collect();
+        let to = if to.is_empty() && step.contact_role.is_none() {
+            customer.email.clone().into_iter().collect()
+        } else {
+            to
+        };
+        if to.is_empty() {
+            return fail(
+                job,
+                ChaseStatus::Claimed,
+                "no_recipient",
+                "no contact with a deliverable email address receives this step",
+            )
+            .await;
+        }
+        let cc: Vec<String> = cc
+            .iter()
+            .filter(|c| !c.email_bouncing)
+            .filter_map(|c| c.email.clone())
+            .collect();
+        chase_store::advance_now(
+            &app.table,
+            &job.key(),
+            ChaseStatus::Claimed,
+            ChaseStatus::Sending,
+            None,
+            job.now,
+        )
+        .await?;
+        let from = sender(app, &ctx.settings);
+        let subject = rendered.subject.unwrap_or_else(|| {
+            format!(
+                "Your account with {}",
+                ctx.settings.company_name.clone().unwrap_or_default()
+            )
+        });
+        crate::adapters::messaging::send_email(
+            app,
+            &from,
+            &to,
+            &cc,
+            &subject,
+            &rendered.body,
+            &job.tenant,
+            &customer.id,
+            run,
+        )
+        .await
+    } else {
+        let Some(phone) = to
+            .iter()
+            .filter(|c| c.sms_enabled)
+            .find_map(|c| c.phone.clone())
+        else {
+            return fail(
+                job,
+                ChaseStatus::Claimed,
+                "no_recipient",
+                "no SMS-enabled contact with a phone number receives this step",
+            )
+            .await;
+        };
+        chase_store::advance_now(
+            &app.table,
+            &job.key(),
+            ChaseStatus::Claimed,
+            ChaseStatus::Sending,
+            None,
+            job.now,
+        )
+        .await?;
+        crate::adapters::messaging::send_sms(app, &phone, &rendered.body).await
+    };
+    match outcome {
+        Ok(provider_id) => {
+            chase_store::advance_now(
+                &app.table,
+                &job.key(),
+                ChaseStatus::Sending,
+                ChaseStatus::Sent,
+                Some(&provider_id),
+                job.now,
+            )
+            .await?;
+            fault(faults::Point::AfterSend)?;
+            finish(job, Some(provider_id), None).await
+        }
+        Err(crate::adapters::messaging::SendError::Transient(reason)) => {
+            // The provider refused outright: nothing went out, so hand the
+            // claim back for the retry.
+            chase_store::advance_now(
+                &app.table,
+                &job.key(),
+                ChaseStatus::Sending,
+                ChaseStatus::Claimed,
+                None,
+                job.now,
+            )
+            .await?;
+            Err(RecordError::Transient(reason))
+        }
+        Err(crate::adapters::messaging::SendError::Permanent(code)) => {
+            fail(
+                job,
+                ChaseStatus::Sending,
+                &code,
+                "the provider rejected the message",
+            )
+            .await
+        }
+    }
+}
+
+fn sender(app: &App, settings: &Settings) -> String {
+    let address = settings.sender_email.clone().unwrap_or_else(|| {
+        format!(
+            "chasing@{}",
+            app.config.sender_domain.as_deref().unwrap_or("localhost")
+        )
+    });
+    match &settings.sender_name {
+        Some(name) => format!("\"{}\" <{address}>", name.replace('"', "")),
+        None => address,
+    }
+}
+
+/// After a send (or a redelivery that finds it sent): record it.
+async fn finish(
+    job: &Job<'_>,
+    provider_id: Option<String>,
+    ctx: Option<Context>,
+) -> Result<(), RecordError> {
+    let ctx = match ctx {
+        Some(ctx) => ctx,
+        None => match context(job).await? {
+            Some(ctx) => ctx,
+            None => return Ok(()),
+        },
+    };
+    let run = Run {
+        cycle: job.message.cycle,
+        position: job.message.step,
+        action: ctx
+            .cadence
+            .step(job.message.step)
+            .map_or(Action::Email, |s| s.action),
+        superseded: match &ctx.evaluation.decision {
+            Decision::Run(run) if run.position == job.message.step => run.superseded.clone(),
+            _ => Vec::new(),
+        },
+        slot: ctx
+            .evaluation
+            .slot
+            .unwrap_or(crate::domain::schedule::RunSlot {
+                date: job.message.scheduled_for.date_naive(),
+                at: job.message.scheduled_for,
+            }),
+    };
+    record(job, Some(ctx), &run, ChaseStatus::Sent, provider_id).await
+}
+
+const RECORD_ATTEMPTS: u32 = 3;
+
+/// One transaction: the chase marked done, the customer's cycle and frequency
+/// window moved on, history for the step and the steps it superseded, and
+/// any task. Retried on a concurrent change of the customer.
+async fn record(
+    job: &Job<'_>,
+    ctx: Option<Context>,
+    run: &Run,
+    from: ChaseStatus,
+    provider_id: Option<String>,
+) -> Result<(), RecordError> {
+    let app = job.app;
+    let mut ctx = ctx;
+    for attempt in 0..RECORD_ATTEMPTS {
+        let current = match ctx.take() {
+            Some(ctx) if attempt == 0 => ctx,
+            _ => match context(job).await? {
+                Some(ctx) => ctx,
+                None => return Ok(()),
+            },
+        };
+        let customer = &current.stored.customer;
+        let Some(step) = current.cadence.step(run.position) else {
+            return Ok(());
+        };
+        let mut next = customer.clone();
+        next.cycle.record_run(run);
+        if run.action.is_message() {
+            next.messages_sent.push(job.now);
+            let window = Duration::days(i64::from(current.settings.frequency_cap.window_days));
+            next.messages_sent.retain(|at| *at > job.now - window);
+        }
+        next.reschedule(current.settings.time_zone, job.now);
+        let detail = json!({
+            "cadence_id": job.message.cadence_id,
+            "cadence_version": job.message.cadence_version,
+            "cycle": run.cycle,
+            "step": run.position,
+            "action": run.action,
+            "scheduled_for": job.message.scheduled_for,
+            "account_age": current.evaluation.account_age,
+            "past_due_age": current.evaluation.past_due_age,
+            "chased_balance": current.evaluation.chased_balance,
+            "provider_message_id": provider_id,
+        });
+        let invoice_ids: Vec<String> = customer
+            .open_invoices
+            .iter()
+            .map(|i| i.id.clone())
+            .collect();
+        let (kind, summary) = match run.action {
+            Action::Email => (
+                HistoryType::ChaseEmail,
+                format!("Chase email (step {}) sent", run.position + 1),
+            ),
+            Action::Sms => (
+                HistoryType::ChaseSms,
+                format!("Chase SMS (step {}) sent", run.position + 1),
+            ),
+            Action::Letter => (
+                HistoryType::ChaseLetter,
+                format!(
+                    "Chase letter (step {}) pending fulfilment",
+                    run.position + 1
+                ),
+            ),
+            Action::PhoneCall => (
+                HistoryType::TaskCreated,
+                format!("Call reminder (step {}) created", run.position + 1),
+            ),
+            Action::Escalation => (
+                HistoryType::TaskCreated,
+                format!("Escalation (step {}) created", run.position + 1),
+            ),
+        };
+        let mut detail = detail;
+        if run.action == Action::Letter {
+            detail["fulfilment"] = json!("pending");
+        }
+        let mut history =
+            vec![
+                HistoryItem::new(&customer.id, kind, job.now, SYSTEM_ACTOR, summary, detail)
+                    .with_invoices(invoice_ids),
+            ];
+        for position in &run.superseded {
+            history.push(HistoryItem::new(
+                &customer.id,
+                HistoryType::ChaseSuperseded,
+                job.now,
+                SYSTEM_ACTOR,
+                format!("Step {} superseded by step {}", position + 1, run.position + 1),
+                json!({"cadence_id": job.message.cadence_id, "cycle": run.cycle, "step": position, "superseded_by": run.position}),
+            ));
+        }
+        let mut writes: Vec<TransactWriteItem> = Vec::new();
+        let task = match run.action {
+            Action::PhoneCall => Some(chase_task(
+                job,
+                customer,
+                step,
+                TaskType::CallReminder,
+                "Call about the overdue balance",
+            )),
+            Action::Escalation => Some(chase_task(
+                job,
+                customer,
+                step,
+                TaskType::Escalation,
+                "Escalated account: review",
+            )),
+            _ => None,
+        };
+        if let Some(task) = &task {
+            writes.extend(task_store::insert(&app.table, &job.tenant, task)?);
+        }
+        let mut all = customer_store::put(
+            &app.table,
+            &job.tenant,
+            next,
+            Some(&current.stored),
+            &history,
+        )?;
+        all.push(chase_store::advance(
+            &app.table,
+            &job.key(),
+            from,
+            ChaseStatus::Done,
+            provider_id.as_deref(),
+            job.now,
+        )?);
+        let chase_index = all.len() - 1;
+        all.extend(writes);
+        match app.table.transact(all).await {
+            Ok(()) => return Ok(()),
+            // Someone else finished this chase.
+            Err(StoreError::ConditionFailed { index }) if index == chase_index => return Ok(()),
+            Err(StoreError::ConditionFailed { .. }) | Err(StoreError::TransactionConflict) => {
+                continue
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Err(RecordError::Transient(
+        "the customer kept changing while recording".into(),
+    ))
+}
+
+fn chase_task(
+    job: &Job<'_>,
+    customer: &Customer,
+    step: &Step,
+    kind: TaskType,
+    title: &str,
+) -> Task {
+    Task {
+        id: ulid::Ulid::from_datetime(job.now.into()).to_string(),
+        customer_id: customer.id.clone(),
+        kind,
+        title: title.to_string(),
+        invoice_ids: customer
+            .open_invoices
+            .iter()
+            .map(|i| i.id.clone())
+            .collect(),
+        assignee_id: chase_task_assignee(
+            step.assignee_id.as_deref(),
+            customer.ar_specialist_id.as_deref(),
+        ),
+        due_date: job.message.scheduled_for.date_naive(),
+        status: TaskStatus::Open,
+        outcome: None,
+        completion_note: None,
+        completed_at: None,
+        completed_by: None,
+        created_by: SYSTEM_ACTOR.to_string(),
+        version: 1,
+        created_at: job.now,
+        updated_at: job.now,
+    }
+}
+
+/// Not due any more at send time: nothing is sent; history says why.
+async fn suppress(
+    job: &Job<'_>,
+    ctx: &Context,
+    reason: &str,
+    detail: serde_json::Value,
+) -> Result<(), RecordError> {
+    let app = job.app;
+    let customer = &ctx.stored.customer;
+    let history = HistoryItem::new(
+        &customer.id,
+        HistoryType::ChaseSuppressed,
+        job.now,
+        SYSTEM_ACTOR,
+        format!("Chase step {} not sent: {reason}", job.message.step + 1),
+        json!({"reason": reason, "detail": detail, "cadence_id": job.message.cadence_id, "cycle": job.message.cycle, "step": job.message.step, "chased_balance": ctx.evaluation.chased_balance}),
+    );
+    let mut writes = vec![chase_store::advance(
+        &app.table,
+        &job.key(),
+        ChaseStatus::Claimed,
+        ChaseStatus::Suppressed,
+        None,
+        job.now,
+    )?];
+    writes.push(customer_store::history_put(
+        &app.table,
+        &job.tenant,
+        &history,
+    )?);
+    match app.table.transact(writes).await {
+        Ok(()) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
+        Err(other) => Err(other.into()),
+    }
+}
+
+async fn suppress_without_customer(job: &Job<'_>) -> Result<(), RecordError> {
+    match chase_store::advance_now(
+        &job.app.table,
+        &job.key(),
+        ChaseStatus::Claimed,
+        ChaseStatus::Suppressed,
+        None,
+        job.now,
+    )
+    .await
+    {
+        Ok(()) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// A permanent failure: recorded, a `fix_contact` task for a person, and
+/// acknowledged (never retried).
+async fn fail(
+    job: &Job<'_>,
+    from: ChaseStatus,
+    code: &str,
+    summary: &str,
+) -> Result<(), RecordError> {
+    let app = job.app;
+    let Some(stored) =
+        customer_store::get(&app.table, &job.tenant, &job.message.customer_id).await?
+    else {
+        return suppress_without_customer(job).await;
+    };
+    let customer = &stored.customer;
+    let history = HistoryItem::new(
+        &customer.id,
+        HistoryType::ChaseFailed,
+        job.now,
+        SYSTEM_ACTOR,
+        format!("Chase step {} failed: {summary}", job.message.step + 1),
+        json!({"reason": code, "cadence_id": job.message.cadence_id, "cycle": job.message.cycle, "step": job.message.step}),
+    );
+    let task = Task {
+        id: ulid::Ulid::from_datetime(job.now.into()).to_string(),
+        customer_id: customer.id.clone(),
+        kind: TaskType::FixContact,
+        title: format!("Chase could not be delivered ({code}): check the contact details"),
+        invoice_ids: Vec::new(),
+        assignee_id: customer.ar_specialist_id.clone(),
+        due_date: job.now.date_naive(),
+        status: TaskStatus::Open,
+        outcome: None,
+        completion_note: None,
+        completed_at: None,
+        completed_by: None,
+        created_by: SYSTEM_ACTOR.to_string(),
+        version: 1,
+        created_at: job.now,
+        updated_at: job.now,
+    };
+    let task_history = task.created_history(SYSTEM_ACTOR, job.now);
+    let mut writes = vec![chase_store::advance(
+        &app.table,
+        &job.key(),
+        from,
+        ChaseStatus::Failed,
+        None,
+        job.now,
+    )?];
+    writes.push(customer_store::history_put(
+        &app.table,
+        &job.tenant,
+        &history,
+    )?);
+    writes.push(customer_store::history_put(
+        &app.table,
+        &job.tenant,
+        &task_history,
+    )?);
+    writes.extend(task_store::insert(&app.table, &job.tenant, &task)?);
+    match app.table.transact(writes).await {
+        Ok(()) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
+        Err(other) => Err(other.into()),
+    }
 }

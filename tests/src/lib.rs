@@ -128,3 +128,5 @@ impl TestStack {
         self.stack.app.requests.reset();
     }
 }
+
+pub mod chasing;

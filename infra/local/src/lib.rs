@@ -38,6 +38,7 @@ impl LocalStack {
             table_name: resources.table_name.clone(),
             chase_queue_url: resources.chase_queue_url.clone(),
             ses_configuration_set: None,
+            sender_domain: Some(resources.sender_domain.clone()),
         };
         let app = App::new(&sdk, config, clock.clone(), RequestCounter::default());
         Ok(Self {

@@ -70,6 +70,10 @@ pub fn put(
         REVISION.into(),
         AttributeValue::N((revision + 1).to_string()),
     );
+    if let Some(at) = next.next_evaluation_at {
+        item.insert(DUE_PK.into(), s(&due_pk(due_shard(&next.id))));
+        item.insert(DUE_SK.into(), s(&due_sk(at, tenant, &next.id)));
+    }
     let condition = match previous {
         None => Condition::absent(),
         Some(_) => Condition::new("#revision = :revision")
@@ -148,6 +152,21 @@ pub fn delete(
     Ok(writes)
 }
 
+/// Spreads customers over the due index's shards by their id.
+pub fn due_shard(customer_id: &str) -> u32 {
+    customer_id
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
+        % DUE_SHARDS
+}
+
+pub fn due_sk(at: chrono::DateTime<chrono::Utc>, tenant: &TenantId, customer_id: &str) -> String {
+    format!(
+        "{}#{tenant}#{customer_id}",
+        super::due_index::due_sort_prefix(at)
+    )
+}
+
 fn s(value: &str) -> AttributeValue {
     AttributeValue::S(value.to_string())
 }
@@ -179,7 +198,19 @@ pub fn facets(customer: &Customer) -> Vec<String> {
     for tag in &customer.tags {
         facets.push(format!("tag:{}", normalize(tag)));
     }
+    if let (Some(cadence), Some(version)) = (
+        &customer.chasing.cadence_id,
+        customer.chasing.cadence_version,
+    ) {
+        facets.push(enrolment_facet(cadence, version));
+    }
     facets
+}
+
+/// The facet of the customers enrolled in one version of a cadence: what
+/// `POST /v1/cadences/{id}/migrate` reads to find whom to move.
+pub fn enrolment_facet(cadence_id: &str, version: u32) -> String {
+    format!("cadence:{cadence_id}:{version}")
 }
 
 const SEARCH_FACET: &str = "search";
@@ -219,11 +250,15 @@ fn entries(tenant: &TenantId, customer: &Customer) -> Result<Vec<Item>, StoreErr
     let mut base = to_item(&Customer {
         recent_history: Vec::new(),
         open_invoices: Vec::new(),
+        cycle: Default::default(),
+        messages_sent: Vec::new(),
         ..customer.clone()
     })?;
     // Lists need the summary, not the bulky copies.
     base.remove("recent_history");
     base.remove("open_invoices");
+    base.remove("cycle");
+    base.remove("messages_sent");
     base.insert(PK.into(), s(&pk));
     base.insert("f_status".into(), s(customer.chasing.status.as_str()));
     base.insert(
@@ -403,4 +438,52 @@ pub async fn list(
         }
     }
     Ok((customers, start))
+}
+
+/// The scheduler's write: only the chasing fields and the due index entry,
+/// conditioned on the customer not having changed since it was read (if it
+/// did, whoever changed it rescheduled it).
+pub fn update_chasing(
+    table: &Table,
+    tenant: &TenantId,
+    stored: &StoredCustomer,
+    next: &Customer,
+) -> Result<TransactWriteItem, StoreError> {
+    let mut condition = Condition::new("#revision = :revision")
+        .name("#revision", REVISION)
+        .value(":revision", AttributeValue::N(stored.revision.to_string()))
+        .value(":one", AttributeValue::N("1".into()))
+        .value(":cycle", attribute(&next.cycle)?)
+        .value(":last", attribute(&next.last_evaluated_at)?)
+        .value(":next", attribute(&next.next_evaluation_at)?)
+        .value(":chasing", attribute(&next.chasing)?)
+        .value(":promise", attribute(&next.active_promise)?);
+    // Names go through placeholders: `cycle` is a reserved word.
+    condition = condition
+        .name("#cycle", "cycle")
+        .name("#last", "last_evaluated_at")
+        .name("#next", "next_evaluation_at")
+        .name("#chasing", "chasing")
+        .name("#promise", "active_promise");
+    let mut expression =
+        "SET #cycle = :cycle, #last = :last, #next = :next, #chasing = :chasing, #promise = :promise".to_string();
+    match next.next_evaluation_at {
+        Some(at) => {
+            condition = condition
+                .value(":due_pk", s(&due_pk(due_shard(&next.id))))
+                .value(":due_sk", s(&due_sk(at, tenant, &next.id)));
+            expression.push_str(", DuePK = :due_pk, DueSK = :due_sk ADD revision :one");
+        }
+        None => expression.push_str(" ADD revision :one REMOVE DuePK, DueSK"),
+    }
+    table.update(
+        &customer_pk(tenant, &next.id),
+        CUSTOMER_SK,
+        &expression,
+        condition,
+    )
+}
+
+fn attribute<T: serde::Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
+    serde_dynamo::to_attribute_value(value).map_err(|e| StoreError::Malformed(e.to_string()))
 }

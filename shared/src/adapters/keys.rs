@@ -162,3 +162,39 @@ pub fn invoice_list_pk(tenant: &TenantId, status: &str) -> String {
 pub const PAYMENT_PREFIX: &str = "PAYMENT#";
 pub const ADJUSTMENT_PREFIX: &str = "ADJUSTMENT#";
 pub const PROMISE_PREFIX: &str = "PROMISE#";
+
+pub const CADENCE_PREFIX: &str = "CADENCE#";
+
+/// The cadence's current version and counters.
+pub fn cadence_sk(cadence_id: &str) -> String {
+    format!("{CADENCE_PREFIX}{cadence_id}")
+}
+
+/// An immutable snapshot of one version: what enrolled customers run on.
+pub fn cadence_version_sk(cadence_id: &str, version: u32) -> String {
+    format!("CADENCE_VERSION#{cadence_id}#{version:05}")
+}
+
+pub const CADENCE_COUNT_SK: &str = "COUNT#CADENCES";
+
+pub const TEMPLATE_PREFIX: &str = "TEMPLATE#";
+
+pub fn template_sk(template_id: &str) -> String {
+    format!("{TEMPLATE_PREFIX}{template_id}")
+}
+
+/// A chase's claim: (tenant, customer, cycle, step) identifies it.
+pub fn chase_sk(cycle: u32, position: u32) -> String {
+    format!("CHASE#{cycle:06}#{position:03}")
+}
+
+/// Every version snapshot of a cadence sorts under this prefix and its id.
+pub const CADENCE_VERSION_PREFIX: &str = "CADENCE_VERSION#";
+
+/// A copy of each cadence whose assignment mode is `always`, so the rules
+/// run on every customer write read only those cadences.
+pub const CADENCE_ASSIGNMENT_PREFIX: &str = "CADENCE_ASSIGNMENT#";
+
+pub fn cadence_assignment_sk(cadence_id: &str) -> String {
+    format!("{CADENCE_ASSIGNMENT_PREFIX}{cadence_id}")
+}

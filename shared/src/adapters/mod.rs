@@ -1,5 +1,7 @@
 //! Thin AWS implementations of what the application needs.
 
+pub mod cadence_store;
+pub mod chase_store;
 pub mod contact_role_store;
 pub mod contact_store;
 pub mod customer_store;
@@ -9,7 +11,9 @@ pub mod group_store;
 pub mod history_store;
 pub mod invoice_store;
 pub mod keys;
+pub mod messaging;
 pub mod note_store;
 pub mod request_counter;
 pub mod settings_store;
 pub mod task_store;
+pub mod template_store;

@@ -146,6 +146,7 @@ pub async fn create(ctx: &Ctx<'_>, request: &Request) -> Result<ApiResponse, Api
         groups: Vec::new(),
     };
     join_groups(ctx, &mut customer, None, &mut extra, &mut conflicts).await?;
+    let assigned = super::chasing::assign(ctx, &mut customer, &mut extra).await?;
     let created = history(
         ctx,
         &customer,
@@ -153,7 +154,8 @@ pub async fn create(ctx: &Ctx<'_>, request: &Request) -> Result<ApiResponse, Api
         format!("Customer {} created", customer.number),
         json!({"number": customer.number}),
     );
-    let mut writes = customer_store::put(table, tenant, customer.clone(), None, &[created])?;
+    let items: Vec<HistoryItem> = std::iter::once(created).chain(assigned).collect();
+    let mut writes = customer_store::put(table, tenant, customer.clone(), None, &items)?;
     let offset = writes.len();
     conflicts.groups = conflicts.groups.iter().map(|i| i + offset).collect();
     writes.extend(extra);
@@ -204,6 +206,7 @@ pub async fn patch(ctx: &Ctx<'_>, request: &Request, id: &str) -> Result<ApiResp
         &mut conflicts,
     )
     .await?;
+    let assigned = super::chasing::assign(ctx, &mut next, &mut extra).await?;
     let updated = history(
         ctx,
         &next,
@@ -211,7 +214,8 @@ pub async fn patch(ctx: &Ctx<'_>, request: &Request, id: &str) -> Result<ApiResp
         format!("Customer {} updated", next.number),
         json!({"fields": CustomerChanges::changed_fields(&body)}),
     );
-    let mut writes = customer_store::put(table, tenant, next.clone(), Some(&stored), &[updated])?;
+    let items: Vec<HistoryItem> = std::iter::once(updated).chain(assigned).collect();
+    let mut writes = customer_store::put(table, tenant, next.clone(), Some(&stored), &items)?;
     let offset = writes.len();
     conflicts.groups = conflicts.groups.iter().map(|i| i + offset).collect();
     writes.extend(extra);
@@ -263,6 +267,18 @@ pub async fn delete(ctx: &Ctx<'_>, id: &str) -> Result<ApiResponse, ApiError> {
     if let Some(group) = &stored.customer.group_id {
         writes.push(group_store::count_member(table, tenant, group, -1)?);
     }
+    let mut unenrolled = stored.customer.clone();
+    crate::chasing::unenrol(&mut unenrolled);
+    writes.extend(super::chasing::enrolment_writes(
+        ctx,
+        stored
+            .customer
+            .chasing
+            .cadence_id
+            .clone()
+            .zip(stored.customer.chasing.cadence_version),
+        &unenrolled,
+    )?);
     ctx.commit(
         writes,
         |_| {

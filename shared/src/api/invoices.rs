@@ -7,6 +7,7 @@ use crate::adapters::customer_store::{self, StoredCustomer};
 use crate::adapters::dynamo::Condition;
 use crate::adapters::invoice_store::{self, InvoiceList, InvoiceRecord};
 use crate::adapters::keys::{customer_pk, invoice_list_pk, GSI1PK, PK};
+use crate::domain::balance::ChasedBalance;
 use crate::domain::customer::Customer;
 use crate::domain::fields;
 use crate::domain::history::{HistoryItem, HistoryType};
@@ -225,13 +226,20 @@ impl MoneyChange<'_> {
         mut self,
         ctx: &Ctx<'_>,
         today: NaiveDate,
+        zone: chrono_tz::Tz,
     ) -> Result<(Vec<TransactWriteItem>, Customer), ApiError> {
         let table = &ctx.app.table;
         let tenant = &ctx.caller.tenant;
+        let currency = self.next.currency;
+        let before = ChasedBalance::of(&self.next.open_invoices, currency, today).items;
         for (_, after) in &self.invoices {
             self.next.track_invoice(&after.invoice);
         }
         self.next.refresh(today);
+        // DESIGN §5: a money event that settles or removes every chased item resets the cycle.
+        let after = ChasedBalance::of(&self.next.open_invoices, currency, today).items;
+        self.next.cycle.record_change(&before, &after);
+        self.next.reschedule(zone, ctx.now);
         let mut writes = customer_store::put(
             table,
             tenant,
@@ -291,7 +299,7 @@ pub async fn create(ctx: &Ctx<'_>, request: &Request) -> Result<ApiResponse, Api
         history: vec![history],
         extra: Vec::new(),
     };
-    let (mut writes, _) = change.writes(ctx, today)?;
+    let (mut writes, _) = change.writes(ctx, today, ctx.settings().await?.time_zone)?;
     let number_index = writes.len();
     writes.push(invoice_store::reserve_number(
         &ctx.app.table,
@@ -377,7 +385,7 @@ pub async fn patch(ctx: &Ctx<'_>, request: &Request, id: &str) -> Result<ApiResp
         history: vec![history],
         extra: Vec::new(),
     };
-    let (mut writes, _) = change.writes(ctx, today)?;
+    let (mut writes, _) = change.writes(ctx, today, ctx.settings().await?.time_zone)?;
     let mut number_index = None;
     if record.invoice.number != current.invoice.number {
         number_index = Some(writes.len());
@@ -439,7 +447,7 @@ pub async fn void(ctx: &Ctx<'_>, id: &str) -> Result<ApiResponse, ApiError> {
         history: vec![history],
         extra: Vec::new(),
     };
-    let (writes, _) = change.writes(ctx, today)?;
+    let (writes, _) = change.writes(ctx, today, ctx.settings().await?.time_zone)?;
     let response = ApiResponse::ok(&view(&record, today))?.with_version(record.version);
     ctx.commit(writes, |_| concurrent(), response).await
 }

@@ -1,17 +1,21 @@
 //! The HTTP API: one entry point shared by the Lambda function and the local
 //! runner, a route table, and the handlers per resource.
 
+mod cadences;
+mod chasing;
 mod contact_roles;
 mod contacts;
 mod customers;
 mod groups;
 mod history;
+mod imports;
 mod invoices;
 mod notes;
 mod page;
 mod payments;
 mod settings;
 mod tasks;
+mod templates;
 
 use crate::adapters::dynamo::StoreError;
 use crate::bootstrap::App;
@@ -278,6 +282,76 @@ async fn route(
         (["v1", "invoices", id, "void"], &Method::POST) => {
             ("POST /v1/invoices/{id}/void", invoices::void(ctx, id).await)
         }
+        // Chasing routes.
+        (["v1", "templates"], &Method::GET) => {
+            ("GET /v1/templates", templates::list(ctx, request).await)
+        }
+        (["v1", "templates"], &Method::POST) => {
+            ("POST /v1/templates", templates::create(ctx, request).await)
+        }
+        (["v1", "templates", id], &Method::GET) => {
+            ("GET /v1/templates/{id}", templates::get(ctx, id).await)
+        }
+        (["v1", "templates", id], &Method::PATCH) => (
+            "PATCH /v1/templates/{id}",
+            templates::patch(ctx, request, id).await,
+        ),
+        (["v1", "templates", id], &Method::DELETE) => (
+            "DELETE /v1/templates/{id}",
+            templates::delete(ctx, id).await,
+        ),
+        (["v1", "templates", id, "preview"], &Method::POST) => (
+            "POST /v1/templates/{id}/preview",
+            templates::preview(ctx, request, id).await,
+        ),
+        (["v1", "cadences"], &Method::GET) => {
+            ("GET /v1/cadences", cadences::list(ctx, request).await)
+        }
+        (["v1", "cadences"], &Method::POST) => {
+            ("POST /v1/cadences", cadences::create(ctx, request).await)
+        }
+        (["v1", "cadences", id], &Method::GET) => {
+            ("GET /v1/cadences/{id}", cadences::get(ctx, id).await)
+        }
+        (["v1", "cadences", id], &Method::PATCH) => (
+            "PATCH /v1/cadences/{id}",
+            cadences::patch(ctx, request, id).await,
+        ),
+        (["v1", "cadences", id], &Method::DELETE) => {
+            ("DELETE /v1/cadences/{id}", cadences::delete(ctx, id).await)
+        }
+        (["v1", "cadences", id, "versions"], &Method::POST) => (
+            "POST /v1/cadences/{id}/versions",
+            cadences::new_version(ctx, request, id).await,
+        ),
+        (["v1", "cadences", id, "migrate"], &Method::POST) => (
+            "POST /v1/cadences/{id}/migrate",
+            cadences::migrate(ctx, request, id).await,
+        ),
+        (["v1", "customers", id, "chasing"], &Method::PUT) => (
+            "PUT /v1/customers/{id}/chasing",
+            chasing::enrol(ctx, request, id).await,
+        ),
+        (["v1", "customers", id, "chasing"], &Method::DELETE) => (
+            "DELETE /v1/customers/{id}/chasing",
+            chasing::unenrol(ctx, id).await,
+        ),
+        (["v1", "customers", id, "chasing", "pause"], &Method::POST) => (
+            "POST /v1/customers/{id}/chasing/pause",
+            chasing::pause(ctx, request, id).await,
+        ),
+        (["v1", "customers", id, "chasing", "resume"], &Method::POST) => (
+            "POST /v1/customers/{id}/chasing/resume",
+            chasing::resume(ctx, id).await,
+        ),
+        (["v1", "customers", id, "chasing", "preview"], &Method::GET) => (
+            "GET /v1/customers/{id}/chasing/preview",
+            chasing::preview(ctx, request, id).await,
+        ),
+        (["v1", "imports", kind], &Method::POST) => (
+            "POST /v1/imports/{kind}",
+            imports::create(ctx, request, kind).await,
+        ),
         // Work routes (tasks, notes, history).
         (["v1", "tasks"], &Method::GET) => ("GET /v1/tasks", tasks::list(ctx, request).await),
         (["v1", "tasks"], &Method::POST) => ("POST /v1/tasks", tasks::create(ctx, request).await),
@@ -316,7 +390,11 @@ async fn route(
             | ["v1", "invoices", ..]
             | ["v1", "payments"]
             | ["v1", "customers", _, "page" | "adjustments" | "promises" | "apply-credit"]
-            | ["v1", "customer-groups", ..],
+            | ["v1", "customer-groups", ..]
+            | ["v1", "templates", ..]
+            | ["v1", "cadences", ..]
+            | ["v1", "imports", _]
+            | ["v1", "customers", _, "chasing", ..],
             _,
         ) => ("method not allowed", Err(ApiError::MethodNotAllowed)),
         _ => ("not found", Err(ApiError::NotFound)),

@@ -331,7 +331,7 @@ async fn commit(
         history: vec![history],
         extra,
     };
-    let (writes, next) = change.writes(ctx, today)?;
+    let (writes, next) = change.writes(ctx, today, ctx.settings().await?.time_zone)?;
     body["customer_balance"] = json!(next.balance);
     let mut response = ApiResponse::json(status, &body)?;
     if let Some(location) = location {

@@ -24,10 +24,13 @@ use std::collections::HashMap;
 
 /// A write that lost a race with another write to the same customer or task
 /// (without a client-supplied version) is read again and retried this often.
-pub(super) const ATTEMPTS: u32 = 3;
+pub(super) const ATTEMPTS: u32 = 4;
 
 pub(super) const CUSTOMER_CHANGED: &str = "customer_changed";
 const TASK_CHANGED: &str = "task_changed";
+/// What `Ctx::commit` answers when DynamoDB cancelled the transaction for
+/// contention; nothing was written.
+const CONCURRENT_UPDATE: &str = "concurrent_update";
 
 pub(super) fn customer_changed() -> ApiError {
     ApiError::conflict(
@@ -49,7 +52,7 @@ pub(super) fn retryable(error: &ApiError, attempt: u32) -> bool {
         && matches!(
             error,
             ApiError::Conflict {
-                code: CUSTOMER_CHANGED | TASK_CHANGED,
+                code: CUSTOMER_CHANGED | TASK_CHANGED | CONCURRENT_UPDATE,
                 ..
             }
         )

@@ -1,12 +1,14 @@
 //! Customers: who owes money, how to reach them, and how they are chased.
 
 use super::balance::{ChasedBalance, CustomerBalance};
+use super::cadence::CycleState;
 use super::fields::{self, Address, Change};
 use super::history::HistoryItem;
 use super::invoice::Invoice;
 use super::money::{Currency, Money};
 use super::promise::Promise;
 use super::rating::{payer_rating, PaymentStats};
+use super::schedule::{Schedule, Timing};
 use super::validation::FieldErrors;
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -113,6 +115,27 @@ pub struct Customer {
     /// The latest promise to pay, while it matters to chasing.
     #[serde(default)]
     pub active_promise: Option<Promise>,
+    /// Where the customer is in its chasing cycle (DESIGN §5).
+    #[serde(default)]
+    pub cycle: CycleState,
+    /// The enrolled cadence version's timing, copied at enrolment (versions
+    /// with enrolled customers never change), so any write can reschedule
+    /// the customer without reading the cadence.
+    #[serde(default)]
+    pub chase_timing: Option<Timing>,
+    /// When the scheduler must look at this customer next; the sparse due
+    /// index holds exactly the customers that have one.
+    #[serde(default)]
+    pub next_evaluation_at: Option<DateTime<Utc>>,
+    /// The last scheduled run that was evaluated for this customer.
+    #[serde(default)]
+    pub last_evaluated_at: Option<DateTime<Utc>>,
+    /// When chase messages went out, within the frequency cap's window.
+    #[serde(default)]
+    pub messages_sent: Vec<DateTime<Utc>>,
+    /// Contact roles held by contacts that receive chasers.
+    #[serde(default)]
+    pub contact_roles: std::collections::BTreeSet<String>,
     /// Newest first; the customer page shows these without reading history.
     #[serde(default)]
     pub recent_history: Vec<HistoryItem>,
@@ -198,6 +221,31 @@ impl Customer {
         self.open_invoice_count = self.open_invoices.len() as u32;
         self.payer_rating =
             payer_rating(&self.payment_stats, &self.open_invoices, today).map(String::from);
+    }
+
+    pub fn is_enrolled(&self) -> bool {
+        self.chasing.cadence_id.is_some() && self.chase_timing.is_some()
+    }
+
+    /// After any change that can matter to chasing: look again at the first
+    /// scheduled run not yet evaluated (which may already have passed, so
+    /// the next tick catches up). Unenrolled customers leave the due index.
+    pub fn reschedule(&mut self, zone: chrono_tz::Tz, now: DateTime<Utc>) {
+        self.next_evaluation_at = match (&self.chase_timing, self.chasing.cadence_id.is_some()) {
+            (Some(timing), true) => {
+                let schedule = Schedule::new(timing, zone);
+                let after = self
+                    .last_evaluated_at
+                    .unwrap_or(now - chrono::Duration::seconds(1));
+                let next = schedule.next_run_after(after).map(|slot| slot.at);
+                // Never earlier than the run currently due: catch up, not replay.
+                match (next, schedule.last_run_at_or_before(now)) {
+                    (Some(next), Some(due)) if next < due.at => Some(due.at),
+                    (next, _) => next,
+                }
+            }
+            _ => None,
+        };
     }
 
     /// Replaces (or adds, or drops once closed) the copy of an invoice.
@@ -361,6 +409,12 @@ impl CustomerChanges {
             open_invoices: Vec::new(),
             payment_stats: PaymentStats::default(),
             active_promise: None,
+            cycle: CycleState::default(),
+            chase_timing: None,
+            next_evaluation_at: None,
+            last_evaluated_at: None,
+            messages_sent: Vec::new(),
+            contact_roles: Default::default(),
             recent_history: Vec::new(),
             version: 1,
             created_at: now,

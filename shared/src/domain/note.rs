@@ -2,7 +2,7 @@
 //! invoices and with a reminder task for the author.
 
 use super::history::{HistoryItem, HistoryType};
-use super::task::{self, Task, TaskStatus, TaskType};
+use super::task::{self, NewTask, Task, TaskType};
 use super::validation::FieldErrors;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -80,23 +80,20 @@ impl NewNote {
         now: DateTime<Utc>,
     ) -> (Note, Option<Task>) {
         let note_id = ulid::Ulid::from_datetime(now.into()).to_string();
-        let reminder = self.reminder_date.map(|due_date| Task {
-            id: ulid::Ulid::from_datetime(now.into()).to_string(),
-            customer_id: customer_id.to_string(),
-            kind: TaskType::NoteReminder,
-            title: reminder_title(&self.body),
-            invoice_ids: self.invoice_ids.clone(),
-            assignee_id: Some(author.to_string()),
-            due_date,
-            status: TaskStatus::Open,
-            outcome: None,
-            completion_note: None,
-            completed_at: None,
-            completed_by: None,
-            created_by: author.to_string(),
-            version: 1,
-            created_at: now,
-            updated_at: now,
+        let reminder = self.reminder_date.map(|due_date| {
+            NewTask {
+                customer_id: customer_id.to_string(),
+                kind: TaskType::NoteReminder,
+                title: Some(reminder_title(&self.body)),
+                invoice_ids: self.invoice_ids.clone(),
+                assignee_id: Some(author.to_string()),
+                due_date,
+            }
+            .open(
+                ulid::Ulid::from_datetime(now.into()).to_string(),
+                author,
+                now,
+            )
         });
         let note = Note {
             id: note_id,

@@ -184,6 +184,42 @@ const COMPUTED: &[&str] = &[
     "completion_note",
 ];
 
+/// What a new task is about; how every task is created (by the API, by a
+/// note's reminder, by chasing with `created_by` = `system`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTask {
+    pub customer_id: String,
+    pub kind: TaskType,
+    /// The type's label when `None`.
+    pub title: Option<String>,
+    pub invoice_ids: Vec<String>,
+    pub assignee_id: Option<String>,
+    pub due_date: NaiveDate,
+}
+
+impl NewTask {
+    pub fn open(self, id: String, created_by: &str, now: DateTime<Utc>) -> Task {
+        Task {
+            id,
+            customer_id: self.customer_id,
+            kind: self.kind,
+            title: self.title.unwrap_or_else(|| self.kind.label().to_string()),
+            invoice_ids: self.invoice_ids,
+            assignee_id: self.assignee_id,
+            due_date: self.due_date,
+            status: TaskStatus::Open,
+            outcome: None,
+            completion_note: None,
+            completed_at: None,
+            completed_by: None,
+            created_by: created_by.to_string(),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 /// Validated task fields from a create or patch body.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TaskChanges {
@@ -247,33 +283,20 @@ impl TaskChanges {
     /// A new open task; without an `assignee_id` in the body it is the
     /// creator's own, with `assignee_id: null` it goes to the team's list.
     pub fn create(&self, id: String, creator: &str, now: DateTime<Utc>) -> Option<Task> {
-        let kind = self.kind?;
         let assignee_id = match &self.assignee_id {
             Change::Keep => Some(creator.to_string()),
             Change::Set(user) => Some(user.clone()),
             Change::Clear => None,
         };
-        Some(Task {
-            id,
+        let spec = NewTask {
             customer_id: self.customer_id.clone()?,
-            kind,
-            title: self
-                .title
-                .clone()
-                .unwrap_or_else(|| kind.label().to_string()),
+            kind: self.kind?,
+            title: self.title.clone(),
             invoice_ids: self.invoice_ids.clone().unwrap_or_default(),
             assignee_id,
             due_date: self.due_date?,
-            status: TaskStatus::Open,
-            outcome: None,
-            completion_note: None,
-            completed_at: None,
-            completed_by: None,
-            created_by: creator.to_string(),
-            version: 1,
-            created_at: now,
-            updated_at: now,
-        })
+        };
+        Some(spec.open(id, creator, now))
     }
 
     pub fn apply(&self, current: &Task, now: DateTime<Utc>) -> Task {

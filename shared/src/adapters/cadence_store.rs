@@ -1,0 +1,471 @@
+//! Cadences in the tenant partition. Each version is also kept as an
+//! immutable snapshot, which is what the scheduler and workers read: a
+//! version with enrolled customers never changes (edits create the next one).
+//! Documents are stored as JSON text: cadences are read whole, never queried
+//! by attribute. Each snapshot also counts the customers enrolled in that
+//! version (`enrolled`), beside the cadence-wide `enrolled_count`; cadences in
+//! assignment mode `always` have a copy under `CADENCE_ASSIGNMENT#` so the
+//! rules read only those.
+
+use super::dynamo::{Condition, Item, KeyQuery, StoreError, Table};
+use super::keys::{
+    cadence_assignment_sk, cadence_sk, cadence_version_sk, tenant_pk, CADENCE_ASSIGNMENT_PREFIX,
+    CADENCE_COUNT_SK, CADENCE_PREFIX, CADENCE_VERSION_PREFIX, PK, SK,
+};
+use crate::domain::cadence::{AssignmentMode, Cadence, MAX_CADENCES_PER_TENANT};
+use crate::domain::identity::TenantId;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The current version of a cadence with what the API shows beside it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CadenceRecord {
+    pub cadence: Cadence,
+    /// Customers enrolled in any version of this cadence.
+    pub enrolled_count: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_string())
+}
+
+fn doc<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
+    serde_json::to_string(value)
+        .map(AttributeValue::S)
+        .map_err(|e| StoreError::Malformed(e.to_string()))
+}
+
+fn parse_record(item: &Item) -> Result<CadenceRecord, StoreError> {
+    let text = match item.get("doc") {
+        Some(AttributeValue::S(text)) => text,
+        _ => return Err(StoreError::Malformed("cadence without doc".into())),
+    };
+    let mut record: CadenceRecord =
+        serde_json::from_str(text).map_err(|e| StoreError::Malformed(e.to_string()))?;
+    if let Some(AttributeValue::N(n)) = item.get("enrolled_count") {
+        record.enrolled_count = n.parse().unwrap_or(0);
+    }
+    Ok(record)
+}
+
+pub async fn get(
+    table: &Table,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Option<CadenceRecord>, StoreError> {
+    table
+        .get(&tenant_pk(tenant), &cadence_sk(id))
+        .await?
+        .map(|item| parse_record(&item))
+        .transpose()
+}
+
+/// The version an enrolled customer runs on.
+pub async fn get_version(
+    table: &Table,
+    tenant: &TenantId,
+    id: &str,
+    version: u32,
+) -> Result<Option<Cadence>, StoreError> {
+    let Some(item) = table
+        .get(&tenant_pk(tenant), &cadence_version_sk(id, version))
+        .await?
+    else {
+        return Ok(None);
+    };
+    match item.get("doc") {
+        Some(AttributeValue::S(text)) => serde_json::from_str(text)
+            .map(Some)
+            .map_err(|e| StoreError::Malformed(e.to_string())),
+        _ => Err(StoreError::Malformed("cadence version without doc".into())),
+    }
+}
+
+pub async fn list(
+    table: &Table,
+    tenant: &TenantId,
+    limit: i32,
+    start: Option<Item>,
+) -> Result<(Vec<CadenceRecord>, Option<Item>), StoreError> {
+    let page = table
+        .query(
+            KeyQuery::partition(PK, tenant_pk(tenant))
+                .sort_begins_with(SK, CADENCE_PREFIX)
+                .limit(limit)
+                .start(start),
+        )
+        .await?;
+    let records = page
+        .items
+        .iter()
+        .map(parse_record)
+        .collect::<Result<_, _>>()?;
+    Ok((records, page.last_key))
+}
+
+/// Every cadence of the tenant (at most [`MAX_CADENCES_PER_TENANT`]); a
+/// Query page stops at 1 MB, so large cadences may take a few pages.
+pub async fn all(table: &Table, tenant: &TenantId) -> Result<Vec<CadenceRecord>, StoreError> {
+    let mut records = Vec::new();
+    let mut start = None;
+    loop {
+        let (page, last_key) =
+            list(table, tenant, MAX_CADENCES_PER_TENANT as i32 + 1, start).await?;
+        records.extend(page);
+        match last_key {
+            Some(key) if records.len() <= MAX_CADENCES_PER_TENANT => start = Some(key),
+            _ => return Ok(records),
+        }
+    }
+}
+
+/// Writes: the current record (conditioned on the stored version, or absent
+/// when `previous_version` is 0) and the version's snapshot. Creating also
+/// counts the cadence against the tenant's limit.
+pub fn save(
+    table: &Table,
+    tenant: &TenantId,
+    record: &CadenceRecord,
+    previous_version: u32,
+) -> Result<Vec<TransactWriteItem>, StoreError> {
+    save_with(table, tenant, record, previous_version, false)
+}
+
+/// As [`save`], and only while nobody is enrolled: how a change to what the
+/// cadence does (steps, timing, threshold) is written, so an enrolment
+/// committed meanwhile makes it fail rather than change under the customer.
+pub fn save_unenrolled(
+    table: &Table,
+    tenant: &TenantId,
+    record: &CadenceRecord,
+    previous_version: u32,
+) -> Result<Vec<TransactWriteItem>, StoreError> {
+    save_with(table, tenant, record, previous_version, true)
+}
+
+fn save_with(
+    table: &Table,
+    tenant: &TenantId,
+    record: &CadenceRecord,
+    previous_version: u32,
+    unenrolled: bool,
+) -> Result<Vec<TransactWriteItem>, StoreError> {
+    let pk = tenant_pk(tenant);
+    let id = &record.cadence.id;
+    let version = AttributeValue::N(record.cadence.version.to_string());
+    let mut writes = Vec::new();
+    if previous_version == 0 {
+        let current: Item = [
+            (PK.to_string(), s(&pk)),
+            (SK.to_string(), s(&cadence_sk(id))),
+            ("doc".to_string(), doc(record)?),
+            ("version".to_string(), version),
+            (
+                "enrolled_count".to_string(),
+                AttributeValue::N(record.enrolled_count.to_string()),
+            ),
+        ]
+        .into();
+        writes.push(table.put(current, Some(Condition::absent()))?);
+        writes.push(count_cadences(table, tenant, 1)?);
+    } else {
+        // Enrolment counts move on their own; only the document and version change.
+        let mut unchanged = Condition::version_is(u64::from(previous_version));
+        if unenrolled {
+            unchanged.expression = format!(
+                "{} AND (attribute_not_exists(enrolled_count) OR enrolled_count = :zero)",
+                unchanged.expression
+            );
+            unchanged = unchanged.value(":zero", AttributeValue::N("0".into()));
+        }
+        let unchanged = unchanged
+            .name("#doc", "doc")
+            .value(":doc", doc(record)?)
+            .value(":version", version);
+        writes.push(table.update(
+            &pk,
+            &cadence_sk(id),
+            "SET #doc = :doc, #version = :version",
+            unchanged,
+        )?);
+    }
+    let snapshot: Item = [
+        (PK.to_string(), s(&pk)),
+        (
+            SK.to_string(),
+            s(&cadence_version_sk(id, record.cadence.version)),
+        ),
+        ("doc".to_string(), doc(&record.cadence)?),
+    ]
+    .into();
+    writes.push(table.put(snapshot, Some(Condition::absent()))?);
+    writes.push(assignment_write(table, tenant, &record.cadence)?);
+    Ok(writes)
+}
+
+/// Keeps the copy read by the assignment rules: present exactly while the
+/// cadence's mode is `always`.
+fn assignment_write(
+    table: &Table,
+    tenant: &TenantId,
+    cadence: &Cadence,
+) -> Result<TransactWriteItem, StoreError> {
+    let pk = tenant_pk(tenant);
+    let sk = cadence_assignment_sk(&cadence.id);
+    if cadence.assignment.mode == AssignmentMode::Always {
+        let item: Item = [
+            (PK.to_string(), s(&pk)),
+            (SK.to_string(), s(&sk)),
+            ("doc".to_string(), doc(cadence)?),
+        ]
+        .into();
+        table.put(item, None)
+    } else {
+        table.delete(&pk, &sk, None)
+    }
+}
+
+/// The current version of every cadence whose assignment mode is `always`:
+/// what a customer create or update evaluates the rules over.
+pub async fn automatic(table: &Table, tenant: &TenantId) -> Result<Vec<Cadence>, StoreError> {
+    let mut cadences = Vec::new();
+    let mut start = None;
+    loop {
+        let page = table
+            .query(
+                KeyQuery::partition(PK, tenant_pk(tenant))
+                    .sort_begins_with(SK, CADENCE_ASSIGNMENT_PREFIX)
+                    .start(start),
+            )
+            .await?;
+        for item in &page.items {
+            match item.get("doc") {
+                Some(AttributeValue::S(text)) => cadences.push(
+                    serde_json::from_str(text).map_err(|e| StoreError::Malformed(e.to_string()))?,
+                ),
+                _ => return Err(StoreError::Malformed("assignment copy without doc".into())),
+            }
+        }
+        start = page.last_key;
+        if start.is_none() {
+            return Ok(cadences);
+        }
+    }
+}
+
+/// Moves the tenant's cadence count; refuses to pass the limit.
+pub fn count_cadences(
+    table: &Table,
+    tenant: &TenantId,
+    delta: i64,
+) -> Result<TransactWriteItem, StoreError> {
+    // Every placeholder must appear in the expressions, so a decrement has no `:max`.
+    let condition = if delta < 0 {
+        Condition::new("attribute_exists(PK)")
+    } else {
+        Condition::new("attribute_not_exists(#count) OR #count < :max").value(
+            ":max",
+            AttributeValue::N(MAX_CADENCES_PER_TENANT.to_string()),
+        )
+    };
+    let condition = condition
+        .name("#count", "count")
+        .value(":delta", AttributeValue::N(delta.to_string()));
+    table.update(
+        &tenant_pk(tenant),
+        CADENCE_COUNT_SK,
+        "ADD #count :delta",
+        condition,
+    )
+}
+
+/// Moves a cadence's enrolled count (on enrol, unenrol, migrate).
+pub fn count_enrolled(
+    table: &Table,
+    tenant: &TenantId,
+    id: &str,
+    delta: i64,
+) -> Result<TransactWriteItem, StoreError> {
+    let condition = Condition::new("attribute_exists(PK)")
+        .value(":delta", AttributeValue::N(delta.to_string()));
+    table.update(
+        &tenant_pk(tenant),
+        &cadence_sk(id),
+        "ADD enrolled_count :delta",
+        condition,
+    )
+}
+
+/// Deletes a cadence nobody is enrolled in (its snapshots stay for history).
+pub fn delete(
+    table: &Table,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Vec<TransactWriteItem>, StoreError> {
+    let unused = Condition::new(
+        "attribute_exists(PK) AND (attribute_not_exists(enrolled_count) OR enrolled_count = :zero)",
+    )
+    .value(":zero", AttributeValue::N("0".into()));
+    Ok(vec![
+        table.delete(&tenant_pk(tenant), &cadence_sk(id), Some(unused))?,
+        count_cadences(table, tenant, -1)?,
+        table.delete(&tenant_pk(tenant), &cadence_assignment_sk(id), None)?,
+    ])
+}
+
+/// One version's immutable snapshot and how many customers run on it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionRecord {
+    pub cadence: Cadence,
+    pub enrolled: u64,
+}
+
+/// Attribute on a version snapshot counting the customers enrolled in it.
+const VERSION_ENROLLED: &str = "enrolled";
+
+fn parse_version(item: &Item) -> Result<VersionRecord, StoreError> {
+    let cadence = match item.get("doc") {
+        Some(AttributeValue::S(text)) => {
+            serde_json::from_str(text).map_err(|e| StoreError::Malformed(e.to_string()))?
+        }
+        _ => return Err(StoreError::Malformed("cadence version without doc".into())),
+    };
+    let enrolled = match item.get(VERSION_ENROLLED) {
+        Some(AttributeValue::N(n)) => n.parse().unwrap_or(0),
+        _ => 0,
+    };
+    Ok(VersionRecord { cadence, enrolled })
+}
+
+async fn versions_under(
+    table: &Table,
+    tenant: &TenantId,
+    prefix: String,
+) -> Result<Vec<VersionRecord>, StoreError> {
+    let mut versions = Vec::new();
+    let mut start = None;
+    loop {
+        let page = table
+            .query(
+                KeyQuery::partition(PK, tenant_pk(tenant))
+                    .sort_begins_with(SK, prefix.clone())
+                    .start(start),
+            )
+            .await?;
+        for item in &page.items {
+            versions.push(parse_version(item)?);
+        }
+        start = page.last_key;
+        if start.is_none() {
+            return Ok(versions);
+        }
+    }
+}
+
+/// Every version of one cadence, oldest first.
+pub async fn versions(
+    table: &Table,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Vec<VersionRecord>, StoreError> {
+    versions_under(table, tenant, format!("{CADENCE_VERSION_PREFIX}{id}#")).await
+}
+
+/// Every version of every cadence of the tenant (deleted cadences' too).
+pub async fn all_versions(
+    table: &Table,
+    tenant: &TenantId,
+) -> Result<Vec<VersionRecord>, StoreError> {
+    versions_under(table, tenant, CADENCE_VERSION_PREFIX.to_string()).await
+}
+
+/// Moves one version's enrolled count; fails if the version does not exist.
+pub fn count_enrolled_version(
+    table: &Table,
+    tenant: &TenantId,
+    id: &str,
+    version: u32,
+    delta: i64,
+) -> Result<TransactWriteItem, StoreError> {
+    let condition = Condition::new("attribute_exists(PK)")
+        .name("#enrolled", VERSION_ENROLLED)
+        .value(":delta", AttributeValue::N(delta.to_string()));
+    table.update(
+        &tenant_pk(tenant),
+        &cadence_version_sk(id, version),
+        "ADD #enrolled :delta",
+        condition,
+    )
+}
+
+/// A customer's place in chasing: a cadence and the version it runs.
+pub type Enrolment<'a> = (&'a str, u32);
+
+/// The counter writes for a customer moving from one enrolment to another
+/// (either may be none). One write per counter item, as a transaction
+/// allows; none when nothing moves.
+pub fn move_enrolment(
+    table: &Table,
+    tenant: &TenantId,
+    from: Option<Enrolment<'_>>,
+    to: Option<Enrolment<'_>>,
+) -> Result<Vec<TransactWriteItem>, StoreError> {
+    let mut deltas = EnrolmentDeltas::default();
+    deltas.add(from, -1);
+    deltas.add(to, 1);
+    deltas.writes(table, tenant)
+}
+
+/// Enrolment counter changes summed per counter item, for writes that move
+/// many customers in one transaction (a transaction may touch an item once).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnrolmentDeltas {
+    cadences: std::collections::BTreeMap<String, i64>,
+    versions: std::collections::BTreeMap<(String, u32), i64>,
+}
+
+impl EnrolmentDeltas {
+    pub fn add(&mut self, enrolment: Option<Enrolment<'_>>, delta: i64) {
+        if let Some((id, version)) = enrolment {
+            *self.cadences.entry(id.to_string()).or_default() += delta;
+            *self.versions.entry((id.to_string(), version)).or_default() += delta;
+        }
+    }
+
+    pub fn merge(&mut self, other: &EnrolmentDeltas) {
+        for (id, delta) in &other.cadences {
+            *self.cadences.entry(id.clone()).or_default() += delta;
+        }
+        for (key, delta) in &other.versions {
+            *self.versions.entry(key.clone()).or_default() += delta;
+        }
+    }
+
+    /// How many writes [`EnrolmentDeltas::writes`] would make.
+    pub fn len(&self) -> usize {
+        self.cadences.values().filter(|d| **d != 0).count()
+            + self.versions.values().filter(|d| **d != 0).count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn writes(
+        &self,
+        table: &Table,
+        tenant: &TenantId,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let mut writes = Vec::new();
+        for (id, delta) in self.cadences.iter().filter(|(_, d)| **d != 0) {
+            writes.push(count_enrolled(table, tenant, id, *delta)?);
+        }
+        for ((id, version), delta) in self.versions.iter().filter(|(_, d)| **d != 0) {
+            writes.push(count_enrolled_version(table, tenant, id, *version, *delta)?);
+        }
+        Ok(writes)
+    }
+}

@@ -1,0 +1,203 @@
+//! The delivery feedback function: SES events (delivery, bounce, complaint)
+//! arrive through an SNS topic and become history items; a hard bounce marks
+//! the contact's address as bouncing (later chases skip it) and asks a person
+//! to fix it. Events find their customer through the tags every chase email
+//! carries. Redelivered events write nothing new: each history item's id is
+//! derived from the event itself and written only if absent.
+
+use crate::adapters::customer_store;
+use crate::adapters::dynamo::StoreError;
+use crate::adapters::{contact_store, task_store};
+use crate::bootstrap::App;
+use crate::domain::history::{HistoryItem, HistoryType, SYSTEM_ACTOR};
+use crate::domain::identity::TenantId;
+use crate::domain::task::{Task, TaskStatus, TaskType};
+use aws_lambda_events::sns::SnsEvent;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SesEvent {
+    event_type: String,
+    mail: Mail,
+    #[serde(default)]
+    bounce: Option<Bounce>,
+    #[serde(default)]
+    complaint: Option<Complaint>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Mail {
+    timestamp: DateTime<Utc>,
+    message_id: String,
+    #[serde(default)]
+    tags: HashMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Bounce {
+    bounce_type: String,
+    #[serde(default)]
+    bounced_recipients: Vec<Recipient>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Complaint {
+    #[serde(default)]
+    complained_recipients: Vec<Recipient>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Recipient {
+    email_address: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FeedbackError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FeedbackReport {
+    pub recorded: usize,
+    pub ignored: usize,
+}
+
+/// Store failures are returned so Lambda retries the event; events that
+/// cannot be about a chase (no tags, unknown type) are logged and skipped.
+pub async fn handle(app: &App, event: SnsEvent) -> Result<FeedbackReport, FeedbackError> {
+    let mut report = FeedbackReport::default();
+    for record in &event.records {
+        let Ok(ses) = serde_json::from_str::<SesEvent>(&record.sns.message) else {
+            tracing::warn!(sns_message_id = %record.sns.message_id, "not an SES event");
+            report.ignored += 1;
+            continue;
+        };
+        if record_event(app, &ses).await? {
+            report.recorded += 1;
+        } else {
+            report.ignored += 1;
+        }
+    }
+    Ok(report)
+}
+
+fn tag<'a>(mail: &'a Mail, name: &str) -> Option<&'a str> {
+    mail.tags
+        .get(name)
+        .and_then(|values| values.first())
+        .map(String::as_str)
+}
+
+/// A history id that is the same every time this event is delivered.
+fn event_id(mail: &Mail, kind: &str) -> String {
+    let digest = Sha256::digest(format!("{}#{kind}", mail.message_id));
+    let mut random = [0u8; 16];
+    random.copy_from_slice(&digest[..16]);
+    let random = u128::from_be_bytes(random) >> 48;
+    ulid::Ulid::from_parts(mail.timestamp.timestamp_millis().max(0) as u64, random).to_string()
+}
+
+async fn record_event(app: &App, ses: &SesEvent) -> Result<bool, FeedbackError> {
+    let (Some(tenant), Some(customer_id)) = (
+        tag(&ses.mail, "tenant").and_then(TenantId::parse),
+        tag(&ses.mail, "customer"),
+    ) else {
+        return Ok(false);
+    };
+    let now = app.clock.now();
+    let (kind, addresses, hard) = match (ses.event_type.as_str(), &ses.bounce, &ses.complaint) {
+        ("Delivery", _, _) => (HistoryType::Delivery, Vec::new(), false),
+        ("Bounce", Some(bounce), _) => (
+            HistoryType::Bounce,
+            bounce
+                .bounced_recipients
+                .iter()
+                .map(|r| r.email_address.to_lowercase())
+                .collect(),
+            bounce.bounce_type == "Permanent",
+        ),
+        ("Complaint", _, Some(complaint)) => (
+            HistoryType::Complaint,
+            complaint
+                .complained_recipients
+                .iter()
+                .map(|r| r.email_address.to_lowercase())
+                .collect(),
+            false,
+        ),
+        _ => return Ok(false),
+    };
+    let mut history = HistoryItem::new(
+        customer_id,
+        kind,
+        now,
+        SYSTEM_ACTOR,
+        match kind {
+            HistoryType::Delivery => "Chase email delivered".to_string(),
+            HistoryType::Bounce if hard => format!(
+                "Chase email bounced permanently ({} address)",
+                addresses.len()
+            ),
+            HistoryType::Bounce => "Chase email bounced temporarily".to_string(),
+            _ => "The recipient marked the chase email as spam".to_string(),
+        },
+        json!({"provider_message_id": ses.mail.message_id, "chase": tag(&ses.mail, "chase"), "hard": hard, "recipients": addresses.len()}),
+    );
+    history.id = event_id(&ses.mail, &ses.event_type);
+    let table = &app.table;
+    let mut writes = vec![customer_store::history_put(table, &tenant, &history)?];
+    if hard {
+        let contacts = contact_store::all(table, &tenant, customer_id).await?;
+        for contact in contacts.iter().filter(|c| {
+            c.email
+                .as_ref()
+                .is_some_and(|e| addresses.contains(&e.to_lowercase()))
+        }) {
+            let mut bouncing = contact.clone();
+            bouncing.email_bouncing = true;
+            bouncing.version += 1;
+            bouncing.updated_at = now;
+            writes.push(contact_store::save(
+                table,
+                &tenant,
+                &bouncing,
+                contact.version,
+            )?);
+        }
+        let task = Task {
+            id: event_id(&ses.mail, "fix_contact"),
+            customer_id: customer_id.to_string(),
+            kind: TaskType::FixContact,
+            title: "A chase email bounced: fix the contact's address".to_string(),
+            invoice_ids: Vec::new(),
+            assignee_id: None,
+            due_date: now.date_naive(),
+            status: TaskStatus::Open,
+            outcome: None,
+            completion_note: None,
+            completed_at: None,
+            completed_by: None,
+            created_by: SYSTEM_ACTOR.to_string(),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        writes.extend(task_store::insert(table, &tenant, &task)?);
+    }
+    match table.transact(writes).await {
+        Ok(()) => Ok(true),
+        // Already recorded (a redelivered event) or the contact changed meanwhile.
+        Err(StoreError::ConditionFailed { .. }) => Ok(false),
+        Err(other) => Err(other.into()),
+    }
+}

@@ -1,0 +1,119 @@
+//! Helpers for chasing scenarios: a customer with contacts and invoices, a
+//! template and a cadence created through the API, ticks day by day, and
+//! what moto says was sent.
+
+use crate::TestStack;
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+impl TestStack {
+    pub async fn set_clock(&self, now: &str) {
+        let reply = self
+            .call(
+                Method::POST,
+                "/_local/clock",
+                None,
+                Some(&json!({"now": now})),
+                &[],
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+    }
+
+    pub async fn tick(&self, at: DateTime<Utc>) -> Value {
+        let reply = self
+            .call(
+                Method::POST,
+                "/_local/tick",
+                None,
+                Some(&json!({"at": at})),
+                &[],
+            )
+            .await;
+        assert_eq!(reply.status, 200, "tick at {at}: {:?}", reply.body);
+        reply.body
+    }
+
+    /// Ticks every 15 minutes' run at `run_at_utc` (hour, minute) on each day
+    /// from `from` to `to` inclusive, as the EventBridge schedule would at
+    /// that time of day. Returns each tick's report.
+    pub async fn tick_days(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        hour: u32,
+        minute: u32,
+    ) -> Vec<Value> {
+        let mut reports = Vec::new();
+        let mut day = from;
+        while day <= to {
+            let at = Utc.from_utc_datetime(&day.and_hms_opt(hour, minute, 0).unwrap());
+            reports.push(self.tick(at).await);
+            day += Duration::days(1);
+        }
+        reports
+    }
+
+    /// Everything moto recorded as sent by SES v2 and SNS since it started,
+    /// for every test: filter by recipient.
+    pub async fn moto_sent(&self) -> Value {
+        let base = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");
+        reqwest::get(format!("{base}/moto-api/data.json"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Emails moto accepted for `address` (as To or Cc), oldest first.
+    pub async fn emails_to(&self, address: &str) -> Vec<Value> {
+        let data = self.moto_sent().await;
+        let mut found = Vec::new();
+        for kind in ["Message", "RawMessage"] {
+            if let Some(regions) = data["ses"][kind].as_array() {
+                for message in regions {
+                    if message.to_string().contains(address) {
+                        found.push(message.clone());
+                    }
+                }
+            }
+        }
+        found
+    }
+
+    /// SMS moto accepted for `phone`.
+    pub async fn sms_to(&self, phone: &str) -> Vec<Value> {
+        let data = self.moto_sent().await;
+        data["sns"]["SMS"]
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .filter(|m| m.to_string().contains(phone))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The customer's history, newest first, all pages.
+    pub async fn history(&self, token: &str, customer_id: &str) -> Vec<Value> {
+        let mut items = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let reply = self
+                .get(
+                    &format!("/v1/customers/{customer_id}/history?limit=200&cursor={cursor}"),
+                    token,
+                )
+                .await;
+            assert_eq!(reply.status, 200, "{:?}", reply.body);
+            items.extend(reply.body["items"].as_array().cloned().unwrap_or_default());
+            match reply.body["next_cursor"].as_str() {
+                Some(next) => cursor = next.to_string(),
+                None => return items,
+            }
+        }
+    }
+}
