@@ -201,3 +201,207 @@ pub fn address_line(address: &Address) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::cadence::{Action, Audience, CadenceDraft, StepDraft, Trigger};
+    use crate::domain::customer::CustomerChanges;
+    use crate::domain::invoice::{CollectionStatus, NewInvoice};
+    use crate::domain::money::Currency;
+    use crate::domain::promise::Promise;
+    use crate::domain::template::Channel;
+    use rust_decimal::Decimal;
+    use serde_json::json;
+
+    fn utc(raw: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(raw)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn date(raw: &str) -> NaiveDate {
+        raw.parse().unwrap()
+    }
+
+    fn customer() -> Customer {
+        let body = json!({"number": "C-1", "name": "Acme", "currency": "EUR", "payment_terms": "NET30",
+                          "billing_address": {"line1": "1 Main St", "city": "Paris", "country": "FR"}});
+        CustomerChanges::parse_new(body.as_object().unwrap())
+            .unwrap()
+            .create("01CUSTOMER".into(), utc("2026-05-01T00:00:00Z"))
+            .unwrap()
+    }
+
+    fn invoice(
+        number: &str,
+        due: &str,
+        status: CollectionStatus,
+    ) -> crate::domain::invoice::Invoice {
+        NewInvoice {
+            customer_id: "01CUSTOMER".into(),
+            number: number.into(),
+            currency: "EUR".into(),
+            issue_date: date("2026-04-01"),
+            due_date: Some(date(due)),
+            total: Decimal::new(10_000, 2),
+            autopay: false,
+            collection_status: status,
+            dispute_reason: None,
+            payment_plan: None,
+        }
+        .validate(format!("01{number}"), Currency::parse("EUR").unwrap())
+        .unwrap()
+    }
+
+    fn cadence(days: &[i64], run_at: &str) -> Cadence {
+        let steps = days
+            .iter()
+            .map(|d| StepDraft {
+                trigger: Trigger::PastDueAge,
+                days: *d,
+                action: Action::PhoneCall,
+                template_id: None,
+                audience: Audience::Normal,
+                contact_role: None,
+                assignee_id: None,
+                attach_invoices: false,
+            })
+            .collect();
+        let draft = CadenceDraft {
+            name: "Calls".into(),
+            run_at: run_at.into(),
+            days_of_week: vec![],
+            days_of_month: vec![],
+            threshold: None,
+            steps,
+            assignment: None,
+        };
+        let templates = |_: &str| -> Option<Channel> { None };
+        draft.validate("01CADENCE".into(), 1, &templates).unwrap()
+    }
+
+    #[test]
+    fn stops_come_from_the_customer_and_the_settings() {
+        let mut customer = customer();
+        let mut settings = Settings::default();
+        settings.frequency_cap.max_messages = 2;
+        assert_eq!(stops(&customer, &settings).pause, None);
+        customer.chasing.status = ChasingStatus::Paused;
+        customer.chasing.paused_until = Some(date("2026-07-01"));
+        customer.active_promise = Some(Promise {
+            id: "p".into(),
+            customer_id: customer.id.clone(),
+            amount: Decimal::ONE,
+            currency: customer.currency,
+            promised_date: date("2026-06-20"),
+            note: None,
+            grace_days: 5,
+            paid_since: Decimal::ZERO,
+            kept_on: None,
+            created_by: "u".into(),
+            created_at: utc("2026-06-01T00:00:00Z"),
+        });
+        let held = stops(&customer, &settings);
+        assert_eq!(
+            held.pause,
+            Some(Pause {
+                until: Some(date("2026-07-01"))
+            })
+        );
+        assert_eq!(
+            held.promise.map(|p| p.holds_through()),
+            Some(date("2026-06-25"))
+        );
+        assert_eq!(held.frequency_cap.max_messages, 2);
+    }
+
+    #[test]
+    fn enrolment_copies_the_timing_and_migration_keeps_the_cycle_only_when_chasing_is_unchanged() {
+        let mut customer = customer();
+        customer.open_invoices = vec![invoice("A", "2026-05-01", CollectionStatus::Normal)];
+        let today = date("2026-06-15");
+        customer
+            .cycle
+            .observe(&ChasedBalance::of(&customer.open_invoices, customer.currency, today).items);
+        let now = utc("2026-06-15T12:00:00Z");
+        let v1 = cadence(&[1, 30], "09:00");
+        enrol(&mut customer, &v1, Tz::UTC, now);
+        assert!(customer.is_enrolled());
+        assert_eq!(
+            customer.next_evaluation_at,
+            Some(utc("2026-06-16T09:00:00Z"))
+        );
+        let cycle = customer.cycle.cycle;
+
+        let renamed = Cadence {
+            name: "Renamed".into(),
+            version: 2,
+            ..v1.clone()
+        };
+        assert!(!migrate(&mut customer, &v1, &renamed, Tz::UTC, now));
+        assert_eq!(
+            (customer.chasing.cadence_version, customer.cycle.cycle),
+            (Some(2), cycle)
+        );
+
+        let changed = Cadence {
+            version: 3,
+            ..cadence(&[1, 20], "09:00")
+        };
+        assert!(migrate(&mut customer, &renamed, &changed, Tz::UTC, now));
+        assert_eq!(
+            (customer.chasing.cadence_version, customer.cycle.cycle),
+            (Some(3), cycle + 1)
+        );
+
+        unenrol(&mut customer);
+        assert_eq!(customer.next_evaluation_at, None);
+        assert!(!customer.is_enrolled());
+    }
+
+    #[test]
+    fn the_preview_includes_a_run_due_but_not_yet_evaluated() {
+        let mut customer = customer();
+        customer.open_invoices = vec![invoice("A", "2026-05-01", CollectionStatus::Normal)];
+        let calls = cadence(&[1, 60], "09:00");
+        enrol(&mut customer, &calls, Tz::UTC, utc("2026-06-15T12:00:00Z"));
+        let settings = Settings::default();
+        let later = utc("2026-06-16T09:05:00Z");
+        let entries = preview(&customer, &calls, &settings, later, 30);
+        let runs: Vec<(NaiveDate, u32)> = entries.iter().map(|e| (e.date, e.position)).collect();
+        assert_eq!(runs, [(date("2026-06-16"), 0), (date("2026-06-30"), 1)]);
+        // Once evaluated, the window starts now.
+        customer.last_evaluated_at = Some(utc("2026-06-16T09:00:00Z"));
+        customer.next_evaluation_at = Some(utc("2026-06-17T09:00:00Z"));
+        let entries = preview(&customer, &calls, &settings, later, 30);
+        assert_eq!(entries.first().map(|e| e.date), Some(date("2026-06-17")));
+    }
+
+    #[test]
+    fn template_data_lists_the_chased_invoices_only() {
+        let mut customer = customer();
+        customer.open_invoices = vec![
+            invoice("A", "2026-05-01", CollectionStatus::Normal),
+            invoice("B", "2026-05-10", CollectionStatus::Disputed),
+        ];
+        let settings = Settings {
+            portal_base_url: Some("https://pay.test/portal/".into()),
+            ..Settings::default()
+        };
+        let data = template_data(&customer, Some("Ann".into()), &settings, date("2026-06-15"));
+        let numbers: Vec<&str> = data.invoices.iter().map(|i| i.number.as_str()).collect();
+        assert_eq!(numbers, ["A"]);
+        assert_eq!(data.account_balance.amount, Decimal::new(10_000, 2));
+        assert_eq!(
+            data.portal_url.as_deref(),
+            Some("https://pay.test/portal/01CUSTOMER")
+        );
+        assert_eq!(
+            data.customer_address.as_deref(),
+            Some("1 Main St, Paris, FR")
+        );
+        assert_eq!(data.customer_payment_terms.as_deref(), Some("NET30"));
+        assert_eq!(data.customer_contact_name.as_deref(), Some("Ann"));
+    }
+}

@@ -262,7 +262,7 @@ async fn perform(job: &Job<'_>) -> Result<(), RecordError> {
         return suppress(job, &ctx, "step_missing", json!({})).await;
     };
     match step.action {
-        Action::Email | Action::Sms => send(job, &ctx, &run, &step).await,
+        Action::Email | Action::Sms => send(job, ctx, &run, &step).await,
         Action::Letter | Action::PhoneCall | Action::Escalation => {
             record(job, Some(ctx), &run, ChaseStatus::Claimed, None).await
         }
@@ -291,7 +291,7 @@ fn recipients<'a>(contacts: &'a [Contact], step: &Step) -> (Vec<&'a Contact>, Ve
 }
 
 /// Email or SMS: render, mark `sending`, call the provider, mark `sent`.
-async fn send(job: &Job<'_>, ctx: &Context, run: &Run, step: &Step) -> Result<(), RecordError> {
+async fn send(job: &Job<'_>, ctx: Context, run: &Run, step: &Step) -> Result<(), RecordError> {
     let app = job.app;
     let customer = &ctx.stored.customer;
     let mut contacts = contact_store::all(&app.table, &job.tenant, &customer.id).await?;
@@ -419,7 +419,7 @@ async fn send(job: &Job<'_>, ctx: &Context, run: &Run, step: &Step) -> Result<()
             )
             .await?;
             fault(faults::Point::AfterSend)?;
-            finish(job, Some(provider_id), None).await
+            finish(job, Some(provider_id), Some(ctx)).await
         }
         Err(crate::adapters::messaging::SendError::Transient(reason)) => {
             // The provider refused outright: nothing went out, so hand the

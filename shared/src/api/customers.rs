@@ -248,6 +248,23 @@ pub async fn delete(ctx: &Ctx<'_>, id: &str) -> Result<ApiResponse, ApiError> {
     }
     let table = &ctx.app.table;
     let tenant = &ctx.caller.tenant;
+    let open_tasks = table
+        .query(
+            crate::adapters::dynamo::KeyQuery::partition(
+                PK,
+                crate::adapters::keys::customer_pk(tenant, id),
+            )
+            .sort_begins_with(crate::adapters::keys::SK, "P#3#TASK#")
+            .limit(1)
+            .consistent(),
+        )
+        .await?;
+    if !open_tasks.items.is_empty() {
+        return Err(ApiError::conflict(
+            "customer_has_open_tasks",
+            "the customer has open tasks; complete them first",
+        ));
+    }
     let mut writes = customer_store::delete(table, tenant, &stored)?;
     let partition = crate::adapters::keys::customer_pk(tenant, id);
     let contacts = table

@@ -59,6 +59,19 @@ pub struct HistoryItem {
 
 pub const SYSTEM_ACTOR: &str = "system";
 
+/// History sorts by id, so ids made in the same millisecond (a fixed local
+/// clock, or one request writing several items) must still sort in the
+/// order they were made.
+fn next_id(at: DateTime<Utc>) -> String {
+    static GENERATOR: std::sync::Mutex<Option<ulid::Generator>> = std::sync::Mutex::new(None);
+    let mut generator = GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
+    generator
+        .get_or_insert_with(ulid::Generator::new)
+        .generate_from_datetime(at.into())
+        .unwrap_or_else(|_| ulid::Ulid::from_datetime(at.into()))
+        .to_string()
+}
+
 /// How many of the latest items the customer record keeps for its page.
 pub const RECENT_ITEMS: usize = 20;
 
@@ -72,7 +85,7 @@ impl HistoryItem {
         detail: serde_json::Value,
     ) -> Self {
         Self {
-            id: ulid::Ulid::from_datetime(occurred_at.into()).to_string(),
+            id: next_id(occurred_at),
             customer_id: customer_id.to_string(),
             kind,
             occurred_at,

@@ -1,0 +1,128 @@
+//! What a due chase costs in AWS requests, and that the scheduler's cost does
+//! not grow with customers that are enrolled but not due.
+
+use chrono::{TimeZone, Utc};
+use integration_tests::TestStack;
+use serde_json::json;
+use shared::adapters::customer_store;
+use shared::domain::customer::CustomerChanges;
+use shared::domain::identity::TenantId;
+use std::collections::BTreeMap;
+
+async fn due_customers(
+    stack: &TestStack,
+    token: &str,
+    cadence_id: &str,
+    prefix: &str,
+    count: usize,
+) {
+    for i in 0..count {
+        let customer = stack.post("/v1/customers", token, &json!({"number": format!("{prefix}-{i}"), "name": format!("Due {prefix} {i}"), "currency": "EUR", "email": format!("due-{prefix}-{i}@cost.example")})).await;
+        assert_eq!(customer.status, 201, "{:?}", customer.body);
+        let id = customer.body["id"].as_str().unwrap();
+        let invoice = stack
+            .post("/v1/invoices", token, &json!({"customer_id": id, "number": format!("{prefix}-INV-{i}"), "currency": "EUR", "issue_date": "2026-03-01", "due_date": "2026-03-31", "total": "10.00"}))
+            .await;
+        assert_eq!(invoice.status, 201);
+        let enrolled = stack
+            .call(
+                reqwest::Method::PUT,
+                &format!("/v1/customers/{id}/chasing"),
+                Some(token),
+                Some(&json!({"cadence_id": cadence_id})),
+                &[],
+            )
+            .await;
+        assert_eq!(enrolled.status, 200, "{:?}", enrolled.body);
+    }
+}
+
+fn per_operation(stack: &TestStack) -> BTreeMap<String, u64> {
+    stack.aws_requests()
+}
+
+#[tokio::test]
+async fn a_due_chase_costs_a_few_requests_and_idle_customers_cost_none() {
+    let stack = TestStack::start().await;
+    let owner = stack.token("owner");
+    stack.set_clock("2026-03-01T07:00:00Z").await;
+    stack
+        .patch(
+            "/v1/settings",
+            &owner,
+            0,
+            &json!({"sender_email": "ar@example.com"}),
+        )
+        .await;
+    let template = stack.post("/v1/templates", &owner, &json!({"name": "R", "channel": "email", "subject": "Balance", "body": "Please pay {{account_balance}}."})).await;
+    let cadence = stack
+        .post("/v1/cadences", &owner, &json!({"name": "Daily", "run_at": "08:00", "steps": [
+            {"trigger": "account_age", "days": 0, "action": "email", "template_id": template.body["id"]},
+            {"trigger": "account_age", "days": 1, "action": "email", "template_id": template.body["id"]}]}))
+        .await;
+    let cadence_id = cadence.body["id"].as_str().unwrap().to_string();
+    due_customers(&stack, &owner, &cadence_id, "A", 20).await;
+
+    let event = |at: &str| {
+        serde_json::from_value(json!({"version": "0", "id": "x", "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "000000000000", "time": at, "region": "us-east-1", "resources": [], "detail": {}})).unwrap()
+    };
+    stack.set_clock("2026-03-01T08:00:00Z").await;
+    stack.reset_aws_requests();
+    let report = shared::scheduler::handle(&stack.stack.app, event("2026-03-01T08:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(report.enqueued, 20);
+    let scheduler_first = per_operation(&stack);
+    assert_eq!(
+        scheduler_first.get("SQS.SendMessageBatch"),
+        Some(&2),
+        "10 messages a call: {scheduler_first:?}"
+    );
+
+    stack.reset_aws_requests();
+    let drained = stack
+        .tick(Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 30).unwrap())
+        .await;
+    assert_eq!(drained["succeeded"], 20, "{drained}");
+    let worker = per_operation(&stack);
+    println!("scheduler for 20 due chases: {scheduler_first:?}");
+    println!("tick (scheduler with nothing due + worker for 20 chases): {worker:?}");
+    assert_eq!(worker.get("SESv2.SendEmail"), Some(&20));
+
+    // 1,000 enrolled customers that are not due, and 20 more that are due tomorrow.
+    let tenant = TenantId::parse(&stack.tenant).unwrap();
+    let table = &stack.stack.app.table;
+    let mut writes = Vec::new();
+    for i in 0..1000 {
+        let body =
+            json!({"number": format!("IDLE-{i}"), "name": format!("Idle {i}"), "currency": "EUR"});
+        let mut customer = CustomerChanges::parse_new(body.as_object().unwrap())
+            .unwrap()
+            .create(ulid::Ulid::new().to_string(), Utc::now())
+            .unwrap();
+        customer.chasing.cadence_id = Some(cadence_id.clone());
+        customer.chasing.cadence_version = Some(1);
+        customer.next_evaluation_at = Some(Utc.with_ymd_and_hms(2027, 1, 1, 8, 0, 0).unwrap());
+        writes.push(customer_store::put(table, &tenant, customer, None, &[]).unwrap());
+    }
+    for chunk in writes.chunks(25) {
+        let batch = chunk.iter().map(|w| table.transact(w.clone()));
+        for result in futures::future::join_all(batch).await {
+            result.unwrap();
+        }
+    }
+    // The 20 customers of the first run are due again tomorrow (step 2).
+    stack.set_clock("2026-03-02T08:00:00Z").await;
+    stack.reset_aws_requests();
+    let report = shared::scheduler::handle(&stack.stack.app, event("2026-03-02T08:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(report.enqueued, 20);
+    let scheduler_second = per_operation(&stack);
+    println!("scheduler for 20 due chases with 1,000 idle customers: {scheduler_second:?}");
+    assert_eq!(
+        scheduler_second, scheduler_first,
+        "idle customers cost the scheduler nothing"
+    );
+}
