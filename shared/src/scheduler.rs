@@ -205,6 +205,9 @@ async fn plan(
     };
     let writes = if evaluation.promise_expired {
         resolve_promise(app, tenant, &stored, next, at, today)?
+    } else if next.chasing != customer.chasing {
+        // A pause ran out: the list facets change too, so write it all.
+        customer_store::put(&app.table, tenant, next, Some(&stored), &[])?
     } else {
         vec![customer_store::update_chasing(
             &app.table, tenant, &stored, &next,

@@ -150,6 +150,13 @@ async fn write(
         .filter_map(|c| c.phone.clone())
         .collect();
     next.contact_phones.dedup();
+    // Steps with a contact role run only for customers with such a contact.
+    next.contact_roles = others
+        .iter()
+        .chain(after)
+        .filter(|c| c.receives_chasers || c.receives_escalations)
+        .flat_map(|c| c.roles.iter().cloned())
+        .collect();
     let summary = match kind {
         HistoryType::ContactCreated => format!("Contact {} added", subject.name),
         HistoryType::ContactDeleted => format!("Contact {} removed", subject.name),

@@ -61,15 +61,19 @@ pub const SYSTEM_ACTOR: &str = "system";
 
 /// History sorts by id, so ids made in the same millisecond (a fixed local
 /// clock, or one request writing several items) must still sort in the
-/// order they were made.
+/// order they were made; ids for other instants sort by their instant.
 fn next_id(at: DateTime<Utc>) -> String {
-    static GENERATOR: std::sync::Mutex<Option<ulid::Generator>> = std::sync::Mutex::new(None);
-    let mut generator = GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
-    generator
-        .get_or_insert_with(ulid::Generator::new)
-        .generate_from_datetime(at.into())
-        .unwrap_or_else(|_| ulid::Ulid::from_datetime(at.into()))
-        .to_string()
+    static LAST: std::sync::Mutex<Option<ulid::Ulid>> = std::sync::Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    let fresh = ulid::Ulid::from_datetime(at.into());
+    let id = match *last {
+        Some(previous) if previous.timestamp_ms() == fresh.timestamp_ms() => {
+            previous.increment().unwrap_or(fresh)
+        }
+        _ => fresh,
+    };
+    *last = Some(id);
+    id.to_string()
 }
 
 /// How many of the latest items the customer record keeps for its page.
