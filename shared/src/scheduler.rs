@@ -70,7 +70,7 @@ pub async fn handle(app: &App, event: EventBridgeEvent) -> Result<SchedulerRepor
             )
         })
         .collect();
-    let items = task_store::batch_get(&app.table, &keys, true).await?;
+    let items = crate::adapters::dynamo::batch_get(&app.table, &keys, true).await?;
     let mut cadences: HashMap<(String, String, u32), Option<Cadence>> = HashMap::new();
     let mut planned = Vec::new();
     for item in items {
@@ -112,7 +112,7 @@ struct Plan {
 }
 
 fn tenant_of(item: &crate::adapters::dynamo::Item) -> Option<TenantId> {
-    let pk = task_store::text_attribute(item, crate::adapters::keys::PK)?;
+    let pk = crate::adapters::dynamo::text_attribute(item, crate::adapters::keys::PK)?;
     let rest = pk.strip_prefix("T#")?;
     TenantId::parse(rest.split("#C#").next()?)
 }

@@ -473,3 +473,40 @@ async fn a_payment_between_enqueue_and_send_suppresses_the_chase() {
     assert_eq!(suppressed.len(), 1, "{history:?}");
     assert_eq!(suppressed[0]["detail"]["reason"], "no_chased_balance");
 }
+
+#[tokio::test]
+async fn an_old_account_runs_only_its_latest_due_step_and_missed_runs_are_caught_up() {
+    let stack = TestStack::start().await;
+    let owner = stack.token("owner");
+    stack.set_clock("2026-05-30T07:00:00Z").await;
+    let steps = json!([
+        {"trigger": "past_due_age", "days": 1, "action": "email", "template_id": "EMAIL_TEMPLATE"},
+        {"trigger": "past_due_age", "days": 7, "action": "email", "template_id": "EMAIL_TEMPLATE"},
+        {"trigger": "past_due_age", "days": 30, "action": "email", "template_id": "EMAIL_TEMPLATE"},
+        {"trigger": "past_due_age", "days": 90, "action": "email", "template_id": "EMAIL_TEMPLATE"}
+    ]);
+    let (setup, cadence_id) = setup(&stack, &owner, steps, "old").await;
+    invoice(&stack, &owner, json!({"customer_id": setup.customer_id, "number": "OLD-1", "currency": "EUR", "issue_date": "2026-03-01", "due_date": "2026-03-31", "total": "900.00"})).await;
+    // Sixty days past due at enrolment.
+    enrol(&stack, &owner, &setup.customer_id, &cadence_id).await;
+    stack
+        .tick(Utc.with_ymd_and_hms(2026, 5, 30, 8, 0, 0).unwrap())
+        .await;
+    // The scheduler is down from May 31 to July 2; the next tick catches up once.
+    stack
+        .tick(Utc.with_ymd_and_hms(2026, 7, 3, 8, 15, 0).unwrap())
+        .await;
+    stack
+        .tick_days(day("2026-07-04"), day("2026-07-10"), 8, 0)
+        .await;
+    assert_eq!(
+        timeline(&stack, &owner, &setup.customer_id).await,
+        [
+            ("2026-05-30".into(), "chase_email".into(), 2),
+            ("2026-05-30".into(), "chase_superseded".into(), 0),
+            ("2026-05-30".into(), "chase_superseded".into(), 1),
+            ("2026-07-03".into(), "chase_email".into(), 3),
+        ]
+    );
+    assert_eq!(stack.emails_to(&setup.email).await.len(), 2);
+}

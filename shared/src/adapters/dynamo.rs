@@ -424,3 +424,71 @@ impl Table {
         Ok(TransactWriteItem::builder().delete(delete).build())
     }
 }
+
+/// DynamoDB answers at most this many keys per `BatchGetItem`.
+const BATCH_GET_KEYS: usize = 100;
+const BATCH_GET_ATTEMPTS: u32 = 5;
+
+/// Reads items by key, any number of them, in as few `BatchGetItem`
+/// requests as DynamoDB allows; keys it leaves unprocessed are retried.
+pub async fn batch_get(
+    table: &Table,
+    keys: &[(String, String)],
+    consistent: bool,
+) -> Result<Vec<Item>, StoreError> {
+    let distinct: std::collections::BTreeSet<&(String, String)> = keys.iter().collect();
+    let distinct: Vec<&(String, String)> = distinct.into_iter().collect();
+    let mut found = Vec::new();
+    for chunk in distinct.chunks(BATCH_GET_KEYS) {
+        let mut pending: Vec<Item> = chunk
+            .iter()
+            .map(|(pk, sk)| {
+                [
+                    (super::keys::PK.to_string(), AttributeValue::S(pk.clone())),
+                    (super::keys::SK.to_string(), AttributeValue::S(sk.clone())),
+                ]
+                .into()
+            })
+            .collect();
+        let mut attempt = 0;
+        while !pending.is_empty() {
+            if attempt == BATCH_GET_ATTEMPTS {
+                return Err(StoreError::Throttled(
+                    "BatchGetItem unprocessed keys".into(),
+                ));
+            }
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+            }
+            attempt += 1;
+            let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut pending)))
+                .consistent_read(consistent)
+                .build()
+                .map_err(|e| StoreError::Rejected(e.to_string()))?;
+            let output = table
+                .client()
+                .batch_get_item()
+                .request_items(table.name(), request)
+                .send()
+                .await
+                .map_err(StoreError::from_sdk)?;
+            if let Some(mut responses) = output.responses {
+                found.extend(responses.remove(table.name()).unwrap_or_default());
+            }
+            if let Some(mut unprocessed) = output.unprocessed_keys {
+                if let Some(left) = unprocessed.remove(table.name()) {
+                    pending = left.keys;
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+pub fn text_attribute<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    match item.get(name) {
+        Some(AttributeValue::S(value)) => Some(value),
+        _ => None,
+    }
+}

@@ -3,10 +3,10 @@
 //! or a task belong to the customer.
 
 use super::customer_store::{self, StoredCustomer};
+use super::dynamo::{batch_get, text_attribute};
 use super::dynamo::{from_item, to_item, Condition, Item, StoreError, Table};
 use super::history_store::{page, PageQuery, SortCondition};
 use super::keys::{customer_pk, invoice_sk, note_sk, CUSTOMER_SK, NOTE_PREFIX, PK, SK};
-use super::task_store::{batch_get, text_attribute};
 use crate::domain::identity::TenantId;
 use crate::domain::note::Note;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};

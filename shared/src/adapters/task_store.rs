@@ -10,86 +10,20 @@
 //!   `<due date>#<id>`, so a list page is one Query of one index partition.
 
 use super::customer_store::{self, StoredCustomer};
-use super::dynamo::{from_item, to_item, Condition, Item, StoreError, Table};
+use super::dynamo::{
+    batch_get, from_item, text_attribute, to_item, Condition, Item, StoreError, Table,
+};
 use super::history_store::{page, PageQuery, SortCondition};
 use super::keys::*;
 use crate::domain::customer::Customer;
 use crate::domain::identity::TenantId;
 use crate::domain::task::{Task, TaskStatus};
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use chrono::NaiveDate;
 use std::collections::{BTreeSet, HashMap};
 
 const POINTER_CUSTOMER: &str = "customer_id";
 const POINTER_SK: &str = "task_sk";
-
-/// DynamoDB answers at most this many keys per `BatchGetItem`.
-const BATCH_GET_KEYS: usize = 100;
-const BATCH_GET_ATTEMPTS: u32 = 5;
-
-/// Reads items by key, any number of them, in as few `BatchGetItem`
-/// requests as DynamoDB allows; keys it leaves unprocessed are retried.
-pub async fn batch_get(
-    table: &Table,
-    keys: &[(String, String)],
-    consistent: bool,
-) -> Result<Vec<Item>, StoreError> {
-    let distinct: BTreeSet<&(String, String)> = keys.iter().collect();
-    let distinct: Vec<&(String, String)> = distinct.into_iter().collect();
-    let mut found = Vec::new();
-    for chunk in distinct.chunks(BATCH_GET_KEYS) {
-        let mut pending: Vec<Item> = chunk
-            .iter()
-            .map(|(pk, sk)| {
-                [
-                    (PK.to_string(), AttributeValue::S(pk.clone())),
-                    (SK.to_string(), AttributeValue::S(sk.clone())),
-                ]
-                .into()
-            })
-            .collect();
-        let mut attempt = 0;
-        while !pending.is_empty() {
-            if attempt == BATCH_GET_ATTEMPTS {
-                return Err(StoreError::Throttled(
-                    "BatchGetItem unprocessed keys".into(),
-                ));
-            }
-            if attempt > 0 {
-                tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
-            }
-            attempt += 1;
-            let request = KeysAndAttributes::builder()
-                .set_keys(Some(std::mem::take(&mut pending)))
-                .consistent_read(consistent)
-                .build()
-                .map_err(|e| StoreError::Rejected(e.to_string()))?;
-            let output = table
-                .client()
-                .batch_get_item()
-                .request_items(table.name(), request)
-                .send()
-                .await
-                .map_err(StoreError::from_sdk)?;
-            if let Some(mut responses) = output.responses {
-                found.extend(responses.remove(table.name()).unwrap_or_default());
-            }
-            if let Some(mut unprocessed) = output.unprocessed_keys {
-                if let Some(left) = unprocessed.remove(table.name()) {
-                    pending = left.keys;
-                }
-            }
-        }
-    }
-    Ok(found)
-}
-
-pub fn text_attribute<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-    match item.get(name) {
-        Some(AttributeValue::S(value)) => Some(value),
-        _ => None,
-    }
-}
 
 /// The customer records of `ids`, by id (missing ones are left out).
 pub async fn customers(

@@ -420,10 +420,10 @@ async fn existing(ctx: &Ctx<'_>, sort_keys: &[String]) -> Result<BTreeSet<String
         .iter()
         .map(|sk| (pk.clone(), sk.clone()))
         .collect();
-    let items = task_store::batch_get(&ctx.app.table, &keys, true).await?;
+    let items = crate::adapters::dynamo::batch_get(&ctx.app.table, &keys, true).await?;
     Ok(items
         .iter()
-        .filter_map(|item| task_store::text_attribute(item, SK).map(str::to_string))
+        .filter_map(|item| crate::adapters::dynamo::text_attribute(item, SK).map(str::to_string))
         .collect())
 }
 
@@ -441,10 +441,10 @@ async fn customers_of(
         .map(|n| (pk.clone(), customer_number_sk(n)))
         .collect();
     let mut by_number = HashMap::new();
-    for item in task_store::batch_get(&ctx.app.table, &numbers, true).await? {
+    for item in crate::adapters::dynamo::batch_get(&ctx.app.table, &numbers, true).await? {
         if let (Some(sk), Some(id)) = (
-            task_store::text_attribute(&item, SK),
-            task_store::text_attribute(&item, "customer_id"),
+            crate::adapters::dynamo::text_attribute(&item, SK),
+            crate::adapters::dynamo::text_attribute(&item, "customer_id"),
         ) {
             by_number.insert(sk.to_string(), id.to_string());
         }
