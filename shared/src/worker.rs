@@ -684,7 +684,6 @@ async fn suppress(
     reason: &str,
     detail: serde_json::Value,
 ) -> Result<(), RecordError> {
-    let app = job.app;
     let customer = &ctx.stored.customer;
     let history = HistoryItem::new(
         &customer.id,
@@ -694,23 +693,14 @@ async fn suppress(
         format!("Chase step {} not sent: {reason}", job.message.step + 1),
         json!({"reason": reason, "detail": detail, "cadence_id": job.message.cadence_id, "cycle": job.message.cycle, "step": job.message.step, "chased_balance": ctx.evaluation.chased_balance}),
     );
-    let mut writes = vec![chase_store::advance(
-        &app.table,
-        &job.key(),
+    close(
+        job,
         ChaseStatus::Claimed,
         ChaseStatus::Suppressed,
-        None,
-        job.now,
-    )?];
-    writes.push(customer_store::history_put(
-        &app.table,
-        &job.tenant,
-        &history,
-    )?);
-    match app.table.transact(writes).await {
-        Ok(()) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
-        Err(other) => Err(other.into()),
-    }
+        vec![history],
+        Vec::new(),
+    )
+    .await
 }
 
 async fn suppress_without_customer(job: &Job<'_>) -> Result<(), RecordError> {
@@ -771,27 +761,63 @@ async fn fail(
         updated_at: job.now,
     };
     let task_history = task.created_history(SYSTEM_ACTOR, job.now);
-    let mut writes = vec![chase_store::advance(
-        &app.table,
-        &job.key(),
+    let writes = task_store::insert(&app.table, &job.tenant, &task)?;
+    close(
+        job,
         from,
         ChaseStatus::Failed,
-        None,
-        job.now,
-    )?];
-    writes.push(customer_store::history_put(
-        &app.table,
-        &job.tenant,
-        &history,
-    )?);
-    writes.push(customer_store::history_put(
-        &app.table,
-        &job.tenant,
-        &task_history,
-    )?);
-    writes.extend(task_store::insert(&app.table, &job.tenant, &task)?);
-    match app.table.transact(writes).await {
-        Ok(()) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
-        Err(other) => Err(other.into()),
+        vec![history, task_history],
+        writes,
+    )
+    .await
+}
+
+/// Ends a chase without sending: the claim moves to `to`, and the history
+/// lands on the customer (its recent items included) with `extra` writes, in
+/// one transaction retried when the customer changes meanwhile.
+async fn close(
+    job: &Job<'_>,
+    from: ChaseStatus,
+    to: ChaseStatus,
+    history: Vec<HistoryItem>,
+    extra: Vec<TransactWriteItem>,
+) -> Result<(), RecordError> {
+    let app = job.app;
+    for _ in 0..RECORD_ATTEMPTS {
+        let Some(stored) =
+            customer_store::get(&app.table, &job.tenant, &job.message.customer_id).await?
+        else {
+            return suppress_without_customer(job).await;
+        };
+        let mut writes = customer_store::put(
+            &app.table,
+            &job.tenant,
+            stored.customer.clone(),
+            Some(&stored),
+            &history,
+        )?;
+        let chase_index = writes.len();
+        writes.push(chase_store::advance(
+            &app.table,
+            &job.key(),
+            from,
+            to,
+            None,
+            job.now,
+        )?);
+        writes.extend(extra.clone());
+        match app.table.transact(writes).await {
+            Ok(()) => return Ok(()),
+            // Someone else closed this chase.
+            Err(StoreError::ConditionFailed { index }) if index == chase_index => return Ok(()),
+            Err(StoreError::ConditionFailed { index: 0 })
+            | Err(StoreError::TransactionConflict) => continue,
+            // A task or history item that already exists: written before.
+            Err(StoreError::ConditionFailed { .. }) => return Ok(()),
+            Err(other) => return Err(other.into()),
+        }
     }
+    Err(RecordError::Transient(
+        "the customer kept changing while recording".into(),
+    ))
 }

@@ -301,3 +301,21 @@ async fn reads_and_updates_cost_a_known_number_of_aws_requests() {
         ]
     );
 }
+
+#[tokio::test]
+async fn the_sender_must_be_on_the_verified_domain() {
+    let stack = TestStack::start().await;
+    let owner = stack.token("owner");
+    let elsewhere = stack
+        .patch("/v1/settings", &owner, 0, &json!({"sender_email": "ar@gmail.com"}))
+        .await;
+    assert_eq!(elsewhere.status, 422);
+    assert!(elsewhere.body["fields"]["sender_email"]
+        .as_str()
+        .unwrap()
+        .contains("example.com"));
+    let verified = stack
+        .patch("/v1/settings", &owner, 0, &json!({"sender_email": "ar@example.com"}))
+        .await;
+    assert_eq!(verified.status, 200);
+}

@@ -100,7 +100,7 @@ async fn reset_request_counts(State(stack): State<Arc<LocalStack>>) -> Response 
 async fn api_gateway(State(stack): State<Arc<LocalStack>>, request: Request) -> Response {
     let path = request.uri().path().to_string();
     let Some(proxy) = path.strip_prefix("/v1/") else {
-        return error(StatusCode::NOT_FOUND, "not_found", "resource not found");
+        return error(StatusCode::NOT_FOUND, "not_found", "no such route");
     };
     let Some(claims) = bearer_claims(&stack, request.headers()) else {
         return error(

@@ -397,7 +397,7 @@ async fn route(
             | ["v1", "customers", _, "chasing", ..],
             _,
         ) => ("method not allowed", Err(ApiError::MethodNotAllowed)),
-        _ => ("not found", Err(ApiError::NotFound)),
+        _ => ("not found", Err(ApiError::NoRoute)),
     };
     tracing::Span::current().record("route", name);
     result

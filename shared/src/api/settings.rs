@@ -3,7 +3,7 @@
 use super::Ctx;
 use crate::adapters::settings_store;
 use crate::domain::identity::Permission;
-use crate::domain::settings::{FrequencyCap, Settings, SettingsPatch};
+use crate::domain::settings::{FrequencyCap, Patch, Settings, SettingsPatch};
 use crate::http::{auth, request, ApiError, ApiResponse};
 use chrono::{DateTime, Utc};
 use lambda_http::Request;
@@ -51,6 +51,15 @@ pub async fn patch(ctx: &Ctx<'_>, request: &Request) -> Result<ApiResponse, ApiE
     auth::require(&ctx.caller, Permission::ManageSettings)?;
     let expected_version = request::if_match_version(request)?;
     let patch = SettingsPatch::parse(&request::json_object(request)?)?;
+    if let (Patch::Set(email), Some(domain)) = (&patch.sender_email, &ctx.app.config.sender_domain)
+    {
+        if !sends_from(email, domain) {
+            return Err(ApiError::invalid_field(
+                "sender_email",
+                &format!("must be an address at {domain}, the verified sending domain"),
+            ));
+        }
+    }
     let current = settings_store::load(&ctx.app.table, &ctx.caller.tenant).await?;
     if current.version != expected_version {
         return Err(ApiError::stale_version());
@@ -65,4 +74,27 @@ pub async fn patch(ctx: &Ctx<'_>, request: &Request) -> Result<ApiResponse, ApiE
         view(ctx, &next)?,
     )
     .await
+}
+
+/// SES sends only from the verified domain (or its subdomains).
+fn sends_from(email: &str, domain: &str) -> bool {
+    let host = email
+        .rsplit_once('@')
+        .map_or("", |(_, host)| host)
+        .to_lowercase();
+    let domain = domain.to_lowercase();
+    host == domain || host.ends_with(&format!(".{domain}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sends_from;
+
+    #[test]
+    fn senders_must_be_on_the_verified_domain() {
+        assert!(sends_from("ar@example.com", "example.com"));
+        assert!(sends_from("ar@billing.Example.com", "example.com"));
+        assert!(!sends_from("ar@notexample.com", "example.com"));
+        assert!(!sends_from("ar@example.com.evil", "example.com"));
+    }
 }

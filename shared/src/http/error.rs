@@ -16,6 +16,9 @@ pub enum ApiError {
     Forbidden(&'static str),
     #[error("resource not found")]
     NotFound,
+    /// No route matches the path (as opposed to a route whose resource is missing).
+    #[error("no such route")]
+    NoRoute,
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("{message}")]
@@ -69,7 +72,7 @@ impl ApiError {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::NotFound | Self::NoRoute => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -85,7 +88,7 @@ impl ApiError {
             Self::BadRequest { code, .. } | Self::Conflict { code, .. } => code,
             Self::Unauthorized => "unauthorized",
             Self::Forbidden(_) => "forbidden",
-            Self::NotFound => "not_found",
+            Self::NotFound | Self::NoRoute => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::PreconditionRequired => "precondition_required",
