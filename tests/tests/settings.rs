@@ -307,7 +307,12 @@ async fn the_sender_must_be_on_the_verified_domain() {
     let stack = TestStack::start().await;
     let owner = stack.token("owner");
     let elsewhere = stack
-        .patch("/v1/settings", &owner, 0, &json!({"sender_email": "ar@gmail.com"}))
+        .patch(
+            "/v1/settings",
+            &owner,
+            0,
+            &json!({"sender_email": "ar@gmail.com"}),
+        )
         .await;
     assert_eq!(elsewhere.status, 422);
     assert!(elsewhere.body["fields"]["sender_email"]
@@ -315,7 +320,12 @@ async fn the_sender_must_be_on_the_verified_domain() {
         .unwrap()
         .contains("example.com"));
     let verified = stack
-        .patch("/v1/settings", &owner, 0, &json!({"sender_email": "ar@example.com"}))
+        .patch(
+            "/v1/settings",
+            &owner,
+            0,
+            &json!({"sender_email": "ar@example.com"}),
+        )
         .await;
     assert_eq!(verified.status, 200);
 }
