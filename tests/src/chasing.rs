@@ -99,21 +99,11 @@ impl TestStack {
 
     /// The customer's history, newest first, all pages.
     pub async fn history(&self, token: &str, customer_id: &str) -> Vec<Value> {
-        let mut items = Vec::new();
-        let mut cursor = String::new();
-        loop {
-            let reply = self
-                .get(
-                    &format!("/v1/customers/{customer_id}/history?limit=200&cursor={cursor}"),
-                    token,
-                )
-                .await;
-            assert_eq!(reply.status, 200, "{:?}", reply.body);
-            items.extend(reply.body["items"].as_array().cloned().unwrap_or_default());
-            match reply.body["next_cursor"].as_str() {
-                Some(next) => cursor = next.to_string(),
-                None => return items,
-            }
-        }
+        self.all_pages(
+            token,
+            &format!("/v1/customers/{customer_id}/history?limit=200"),
+        )
+        .await
+        .0
     }
 }

@@ -130,3 +130,4 @@ impl TestStack {
 }
 
 pub mod chasing;
+pub mod fixtures;

@@ -5,19 +5,6 @@ use integration_tests::{Reply, TestStack};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-async fn at(stack: &TestStack, now: &str) {
-    let reply = stack
-        .call(
-            Method::POST,
-            "/_local/clock",
-            None,
-            Some(&json!({"now": now})),
-            &[],
-        )
-        .await;
-    assert_eq!(reply.status, 200);
-}
-
 async fn template(stack: &TestStack, token: &str, channel: &str) -> String {
     let body = match channel {
         "email" => {
@@ -27,7 +14,7 @@ async fn template(stack: &TestStack, token: &str, channel: &str) -> String {
     };
     let reply = stack.post("/v1/templates", token, &body).await;
     assert_eq!(reply.status, 201, "{:?}", reply.body);
-    reply.body["id"].as_str().unwrap().to_string()
+    reply.id()
 }
 
 fn definition(name: &str, email: &str) -> Value {
@@ -54,12 +41,6 @@ async fn customer(stack: &TestStack, token: &str, body: Value) -> Value {
     reply.body
 }
 
-async fn delete(stack: &TestStack, path: &str, token: &str) -> Reply {
-    stack
-        .call(Method::DELETE, path, Some(token), None, &[])
-        .await
-}
-
 #[tokio::test]
 async fn cadences_are_created_read_listed_updated_and_deleted() {
     let stack = TestStack::start().await;
@@ -67,7 +48,7 @@ async fn cadences_are_created_read_listed_updated_and_deleted() {
     let email = template(&stack, &manager, "email").await;
     let created = create_cadence(&stack, &manager, &definition("Standard", &email)).await;
     assert_eq!(created.status, 201, "{:?}", created.body);
-    let id = created.body["id"].as_str().unwrap().to_string();
+    let id = created.id();
     assert_eq!(
         created.header("location"),
         Some(format!("/v1/cadences/{id}").as_str())
@@ -135,7 +116,8 @@ async fn cadences_are_created_read_listed_updated_and_deleted() {
         404
     );
     assert_eq!(
-        delete(&stack, &format!("/v1/cadences/{id}"), &other_tenant)
+        stack
+            .delete(&format!("/v1/cadences/{id}"), &other_tenant)
             .await
             .status,
         404
@@ -152,7 +134,8 @@ async fn cadences_are_created_read_listed_updated_and_deleted() {
     assert_eq!(wrong_method.status, 405);
 
     assert_eq!(
-        delete(&stack, &format!("/v1/cadences/{id}"), &manager)
+        stack
+            .delete(&format!("/v1/cadences/{id}"), &manager)
             .await
             .status,
         204
@@ -253,13 +236,14 @@ async fn a_tenant_has_at_most_100_cadences() {
     for _ in 0..100 {
         let reply = create_cadence(&stack, &owner, &body).await;
         assert_eq!(reply.status, 201, "{:?}", reply.body);
-        last = reply.body["id"].as_str().unwrap().to_string();
+        last = reply.id();
     }
     let full = create_cadence(&stack, &owner, &body).await;
     assert_eq!(full.status, 409);
     assert_eq!(full.body["error"], "cadence_limit");
     assert_eq!(
-        delete(&stack, &format!("/v1/cadences/{last}"), &owner)
+        stack
+            .delete(&format!("/v1/cadences/{last}"), &owner)
             .await
             .status,
         204
@@ -271,10 +255,10 @@ async fn a_tenant_has_at_most_100_cadences() {
 async fn enrolled_cadences_change_through_versions_and_migration() {
     let stack = TestStack::start().await;
     let owner = stack.token("owner");
-    at(&stack, "2026-06-15T12:00:00Z").await;
+    stack.set_clock("2026-06-15T12:00:00Z").await;
     let email = template(&stack, &owner, "email").await;
     let created = create_cadence(&stack, &owner, &definition("Standard", &email)).await;
-    let id = created.body["id"].as_str().unwrap().to_string();
+    let id = created.id();
     let mut customers = Vec::new();
     for number in ["M-1", "M-2", "M-3"] {
         let c = customer(
@@ -284,16 +268,7 @@ async fn enrolled_cadences_change_through_versions_and_migration() {
         )
         .await;
         let cid = c["id"].as_str().unwrap().to_string();
-        let enrolled = stack
-            .call(
-                Method::PUT,
-                &format!("/v1/customers/{cid}/chasing"),
-                Some(&owner),
-                Some(&json!({"cadence_id": id})),
-                &[],
-            )
-            .await;
-        assert_eq!(enrolled.status, 200, "{:?}", enrolled.body);
+        stack.enrol(&owner, &cid, &id).await;
         customers.push(cid);
     }
     let read = stack.get(&format!("/v1/cadences/{id}"), &owner).await;
@@ -369,14 +344,15 @@ async fn enrolled_cadences_change_through_versions_and_migration() {
     );
 
     assert_eq!(
-        delete(&stack, &format!("/v1/cadences/{id}"), &owner)
+        stack
+            .delete(&format!("/v1/cadences/{id}"), &owner)
             .await
             .status,
         409
     );
 
     // History sorts by time, and the clock is fixed: let it move on.
-    at(&stack, "2026-06-15T13:00:00Z").await;
+    stack.set_clock("2026-06-15T13:00:00Z").await;
     let bad_limit = stack
         .post(
             &format!("/v1/cadences/{id}/migrate?limit=0"),
@@ -424,7 +400,9 @@ async fn enrolled_cadences_change_through_versions_and_migration() {
     assert_eq!(nothing_left.body["migrated"], 0);
 
     for cid in &customers {
-        let left = delete(&stack, &format!("/v1/customers/{cid}/chasing"), &owner).await;
+        let left = stack
+            .delete(&format!("/v1/customers/{cid}/chasing"), &owner)
+            .await;
         assert_eq!(left.status, 200, "{:?}", left.body);
     }
     assert_eq!(
@@ -432,7 +410,8 @@ async fn enrolled_cadences_change_through_versions_and_migration() {
         0
     );
     assert_eq!(
-        delete(&stack, &format!("/v1/cadences/{id}"), &owner)
+        stack
+            .delete(&format!("/v1/cadences/{id}"), &owner)
             .await
             .status,
         204
@@ -443,7 +422,7 @@ async fn enrolled_cadences_change_through_versions_and_migration() {
 async fn assignment_rules_enrol_customers_on_create_and_update() {
     let stack = TestStack::start().await;
     let owner = stack.token("owner");
-    at(&stack, "2026-06-15T12:00:00Z").await;
+    stack.set_clock("2026-06-15T12:00:00Z").await;
     let rules = |name: &str, priority: i64, rules: Value| {
         json!({"name": name, "run_at": "09:00", "steps": [{"trigger": "past_due_age", "days": 1, "action": "phone_call"}],
                "assignment": {"mode": "always", "priority": priority, "rules": rules}})
@@ -455,7 +434,7 @@ async fn assignment_rules_enrol_customers_on_create_and_update() {
     )
     .await;
     assert_eq!(vip.status, 201, "{:?}", vip.body);
-    let vip_id = vip.body["id"].as_str().unwrap().to_string();
+    let vip_id = vip.id();
     let net60 = create_cadence(
         &stack,
         &owner,
@@ -466,7 +445,7 @@ async fn assignment_rules_enrol_customers_on_create_and_update() {
         ),
     )
     .await;
-    let net60_id = net60.body["id"].as_str().unwrap().to_string();
+    let net60_id = net60.id();
     let manual = create_cadence(&stack, &owner, &json!({"name": "Manual", "run_at": "09:00", "steps": [{"trigger": "past_due_age", "days": 1, "action": "letter"}]})).await;
     assert_eq!(manual.status, 201);
 
@@ -528,7 +507,8 @@ async fn assignment_rules_enrol_customers_on_create_and_update() {
     // Deleting an enrolled customer gives its place back.
     let both_id = both["id"].as_str().unwrap();
     assert_eq!(
-        delete(&stack, &format!("/v1/customers/{both_id}"), &owner)
+        stack
+            .delete(&format!("/v1/customers/{both_id}"), &owner)
             .await
             .status,
         204

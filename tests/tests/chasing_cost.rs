@@ -24,16 +24,7 @@ async fn due_customers(
             .post("/v1/invoices", token, &json!({"customer_id": id, "number": format!("{prefix}-INV-{i}"), "currency": "EUR", "issue_date": "2026-03-01", "due_date": "2026-03-31", "total": "10.00"}))
             .await;
         assert_eq!(invoice.status, 201);
-        let enrolled = stack
-            .call(
-                reqwest::Method::PUT,
-                &format!("/v1/customers/{id}/chasing"),
-                Some(token),
-                Some(&json!({"cadence_id": cadence_id})),
-                &[],
-            )
-            .await;
-        assert_eq!(enrolled.status, 200, "{:?}", enrolled.body);
+        stack.enrol(token, id, cadence_id).await;
     }
 }
 
@@ -60,7 +51,7 @@ async fn a_due_chase_costs_a_few_requests_and_idle_customers_cost_none() {
             {"trigger": "account_age", "days": 0, "action": "email", "template_id": template.body["id"]},
             {"trigger": "account_age", "days": 1, "action": "email", "template_id": template.body["id"]}]}))
         .await;
-    let cadence_id = cadence.body["id"].as_str().unwrap().to_string();
+    let cadence_id = cadence.id();
     due_customers(&stack, &owner, &cadence_id, "A", 20).await;
 
     let event = |at: &str| {

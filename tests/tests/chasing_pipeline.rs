@@ -24,15 +24,13 @@ async fn setup(stack: &TestStack, token: &str, steps: Value, tag: &str) -> (Setu
         .patch("/v1/settings", token, 0, &json!({"company_name": "Acme Ltd", "sender_email": "ar@example.com", "portal_base_url": "https://pay.example.com"}))
         .await;
     assert_eq!(settings.status, 200, "{:?}", settings.body);
-    let customer = stack
-        .post(
+    let customer_id = stack
+        .create(
             "/v1/customers",
             token,
             &json!({"number": format!("CH-{tag}"), "name": "Globex", "currency": "EUR"}),
         )
         .await;
-    assert_eq!(customer.status, 201, "{:?}", customer.body);
-    let customer_id = customer.body["id"].as_str().unwrap().to_string();
     let email = format!(
         "ap-{}@globex.example",
         ulid::Ulid::new().to_string().to_lowercase()
@@ -47,30 +45,23 @@ async fn setup(stack: &TestStack, token: &str, steps: Value, tag: &str) -> (Setu
         .await;
     assert_eq!(contact.status, 201, "{:?}", contact.body);
     let email_template = stack
-        .post("/v1/templates", token, &json!({"name": "Reminder", "channel": "email", "subject": "{{customer_name}}: {{account_balance}} due", "body": "<p>Dear {{customer_contact_name}}, please pay {{account_balance}} for {{invoice_numbers}}.</p>{{{customer_portal_button}}}"}))
+        .create("/v1/templates", token, &json!({"name": "Reminder", "channel": "email", "subject": "{{customer_name}}: {{account_balance}} due", "body": "<p>Dear {{customer_contact_name}}, please pay {{account_balance}} for {{invoice_numbers}}.</p>{{{customer_portal_button}}}"}))
         .await;
-    assert_eq!(email_template.status, 201, "{:?}", email_template.body);
     let sms_template = stack
-        .post("/v1/templates", token, &json!({"name": "SMS", "channel": "sms", "body": "{{customer_name}}: {{account_balance}} is overdue. {{{customer_portal_button}}}"}))
+        .create("/v1/templates", token, &json!({"name": "SMS", "channel": "sms", "body": "{{customer_name}}: {{account_balance}} is overdue. {{{customer_portal_button}}}"}))
         .await;
-    assert_eq!(sms_template.status, 201, "{:?}", sms_template.body);
     let steps = serde_json::to_string(&steps)
         .unwrap()
-        .replace(
-            "EMAIL_TEMPLATE",
-            email_template.body["id"].as_str().unwrap(),
-        )
-        .replace("SMS_TEMPLATE", sms_template.body["id"].as_str().unwrap());
+        .replace("EMAIL_TEMPLATE", &email_template)
+        .replace("SMS_TEMPLATE", &sms_template);
     let steps: Value = serde_json::from_str(&steps).unwrap();
-    let cadence = stack
-        .post(
+    let cadence_id = stack
+        .create(
             "/v1/cadences",
             token,
             &json!({"name": format!("Standard {tag}"), "run_at": "08:00", "steps": steps}),
         )
         .await;
-    assert_eq!(cadence.status, 201, "{:?}", cadence.body);
-    let cadence_id = cadence.body["id"].as_str().unwrap().to_string();
     (
         Setup {
             customer_id,
@@ -83,25 +74,6 @@ async fn setup(stack: &TestStack, token: &str, steps: Value, tag: &str) -> (Setu
 
 fn rand_digits() -> u32 {
     (ulid::Ulid::new().random() % 100_000) as u32
-}
-
-async fn enrol(stack: &TestStack, token: &str, customer_id: &str, cadence_id: &str) {
-    let reply = stack
-        .call(
-            reqwest::Method::PUT,
-            &format!("/v1/customers/{customer_id}/chasing"),
-            Some(token),
-            Some(&json!({"cadence_id": cadence_id})),
-            &[],
-        )
-        .await;
-    assert_eq!(reply.status, 200, "{:?}", reply.body);
-}
-
-async fn invoice(stack: &TestStack, token: &str, body: Value) -> String {
-    let reply = stack.post("/v1/invoices", token, &body).await;
-    assert_eq!(reply.status, 201, "{:?}", reply.body);
-    reply.body["id"].as_str().unwrap().to_string()
 }
 
 async fn pay(
@@ -156,8 +128,8 @@ async fn a_five_step_cadence_over_ninety_days() {
         {"trigger": "account_age", "days": 60, "action": "escalation", "assignee_id": "user-head-of-ar"}
     ]);
     let (setup, cadence_id) = setup(&stack, &owner, steps, "five").await;
-    invoice(&stack, &owner, json!({"customer_id": setup.customer_id, "number": "F-1", "currency": "EUR", "issue_date": "2026-03-01", "due_date": "2026-03-31", "total": "500.00"})).await;
-    enrol(&stack, &owner, &setup.customer_id, &cadence_id).await;
+    stack.create("/v1/invoices", &owner, &json!({"customer_id": setup.customer_id, "number": "F-1", "currency": "EUR", "issue_date": "2026-03-01", "due_date": "2026-03-31", "total": "500.00"})).await;
+    stack.enrol(&owner, &setup.customer_id, &cadence_id).await;
 
     stack
         .tick_days(day("2026-03-01"), day("2026-05-29"), 8, 0)
@@ -214,17 +186,18 @@ async fn the_seeds_installment_example() {
         {"trigger": "past_due_age", "days": 2, "action": "email", "template_id": "EMAIL_TEMPLATE"}
     ]);
     let (setup, cadence_id) = setup(&stack, &owner, steps, "seed").await;
-    let plan = invoice(
-        &stack,
+    let plan = stack
+        .create(
+        "/v1/invoices",
         &owner,
-        json!({"customer_id": setup.customer_id, "number": "PLAN-1", "currency": "EUR", "issue_date": "2026-04-30", "total": "300.00",
+        &json!({"customer_id": setup.customer_id, "number": "PLAN-1", "currency": "EUR", "issue_date": "2026-04-30", "total": "300.00",
                "payment_plan": {"installments": [
                    {"due_date": "2026-05-30", "amount": "100.00"},
                    {"due_date": "2026-06-30", "amount": "100.00"},
                    {"due_date": "2026-07-30", "amount": "100.00"}]}}),
     )
     .await;
-    enrol(&stack, &owner, &setup.customer_id, &cadence_id).await;
+    stack.enrol(&owner, &setup.customer_id, &cadence_id).await;
     stack
         .tick_days(day("2026-04-30"), day("2026-05-30"), 8, 0)
         .await;
@@ -289,8 +262,8 @@ async fn the_same_tick_twice_or_concurrently_sends_once() {
     stack.set_clock("2026-03-01T07:00:00Z").await;
     let steps = json!([{"trigger": "account_age", "days": 0, "action": "email", "template_id": "EMAIL_TEMPLATE"}]);
     let (setup, cadence_id) = setup(&stack, &owner, steps, "twice").await;
-    invoice(&stack, &owner, json!({"customer_id": setup.customer_id, "number": "T-1", "currency": "EUR", "issue_date": "2026-03-01", "due_date": "2026-03-31", "total": "80.00"})).await;
-    enrol(&stack, &owner, &setup.customer_id, &cadence_id).await;
+    stack.create("/v1/invoices", &owner, &json!({"customer_id": setup.customer_id, "number": "T-1", "currency": "EUR", "issue_date": "2026-03-01", "due_date": "2026-03-31", "total": "80.00"})).await;
+    stack.enrol(&owner, &setup.customer_id, &cadence_id).await;
     let at = Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 0).unwrap();
     let event = |at: chrono::DateTime<Utc>| -> aws_lambda_events::eventbridge::EventBridgeEvent {
         serde_json::from_value(json!({"version": "0", "id": ulid::Ulid::new().to_string(), "detail-type": "Scheduled Event",
@@ -331,8 +304,8 @@ async fn one_step_customer(stack: &TestStack, owner: &str, tag: &str) -> (Setup,
     stack.set_clock("2026-03-01T07:00:00Z").await;
     let steps = json!([{"trigger": "account_age", "days": 0, "action": "email", "template_id": "EMAIL_TEMPLATE"}]);
     let (setup, cadence_id) = setup(stack, owner, steps, tag).await;
-    invoice(stack, owner, json!({"customer_id": setup.customer_id, "number": format!("{tag}-1"), "currency": "EUR", "issue_date": "2026-03-01", "due_date": "2026-03-31", "total": "80.00"})).await;
-    enrol(stack, owner, &setup.customer_id, &cadence_id).await;
+    stack.create("/v1/invoices", owner, &json!({"customer_id": setup.customer_id, "number": format!("{tag}-1"), "currency": "EUR", "issue_date": "2026-03-01", "due_date": "2026-03-31", "total": "80.00"})).await;
+    stack.enrol(owner, &setup.customer_id, &cadence_id).await;
     stack.set_clock("2026-03-01T08:00:00Z").await;
     // The scheduler's evaluation, so the cycle exists as the worker expects.
     let event = serde_json::from_value(json!({"version": "0", "id": "x", "detail-type": "Scheduled Event", "source": "aws.events",
@@ -438,8 +411,8 @@ async fn a_payment_between_enqueue_and_send_suppresses_the_chase() {
     stack.set_clock("2026-03-01T07:00:00Z").await;
     let steps = json!([{"trigger": "account_age", "days": 0, "action": "email", "template_id": "EMAIL_TEMPLATE"}]);
     let (setup, cadence_id) = setup(&stack, &owner, steps, "paid").await;
-    let inv = invoice(&stack, &owner, json!({"customer_id": setup.customer_id, "number": "PD-1", "currency": "EUR", "issue_date": "2026-03-01", "due_date": "2026-03-31", "total": "80.00"})).await;
-    enrol(&stack, &owner, &setup.customer_id, &cadence_id).await;
+    let inv = stack.create("/v1/invoices", &owner, &json!({"customer_id": setup.customer_id, "number": "PD-1", "currency": "EUR", "issue_date": "2026-03-01", "due_date": "2026-03-31", "total": "80.00"})).await;
+    stack.enrol(&owner, &setup.customer_id, &cadence_id).await;
     let event = serde_json::from_value(json!({"version": "0", "id": "x", "detail-type": "Scheduled Event", "source": "aws.events",
         "account": "000000000000", "time": "2026-03-01T08:00:00Z", "region": "us-east-1", "resources": [], "detail": {}})).unwrap();
     let report = shared::scheduler::handle(&stack.stack.app, event)
@@ -486,9 +459,9 @@ async fn an_old_account_runs_only_its_latest_due_step_and_missed_runs_are_caught
         {"trigger": "past_due_age", "days": 90, "action": "email", "template_id": "EMAIL_TEMPLATE"}
     ]);
     let (setup, cadence_id) = setup(&stack, &owner, steps, "old").await;
-    invoice(&stack, &owner, json!({"customer_id": setup.customer_id, "number": "OLD-1", "currency": "EUR", "issue_date": "2026-03-01", "due_date": "2026-03-31", "total": "900.00"})).await;
+    stack.create("/v1/invoices", &owner, &json!({"customer_id": setup.customer_id, "number": "OLD-1", "currency": "EUR", "issue_date": "2026-03-01", "due_date": "2026-03-31", "total": "900.00"})).await;
     // Sixty days past due at enrolment.
-    enrol(&stack, &owner, &setup.customer_id, &cadence_id).await;
+    stack.enrol(&owner, &setup.customer_id, &cadence_id).await;
     stack
         .tick(Utc.with_ymd_and_hms(2026, 5, 30, 8, 0, 0).unwrap())
         .await;

@@ -16,7 +16,7 @@ async fn roles_are_created_listed_and_deleted() {
         )
         .await;
     assert_eq!(created.status, 201, "{:?}", created.body);
-    let id = created.body["id"].as_str().unwrap().to_string();
+    let id = created.id();
     assert_eq!(
         created.header("location"),
         Some(format!("/v1/contact-roles/{id}").as_str())
@@ -31,23 +31,11 @@ async fn roles_are_created_listed_and_deleted() {
     assert_eq!(listed.body["next_cursor"], serde_json::Value::Null);
 
     let deleted = stack
-        .call(
-            Method::DELETE,
-            &format!("/v1/contact-roles/{id}"),
-            Some(&manager),
-            None,
-            &[],
-        )
+        .delete(&format!("/v1/contact-roles/{id}"), &manager)
         .await;
     assert_eq!(deleted.status, 204);
     let again = stack
-        .call(
-            Method::DELETE,
-            &format!("/v1/contact-roles/{id}"),
-            Some(&manager),
-            None,
-            &[],
-        )
+        .delete(&format!("/v1/contact-roles/{id}"), &manager)
         .await;
     assert_eq!(again.status, 404);
     // The name is free again.
@@ -234,7 +222,7 @@ async fn concurrent_requests_with_one_key_write_once() {
         .iter()
         .map(|r| {
             assert_eq!(r.status, 201, "{:?}", r.body);
-            r.body["id"].as_str().unwrap().to_string()
+            r.id()
         })
         .collect();
     assert_eq!(

@@ -1,19 +1,16 @@
 //! `/v1/customers/{id}/contacts`: roles, flags, primary, history.
 
 use integration_tests::TestStack;
-use reqwest::Method;
 use serde_json::{json, Value};
 
 async fn customer(stack: &TestStack, token: &str) -> String {
-    let reply = stack
-        .post(
+    stack
+        .create(
             "/v1/customers",
             token,
             &json!({"number": "K-1", "name": "Kappa", "currency": "EUR"}),
         )
-        .await;
-    assert_eq!(reply.status, 201);
-    reply.body["id"].as_str().unwrap().to_string()
+        .await
 }
 
 #[tokio::test]
@@ -28,7 +25,7 @@ async fn contacts_carry_roles_flags_and_one_primary() {
             &json!({"name": "Accounts payable"}),
         )
         .await;
-    let role_id = role.body["id"].as_str().unwrap().to_string();
+    let role_id = role.id();
     let base = format!("/v1/customers/{customer_id}/contacts");
 
     let ann = stack
@@ -38,7 +35,7 @@ async fn contacts_carry_roles_flags_and_one_primary() {
     assert_eq!(ann.body["primary"], true, "the first contact is primary");
     assert_eq!(ann.body["receives_chasers"], true);
     assert_eq!(ann.body["receives_escalations"], false);
-    let ann_id = ann.body["id"].as_str().unwrap().to_string();
+    let ann_id = ann.id();
 
     let bob = stack
         .post(
@@ -66,13 +63,7 @@ async fn contacts_carry_roles_flags_and_one_primary() {
 
     // A role held by a contact cannot be deleted.
     let in_use = stack
-        .call(
-            Method::DELETE,
-            &format!("/v1/contact-roles/{role_id}"),
-            Some(&owner),
-            None,
-            &[],
-        )
+        .delete(&format!("/v1/contact-roles/{role_id}"), &owner)
         .await;
     assert_eq!(in_use.status, 409);
     assert_eq!(in_use.body["error"], "role_in_use");
@@ -88,26 +79,12 @@ async fn contacts_carry_roles_flags_and_one_primary() {
     assert_eq!(patched.status, 200, "{:?}", patched.body);
     assert_eq!(patched.body["version"], 2);
     let freed = stack
-        .call(
-            Method::DELETE,
-            &format!("/v1/contact-roles/{role_id}"),
-            Some(&owner),
-            None,
-            &[],
-        )
+        .delete(&format!("/v1/contact-roles/{role_id}"), &owner)
         .await;
     assert_eq!(freed.status, 204);
 
     let bob_id = bob.body["id"].as_str().unwrap();
-    let removed = stack
-        .call(
-            Method::DELETE,
-            &format!("{base}/{bob_id}"),
-            Some(&owner),
-            None,
-            &[],
-        )
-        .await;
+    let removed = stack.delete(&format!("{base}/{bob_id}"), &owner).await;
     assert_eq!(removed.status, 204);
     let customer_view = stack
         .get(&format!("/v1/customers/{customer_id}"), &owner)
@@ -191,13 +168,7 @@ async fn contact_errors_are_clear_and_write_nothing() {
     );
     assert_eq!(
         stack
-            .call(
-                Method::DELETE,
-                &format!("{base}/01J00000000000000000000000"),
-                Some(&owner),
-                None,
-                &[]
-            )
+            .delete(&format!("{base}/01J00000000000000000000000"), &owner)
             .await
             .status,
         404
@@ -228,15 +199,7 @@ async fn every_customer_change_is_in_its_history() {
             &json!({"name": "Kappa SA"}),
         )
         .await;
-    stack
-        .call(
-            Method::DELETE,
-            &format!("{base}/{contact_id}"),
-            Some(&owner),
-            None,
-            &[],
-        )
-        .await;
+    stack.delete(&format!("{base}/{contact_id}"), &owner).await;
 
     let table = &stack.stack.app.table;
     let tenant = shared::domain::identity::TenantId::parse(&stack.tenant).unwrap();

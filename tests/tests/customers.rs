@@ -1,7 +1,6 @@
 //! `/v1/customers` and `/v1/customer-groups` through the local runner.
 
 use integration_tests::{Reply, TestStack};
-use reqwest::Method;
 use serde_json::{json, Value};
 
 async fn create(stack: &TestStack, token: &str, body: Value) -> Reply {
@@ -30,7 +29,7 @@ async fn a_customer_is_created_read_updated_and_deleted() {
     let manager = stack.token("manager");
     let created = create(&stack, &manager, acme("C-001")).await;
     assert_eq!(created.status, 201, "{:?}", created.body);
-    let id = created.body["id"].as_str().unwrap().to_string();
+    let id = created.id();
     assert_eq!(
         created.body["balance"],
         json!({"outstanding": "0.00", "overdue": "0.00", "chased": "0.00", "credit": "0.00", "currency": "GBP"})
@@ -76,15 +75,7 @@ async fn a_customer_is_created_read_updated_and_deleted() {
         .await;
     assert_eq!(stale.status, 409);
 
-    let deleted = stack
-        .call(
-            Method::DELETE,
-            &format!("/v1/customers/{id}"),
-            Some(&manager),
-            None,
-            &[],
-        )
-        .await;
+    let deleted = stack.delete(&format!("/v1/customers/{id}"), &manager).await;
     assert_eq!(deleted.status, 204);
     assert_eq!(
         stack
@@ -202,13 +193,7 @@ async fn other_tenants_ids_are_404_and_roles_are_enforced() {
             .status,
         404
     );
-    assert_eq!(
-        stack
-            .call(Method::DELETE, &path, Some(&intruder), None, &[])
-            .await
-            .status,
-        404
-    );
+    assert_eq!(stack.delete(&path, &intruder).await.status, 404);
     assert_eq!(
         stack.get("/v1/customers/not-a-ulid", &owner).await.status,
         404
@@ -228,12 +213,7 @@ async fn other_tenants_ids_are_404_and_roles_are_enforced() {
 async fn names(stack: &TestStack, token: &str, path: &str) -> Vec<String> {
     let reply = stack.get(path, token).await;
     assert_eq!(reply.status, 200, "{path}: {:?}", reply.body);
-    reply.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap().to_string())
-        .collect()
+    reply.item_strings("name")
 }
 
 #[tokio::test]
@@ -243,7 +223,7 @@ async fn lists_paginate_in_a_stable_order_and_search_and_filter() {
     let group = stack
         .post("/v1/customer-groups", &owner, &json!({"name": "Retail"}))
         .await;
-    let group_id = group.body["id"].as_str().unwrap().to_string();
+    let group_id = group.id();
     for (i, name) in [
         "Delta Ltd",
         "alpha plc",
@@ -263,25 +243,11 @@ async fn lists_paginate_in_a_stable_order_and_search_and_filter() {
         assert_eq!(create(&stack, &owner, body).await.status, 201);
     }
     // Pages of two, in name order, each customer exactly once.
-    let mut seen = Vec::new();
-    let mut cursor = String::new();
-    loop {
-        let reply = stack
-            .get(&format!("/v1/customers?limit=2&cursor={cursor}"), &owner)
-            .await;
-        assert_eq!(reply.status, 200);
-        seen.extend(
-            reply.body["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|c| c["name"].as_str().unwrap().to_string()),
-        );
-        match reply.body["next_cursor"].as_str() {
-            Some(next) => cursor = next.to_string(),
-            None => break,
-        }
-    }
+    let (all, _) = stack.all_pages(&owner, "/v1/customers?limit=2").await;
+    let seen: Vec<String> = all
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(
         seen,
         [
@@ -420,7 +386,7 @@ async fn groups_pass_their_settings_to_members_who_can_override_them() {
         .post("/v1/customer-groups", &owner, &json!({"name": "Wholesale", "settings": {"payment_terms": "NET60", "autopay": true, "chasing_threshold": "100.00"}}))
         .await;
     assert_eq!(group.status, 201, "{:?}", group.body);
-    let group_id = group.body["id"].as_str().unwrap().to_string();
+    let group_id = group.id();
     let member = create(
         &stack,
         &owner,
@@ -428,7 +394,7 @@ async fn groups_pass_their_settings_to_members_who_can_override_them() {
     )
     .await;
     assert_eq!(member.status, 201, "{:?}", member.body);
-    let id = member.body["id"].as_str().unwrap().to_string();
+    let id = member.id();
     assert_eq!(
         member.body["effective"]["payment_terms"],
         json!({"value": "NET60", "source": "group"})
@@ -475,13 +441,7 @@ async fn groups_pass_their_settings_to_members_who_can_override_them() {
     );
 
     let in_use = stack
-        .call(
-            Method::DELETE,
-            &format!("/v1/customer-groups/{group_id}"),
-            Some(&owner),
-            None,
-            &[],
-        )
+        .delete(&format!("/v1/customer-groups/{group_id}"), &owner)
         .await;
     assert_eq!(in_use.status, 409);
     assert_eq!(in_use.body["error"], "group_has_members");
@@ -504,13 +464,7 @@ async fn groups_pass_their_settings_to_members_who_can_override_them() {
     assert_eq!(left.status, 200, "{:?}", left.body);
     assert_eq!(left.body["effective"]["autopay"]["source"], "default");
     let gone = stack
-        .call(
-            Method::DELETE,
-            &format!("/v1/customer-groups/{group_id}"),
-            Some(&owner),
-            None,
-            &[],
-        )
+        .delete(&format!("/v1/customer-groups/{group_id}"), &owner)
         .await;
     assert_eq!(gone.status, 204);
 

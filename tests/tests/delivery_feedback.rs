@@ -15,7 +15,7 @@ async fn a_hard_bounce_flags_the_contact_once_however_often_it_arrives() {
             &json!({"number": "FB-1", "name": "Globex", "currency": "EUR"}),
         )
         .await;
-    let customer_id = customer.body["id"].as_str().unwrap().to_string();
+    let customer_id = customer.id();
     let contact = stack
         .post(
             &format!("/v1/customers/{customer_id}/contacts"),

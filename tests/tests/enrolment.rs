@@ -10,31 +10,6 @@ use integration_tests::{Reply, TestStack};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-async fn at(stack: &TestStack, now: &str) {
-    let reply = stack
-        .call(
-            Method::POST,
-            "/_local/clock",
-            None,
-            Some(&json!({"now": now})),
-            &[],
-        )
-        .await;
-    assert_eq!(reply.status, 200);
-}
-
-async fn put(stack: &TestStack, path: &str, token: &str, body: &Value) -> Reply {
-    stack
-        .call(Method::PUT, path, Some(token), Some(body), &[])
-        .await
-}
-
-async fn delete(stack: &TestStack, path: &str, token: &str) -> Reply {
-    stack
-        .call(Method::DELETE, path, Some(token), None, &[])
-        .await
-}
-
 /// Past-due steps at -3 (email), 7 (email), 30 (call) and 75 (escalation), daily at 09:00.
 async fn cadence(stack: &TestStack, token: &str) -> String {
     let template = stack
@@ -44,9 +19,9 @@ async fn cadence(stack: &TestStack, token: &str) -> String {
             &json!({"name": "Reminder", "channel": "email", "subject": "Balance", "body": "{{account_balance}}"}),
         )
         .await;
-    let tid = template.body["id"].as_str().unwrap().to_string();
-    let reply = stack
-        .post(
+    let tid = template.id();
+    stack
+        .create(
             "/v1/cadences",
             token,
             &json!({"name": "Standard", "run_at": "09:00", "steps": [
@@ -56,22 +31,12 @@ async fn cadence(stack: &TestStack, token: &str) -> String {
                 {"trigger": "past_due_age", "days": 75, "action": "escalation", "assignee_id": "ar-lead"}
             ]}),
         )
-        .await;
-    assert_eq!(reply.status, 201, "{:?}", reply.body);
-    reply.body["id"].as_str().unwrap().to_string()
+        .await
 }
 
 /// A customer whose one invoice fell due on 2026-04-16: 60 days past due on 2026-06-15.
 async fn overdue_customer(stack: &TestStack, token: &str, number: &str) -> String {
-    let reply = stack
-        .post(
-            "/v1/customers",
-            token,
-            &json!({"number": number, "name": format!("Customer {number}"), "currency": "EUR"}),
-        )
-        .await;
-    assert_eq!(reply.status, 201, "{:?}", reply.body);
-    let cid = reply.body["id"].as_str().unwrap().to_string();
+    let cid = stack.create_customer(token, number).await;
     let invoice = stack
         .post(
             "/v1/invoices",
@@ -122,12 +87,12 @@ fn entry(
 async fn customers_are_enrolled_paused_resumed_and_unenrolled() {
     let stack = TestStack::start().await;
     let manager = stack.token("manager");
-    at(&stack, "2026-06-15T12:00:00Z").await;
+    stack.set_clock("2026-06-15T12:00:00Z").await;
     let id = cadence(&stack, &manager).await;
     let cid = overdue_customer(&stack, &manager, "E-1").await;
     let path = format!("/v1/customers/{cid}/chasing");
 
-    let enrolled = put(&stack, &path, &manager, &json!({"cadence_id": id})).await;
+    let enrolled = stack.put(&path, &manager, &json!({"cadence_id": id})).await;
     assert_eq!(enrolled.status, 200, "{:?}", enrolled.body);
     assert_eq!(
         enrolled.body["chasing"],
@@ -135,7 +100,7 @@ async fn customers_are_enrolled_paused_resumed_and_unenrolled() {
     );
     let cadence_view = stack.get(&format!("/v1/cadences/{id}"), &manager).await;
     assert_eq!(cadence_view.body["enrolled_count"], 1);
-    let again = put(&stack, &path, &manager, &json!({"cadence_id": id})).await;
+    let again = stack.put(&path, &manager, &json!({"cadence_id": id})).await;
     assert_eq!(again.status, 200);
     assert_eq!(
         stack
@@ -158,33 +123,34 @@ async fn customers_are_enrolled_paused_resumed_and_unenrolled() {
     );
     assert_eq!(history.body["items"][0]["detail"]["change"], "enrolled");
 
-    let unknown = put(
-        &stack,
-        &path,
-        &manager,
-        &json!({"cadence_id": "01J00000000000000000000000"}),
-    )
-    .await;
+    let unknown = stack
+        .put(
+            &path,
+            &manager,
+            &json!({"cadence_id": "01J00000000000000000000000"}),
+        )
+        .await;
     assert_eq!(unknown.status, 422);
     assert!(unknown.body["fields"]["cadence_id"].is_string());
-    let bad = put(&stack, &path, &manager, &json!({"cadence": id})).await;
+    let bad = stack.put(&path, &manager, &json!({"cadence": id})).await;
     assert_eq!(bad.status, 422);
     assert!(bad.body["fields"]["cadence_id"].is_string());
     assert!(bad.body["fields"]["cadence"].is_string());
     assert_eq!(
-        put(
-            &stack,
-            &path,
-            &stack.token("contributor"),
-            &json!({"cadence_id": id})
-        )
-        .await
-        .status,
+        stack
+            .put(
+                &path,
+                &stack.token("contributor"),
+                &json!({"cadence_id": id})
+            )
+            .await
+            .status,
         403
     );
     let other_tenant = stack.token_for("another-tenant", "u", "owner");
     assert_eq!(
-        put(&stack, &path, &other_tenant, &json!({"cadence_id": id}))
+        stack
+            .put(&path, &other_tenant, &json!({"cadence_id": id}))
             .await
             .status,
         404
@@ -238,7 +204,7 @@ async fn customers_are_enrolled_paused_resumed_and_unenrolled() {
     assert_eq!(indefinitely.status, 200, "{:?}", indefinitely.body);
     assert_eq!(indefinitely.body["chasing"]["paused_until"], Value::Null);
 
-    let left = delete(&stack, &path, &manager).await;
+    let left = stack.delete(&path, &manager).await;
     assert_eq!(left.status, 200, "{:?}", left.body);
     assert_eq!(left.body["chasing"]["cadence_id"], Value::Null);
     assert_eq!(
@@ -276,7 +242,7 @@ async fn customers_are_enrolled_paused_resumed_and_unenrolled() {
 async fn the_preview_runs_only_the_latest_due_step_and_respects_stops() {
     let stack = TestStack::start().await;
     let owner = stack.token("owner");
-    at(&stack, "2026-06-15T12:00:00Z").await;
+    stack.set_clock("2026-06-15T12:00:00Z").await;
     let id = cadence(&stack, &owner).await;
     let cid = overdue_customer(&stack, &owner, "P-1").await;
     let path = format!("/v1/customers/{cid}/chasing");
@@ -286,7 +252,8 @@ async fn the_preview_runs_only_the_latest_due_step_and_respects_stops() {
     assert_eq!(not_enrolled.body["items"], json!([]));
 
     assert_eq!(
-        put(&stack, &path, &owner, &json!({"cadence_id": id}))
+        stack
+            .put(&path, &owner, &json!({"cadence_id": id}))
             .await
             .status,
         200
@@ -365,7 +332,7 @@ async fn the_preview_runs_only_the_latest_due_step_and_respects_stops() {
     );
 
     // A run due but not evaluated yet (before the next tick) is shown too.
-    at(&stack, "2026-06-29T09:05:00Z").await;
+    stack.set_clock("2026-06-29T09:05:00Z").await;
     let preview = stack.get(&format!("{path}/preview?days=3"), &owner).await;
     assert_eq!(
         steps(&preview)[0],
@@ -378,7 +345,7 @@ async fn the_preview_follows_the_frequency_cap_and_weekdays() {
     let stack = TestStack::start().await;
     let owner = stack.token("owner");
     // Friday 2026-06-12, New York.
-    at(&stack, "2026-06-12T16:00:00Z").await;
+    stack.set_clock("2026-06-12T16:00:00Z").await;
     let settings = stack
         .patch("/v1/settings", &owner, 0, &json!({"time_zone": "America/New_York", "frequency_cap": {"max_messages": 1, "window_days": 3}}))
         .await;
@@ -432,17 +399,7 @@ async fn the_preview_follows_the_frequency_cap_and_weekdays() {
         )
         .await;
     assert_eq!(invoice.status, 201, "{:?}", invoice.body);
-    assert_eq!(
-        put(
-            &stack,
-            &format!("/v1/customers/{cid}/chasing"),
-            &owner,
-            &json!({"cadence_id": id})
-        )
-        .await
-        .status,
-        200
-    );
+    stack.enrol(&owner, cid, id).await;
     let preview = stack
         .get(
             &format!("/v1/customers/{cid}/chasing/preview?days=14"),

@@ -2,7 +2,6 @@
 //! nothing written, every bad row reported with its line number.
 
 use integration_tests::TestStack;
-use reqwest::Method;
 use serde_json::{json, Value};
 
 struct Imported {
@@ -37,37 +36,12 @@ async fn import(
     }
 }
 
-async fn at(stack: &TestStack, now: &str) {
-    let reply = stack
-        .call(
-            Method::POST,
-            "/_local/clock",
-            None,
-            Some(&json!({"now": now})),
-            &[],
-        )
-        .await;
-    assert_eq!(reply.status, 200);
-}
-
 /// Every customer of the tenant, through the list's pages.
 async fn all_customers(stack: &TestStack, token: &str) -> Vec<Value> {
-    let mut customers = Vec::new();
-    let mut cursor = String::new();
-    loop {
-        let page = stack
-            .get(
-                &format!("/v1/customers?limit=200&sort=created_at&cursor={cursor}"),
-                token,
-            )
-            .await;
-        assert_eq!(page.status, 200, "{:?}", page.body);
-        customers.extend(page.body["items"].as_array().unwrap().iter().cloned());
-        match page.body["next_cursor"].as_str() {
-            Some(next) => cursor = next.to_string(),
-            None => return customers,
-        }
-    }
+    stack
+        .all_pages(token, "/v1/customers?limit=200&sort=created_at")
+        .await
+        .0
 }
 
 fn lines(body: &Value) -> Vec<u64> {
@@ -148,22 +122,16 @@ async fn customers_are_imported_all_or_nothing() {
 async fn a_large_import_spans_transactions_and_counts_once_per_item() {
     let stack = TestStack::start().await;
     let owner = stack.token("owner");
-    at(&stack, "2026-06-15T12:00:00Z").await;
-    let group = stack
-        .post("/v1/customer-groups", &owner, &json!({"name": "Wholesale"}))
+    stack.set_clock("2026-06-15T12:00:00Z").await;
+    let gid = stack
+        .create("/v1/customer-groups", &owner, &json!({"name": "Wholesale"}))
         .await;
-    assert_eq!(group.status, 201, "{:?}", group.body);
-    let gid = group.body["id"].as_str().unwrap().to_string();
-    let cadence = stack
-        .post(
+    let cadence_id = stack.create(
             "/v1/cadences",
             &owner,
             &json!({"name": "Auto", "run_at": "09:00", "steps": [{"trigger": "past_due_age", "days": 1, "action": "phone_call"}],
                     "assignment": {"mode": "always", "rules": [{"field": "group_id", "op": "==", "value": gid}]}}),
-        )
-        .await;
-    assert_eq!(cadence.status, 201, "{:?}", cadence.body);
-    let cadence_id = cadence.body["id"].as_str().unwrap().to_string();
+        ).await;
     let mut csv = String::from("number,name,currency,group_id\n");
     for i in 0..150 {
         csv.push_str(&format!("L-{i:03},Customer {i},EUR,{gid}\n"));
@@ -201,7 +169,7 @@ async fn a_large_import_spans_transactions_and_counts_once_per_item() {
 async fn invoices_are_imported_for_customers_by_number_or_id() {
     let stack = TestStack::start().await;
     let owner = stack.token("owner");
-    at(&stack, "2026-06-15T12:00:00Z").await;
+    stack.set_clock("2026-06-15T12:00:00Z").await;
     let customers = import(
         &stack,
         &owner,
@@ -293,7 +261,7 @@ async fn invoices_are_imported_for_customers_by_number_or_id() {
 async fn enrolments_are_imported_by_cadence_name_or_id() {
     let stack = TestStack::start().await;
     let owner = stack.token("owner");
-    at(&stack, "2026-06-15T12:00:00Z").await;
+    stack.set_clock("2026-06-15T12:00:00Z").await;
     let cadence = stack
         .post(
             "/v1/cadences",
@@ -301,7 +269,7 @@ async fn enrolments_are_imported_by_cadence_name_or_id() {
             &json!({"name": "Calls", "run_at": "09:00", "steps": [{"trigger": "past_due_age", "days": 1, "action": "phone_call"}]}),
         )
         .await;
-    let cadence_id = cadence.body["id"].as_str().unwrap().to_string();
+    let cadence_id = cadence.id();
     let customers = import(
         &stack,
         &owner,

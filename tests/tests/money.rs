@@ -5,31 +5,6 @@ use integration_tests::{Reply, TestStack};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-async fn at(stack: &TestStack, now: &str) {
-    let reply = stack
-        .call(
-            Method::POST,
-            "/_local/clock",
-            None,
-            Some(&json!({"now": now})),
-            &[],
-        )
-        .await;
-    assert_eq!(reply.status, 200);
-}
-
-async fn customer(stack: &TestStack, token: &str, number: &str) -> String {
-    let reply = stack
-        .post(
-            "/v1/customers",
-            token,
-            &json!({"number": number, "name": format!("Customer {number}"), "currency": "EUR"}),
-        )
-        .await;
-    assert_eq!(reply.status, 201, "{:?}", reply.body);
-    reply.body["id"].as_str().unwrap().to_string()
-}
-
 async fn invoice(
     stack: &TestStack,
     token: &str,
@@ -52,8 +27,8 @@ async fn invoice(
 async fn invoices_are_created_updated_voided_and_validated() {
     let stack = TestStack::start().await;
     let owner = stack.token("owner");
-    at(&stack, "2026-06-15T12:00:00Z").await;
-    let cid = customer(&stack, &owner, "M-1").await;
+    stack.set_clock("2026-06-15T12:00:00Z").await;
+    let cid = stack.create_customer(&owner, "M-1").await;
     let created = invoice(
         &stack,
         &owner,
@@ -68,7 +43,7 @@ async fn invoices_are_created_updated_voided_and_validated() {
     assert_eq!(created.body["status"], "open");
     assert_eq!(created.body["balance"], "1200.00");
     assert_eq!(created.body["days_overdue"], 15);
-    let id = created.body["id"].as_str().unwrap().to_string();
+    let id = created.id();
 
     let read = stack
         .get(&format!("/v1/invoices/{id}"), &stack.token("contributor"))
@@ -200,8 +175,8 @@ async fn invoices_are_created_updated_voided_and_validated() {
 async fn payments_pay_installments_in_order_and_leave_credit() {
     let stack = TestStack::start().await;
     let owner = stack.token("owner");
-    at(&stack, "2026-06-15T12:00:00Z").await;
-    let cid = customer(&stack, &owner, "M-2").await;
+    stack.set_clock("2026-06-15T12:00:00Z").await;
+    let cid = stack.create_customer(&owner, "M-2").await;
     let plan = stack
         .post(
             "/v1/invoices",
@@ -214,7 +189,7 @@ async fn payments_pay_installments_in_order_and_leave_credit() {
         )
         .await;
     assert_eq!(plan.status, 201, "{:?}", plan.body);
-    let plan_id = plan.body["id"].as_str().unwrap().to_string();
+    let plan_id = plan.id();
     let other = invoice(
         &stack,
         &owner,
@@ -225,7 +200,7 @@ async fn payments_pay_installments_in_order_and_leave_credit() {
         "50.00",
     )
     .await;
-    let other_id = other.body["id"].as_str().unwrap().to_string();
+    let other_id = other.id();
 
     let before = stack.get(&format!("/v1/customers/{cid}"), &owner).await;
     assert_eq!(before.body["balance"]["outstanding"], "350.00");
@@ -307,7 +282,7 @@ async fn payments_pay_installments_in_order_and_leave_credit() {
 async fn two_payments_racing_for_one_invoice_never_overpay_it() {
     let stack = TestStack::start().await;
     let owner = stack.token("owner");
-    let cid = customer(&stack, &owner, "M-3").await;
+    let cid = stack.create_customer(&owner, "M-3").await;
     let inv = invoice(
         &stack,
         &owner,
@@ -318,7 +293,7 @@ async fn two_payments_racing_for_one_invoice_never_overpay_it() {
         "100.00",
     )
     .await;
-    let inv_id = inv.body["id"].as_str().unwrap().to_string();
+    let inv_id = inv.id();
     let body = json!({"customer_id": cid, "amount": "100.00", "currency": "EUR", "date": "2026-06-01",
                       "applications": [{"invoice_id": inv_id, "amount": "100.00"}]});
     let replies =
@@ -343,8 +318,8 @@ async fn two_payments_racing_for_one_invoice_never_overpay_it() {
 async fn adjustments_and_promises() {
     let stack = TestStack::start().await;
     let owner = stack.token("owner");
-    at(&stack, "2026-06-01T09:00:00Z").await;
-    let cid = customer(&stack, &owner, "M-4").await;
+    stack.set_clock("2026-06-01T09:00:00Z").await;
+    let cid = stack.create_customer(&owner, "M-4").await;
     let inv = invoice(
         &stack,
         &owner,
@@ -355,7 +330,7 @@ async fn adjustments_and_promises() {
         "100.00",
     )
     .await;
-    let inv_id = inv.body["id"].as_str().unwrap().to_string();
+    let inv_id = inv.id();
     let path = format!("/v1/customers/{cid}/adjustments");
     let credit_note = stack
         .post(
@@ -447,12 +422,12 @@ async fn adjustments_and_promises() {
         )
         .await;
     assert_eq!(broken.status, 201);
-    at(&stack, "2026-06-08T09:00:00Z").await;
+    stack.set_clock("2026-06-08T09:00:00Z").await;
     assert_eq!(
         stack.get(&promises, &owner).await.body["items"][0]["status"],
         "open"
     );
-    at(&stack, "2026-06-09T09:00:00Z").await;
+    stack.set_clock("2026-06-09T09:00:00Z").await;
     assert_eq!(
         stack.get(&promises, &owner).await.body["items"][0]["status"],
         "broken"
@@ -472,7 +447,7 @@ async fn balances_and_ages_follow_the_clock_in_the_tenants_zone() {
         )
         .await;
     assert_eq!(zone.status, 200);
-    let cid = customer(&stack, &owner, "M-5").await;
+    let cid = stack.create_customer(&owner, "M-5").await;
     invoice(
         &stack,
         &owner,
@@ -484,12 +459,12 @@ async fn balances_and_ages_follow_the_clock_in_the_tenants_zone() {
     )
     .await;
     // 2026-06-12 02:00 UTC is still June 11 in New York: due today, not overdue.
-    at(&stack, "2026-06-12T02:00:00Z").await;
+    stack.set_clock("2026-06-12T02:00:00Z").await;
     let view = stack.get(&format!("/v1/customers/{cid}"), &owner).await;
     assert_eq!(view.body["account_age"], 10);
     assert_eq!(view.body["past_due_age"], 0);
     assert_eq!(view.body["balance"]["overdue"], "0.00");
-    at(&stack, "2026-06-12T05:00:00Z").await;
+    stack.set_clock("2026-06-12T05:00:00Z").await;
     let view = stack.get(&format!("/v1/customers/{cid}"), &owner).await;
     assert_eq!(view.body["past_due_age"], 1);
     assert_eq!(view.body["balance"]["overdue"], "80.00");
@@ -500,8 +475,8 @@ async fn balances_and_ages_follow_the_clock_in_the_tenants_zone() {
 async fn invoice_lists_filter_by_customer_status_overdue_and_collection() {
     let stack = TestStack::start().await;
     let owner = stack.token("owner");
-    at(&stack, "2026-06-15T12:00:00Z").await;
-    let cid = customer(&stack, &owner, "M-6").await;
+    stack.set_clock("2026-06-15T12:00:00Z").await;
+    let cid = stack.create_customer(&owner, "M-6").await;
     invoice(
         &stack,
         &owner,
@@ -532,7 +507,7 @@ async fn invoice_lists_filter_by_customer_status_overdue_and_collection() {
         "30.00",
     )
     .await;
-    let disputed_id = disputed.body["id"].as_str().unwrap().to_string();
+    let disputed_id = disputed.id();
     stack
         .patch(
             &format!("/v1/invoices/{disputed_id}"),
@@ -583,8 +558,8 @@ async fn invoice_lists_filter_by_customer_status_overdue_and_collection() {
 async fn the_customer_page_is_one_query() {
     let stack = TestStack::start().await;
     let owner = stack.token("owner");
-    at(&stack, "2026-06-15T12:00:00Z").await;
-    let cid = customer(&stack, &owner, "PAGE-1").await;
+    stack.set_clock("2026-06-15T12:00:00Z").await;
+    let cid = stack.create_customer(&owner, "PAGE-1").await;
     for i in 0..5 {
         let reply = stack
             .post(

@@ -2,68 +2,21 @@
 //! local runner.
 
 use chrono::{DateTime, Duration, Utc};
-use integration_tests::{Reply, TestStack};
+use integration_tests::TestStack;
 use serde_json::{json, Value};
 use shared::adapters::{customer_store, keys};
 use shared::domain::history::{HistoryItem, HistoryType};
 use shared::domain::identity::TenantId;
 
-async fn customer(stack: &TestStack, token: &str, number: &str) -> String {
-    let reply = stack
-        .post(
-            "/v1/customers",
-            token,
-            &json!({"number": number, "name": format!("Customer {number}"), "currency": "EUR"}),
-        )
-        .await;
-    assert_eq!(reply.status, 201, "{:?}", reply.body);
-    reply.body["id"].as_str().unwrap().to_string()
-}
-
 async fn invoice(stack: &TestStack, token: &str, customer_id: &str, number: &str) -> String {
-    let reply = stack
-        .post(
+    stack
+        .create(
             "/v1/invoices",
             token,
             &json!({"customer_id": customer_id, "number": number, "currency": "EUR",
                     "issue_date": "2026-05-01", "due_date": "2026-05-31", "total": "100.00"}),
         )
-        .await;
-    assert_eq!(reply.status, 201, "{:?}", reply.body);
-    reply.body["id"].as_str().unwrap().to_string()
-}
-
-fn items(reply: &Reply) -> &Vec<Value> {
-    reply.body["items"]
-        .as_array()
-        .unwrap_or_else(|| panic!("not a list: {:?}", reply.body))
-}
-
-fn types(reply: &Reply) -> Vec<String> {
-    items(reply)
-        .iter()
-        .map(|i| i["type"].as_str().unwrap().to_string())
-        .collect()
-}
-
-/// Every item of a list, following cursors; also the number of pages.
-async fn all_pages(stack: &TestStack, token: &str, path: &str) -> (Vec<Value>, usize) {
-    let mut seen = Vec::new();
-    let mut pages = 0;
-    let mut cursor = String::new();
-    let separator = if path.contains('?') { '&' } else { '?' };
-    loop {
-        let reply = stack
-            .get(&format!("{path}{separator}cursor={cursor}"), token)
-            .await;
-        assert_eq!(reply.status, 200, "{path}: {:?}", reply.body);
-        seen.extend(items(&reply).iter().cloned());
-        pages += 1;
-        match reply.body["next_cursor"].as_str() {
-            Some(next) => cursor = next.to_string(),
-            None => return (seen, pages),
-        }
-    }
+        .await
 }
 
 #[tokio::test]
@@ -71,7 +24,7 @@ async fn a_note_links_invoices_sets_a_reminder_and_appears_in_the_history() {
     let stack = TestStack::start().await;
     let owner = stack.token("owner");
     let contributor = stack.token("contributor");
-    let cid = customer(&stack, &owner, "N-1").await;
+    let cid = stack.create_customer(&owner, "N-1").await;
     let inv = invoice(&stack, &owner, &cid, "INV-1").await;
 
     let created = stack
@@ -85,7 +38,7 @@ async fn a_note_links_invoices_sets_a_reminder_and_appears_in_the_history() {
     assert_eq!(created.body["author_id"], "contributor");
     assert_eq!(created.body["invoice_ids"], json!([inv]));
     assert_eq!(created.body["version"], 1);
-    let note_id = created.body["id"].as_str().unwrap().to_string();
+    let note_id = created.id();
     let task_id = created.body["reminder_task_id"]
         .as_str()
         .unwrap()
@@ -103,7 +56,7 @@ async fn a_note_links_invoices_sets_a_reminder_and_appears_in_the_history() {
     assert_eq!(reminder.body["due_date"], "2026-06-19");
     assert_eq!(reminder.body["invoice_ids"], json!([inv]));
     let my_tasks = stack.get("/v1/tasks", &contributor).await;
-    assert_eq!(items(&my_tasks)[0]["id"], json!(task_id));
+    assert_eq!(my_tasks.items()[0]["id"], json!(task_id));
 
     let plain = stack
         .post(
@@ -119,7 +72,8 @@ async fn a_note_links_invoices_sets_a_reminder_and_appears_in_the_history() {
         .get(&format!("/v1/customers/{cid}/notes"), &owner)
         .await;
     assert_eq!(notes.status, 200);
-    let listed: Vec<&str> = items(&notes)
+    let listed: Vec<&str> = notes
+        .items()
         .iter()
         .map(|n| n["body"].as_str().unwrap())
         .collect();
@@ -130,12 +84,9 @@ async fn a_note_links_invoices_sets_a_reminder_and_appears_in_the_history() {
             "Spoke to Jane: will pay INV-1 on Friday"
         ]
     );
-    let (paged, pages) = all_pages(
-        &stack,
-        &owner,
-        &format!("/v1/customers/{cid}/notes?limit=1"),
-    )
-    .await;
+    let (paged, pages) = stack
+        .all_pages(&owner, &format!("/v1/customers/{cid}/notes?limit=1"))
+        .await;
     assert_eq!(paged.len(), 2);
     assert_eq!(pages, 2);
 
@@ -143,7 +94,7 @@ async fn a_note_links_invoices_sets_a_reminder_and_appears_in_the_history() {
         .get(&format!("/v1/customers/{cid}/history"), &owner)
         .await;
     assert_eq!(history.status, 200, "{:?}", history.body);
-    let kinds = types(&history);
+    let kinds = history.item_strings("type");
     assert_eq!(kinds[0], "note");
     assert!(
         kinds[1..3].contains(&"note".to_string())
@@ -151,7 +102,8 @@ async fn a_note_links_invoices_sets_a_reminder_and_appears_in_the_history() {
         "{kinds:?}"
     );
     assert_eq!(kinds.last().map(String::as_str), Some("customer_created"));
-    let note_item = items(&history)
+    let note_item = history
+        .items()
         .iter()
         .find(|i| i["detail"]["note_id"] == json!(note_id))
         .unwrap();
@@ -169,19 +121,20 @@ async fn a_note_links_invoices_sets_a_reminder_and_appears_in_the_history() {
     let only_notes = stack
         .get(&format!("/v1/customers/{cid}/history?type=note"), &owner)
         .await;
-    assert_eq!(types(&only_notes), ["note", "note"]);
+    assert_eq!(only_notes.item_strings("type"), ["note", "note"]);
     let about_invoice = stack
         .get(
             &format!("/v1/customers/{cid}/history?invoice_id={inv}"),
             &owner,
         )
         .await;
-    let about: Vec<String> = types(&about_invoice);
+    let about: Vec<String> = about_invoice.item_strings("type");
     assert!(
         about.contains(&"note".to_string()) && about.contains(&"task_created".to_string()),
         "{about:?}"
     );
-    assert!(items(&about_invoice)
+    assert!(about_invoice
+        .items()
         .iter()
         .all(|i| i["invoice_ids"].as_array().unwrap().contains(&json!(inv))));
     let both = stack
@@ -190,7 +143,7 @@ async fn a_note_links_invoices_sets_a_reminder_and_appears_in_the_history() {
             &owner,
         )
         .await;
-    assert_eq!(types(&both), ["note"]);
+    assert_eq!(both.item_strings("type"), ["note"]);
 
     // The customer record's recent history (the page's timeline) is current.
     let tenant = TenantId::parse(&stack.tenant).unwrap();
@@ -215,8 +168,8 @@ async fn a_note_links_invoices_sets_a_reminder_and_appears_in_the_history() {
 async fn notes_refuse_invoices_of_other_customers_and_bad_input() {
     let stack = TestStack::start().await;
     let owner = stack.token("owner");
-    let cid = customer(&stack, &owner, "N-2").await;
-    let other = customer(&stack, &owner, "N-3").await;
+    let cid = stack.create_customer(&owner, "N-2").await;
+    let other = stack.create_customer(&owner, "N-3").await;
     let theirs = invoice(&stack, &owner, &other, "INV-9").await;
     let path = format!("/v1/customers/{cid}/notes");
 
@@ -250,11 +203,11 @@ async fn notes_refuse_invoices_of_other_customers_and_bad_input() {
         .await;
     assert_eq!(too_long.status, 422);
     let nothing = stack.get(&path, &owner).await;
-    assert_eq!(items(&nothing).len(), 0, "nothing was written");
+    assert_eq!(nothing.items().len(), 0, "nothing was written");
     let history = stack
         .get(&format!("/v1/customers/{cid}/history"), &owner)
         .await;
-    assert_eq!(types(&history), ["customer_created"]);
+    assert_eq!(history.item_strings("type"), ["customer_created"]);
 
     let missing = "01J00000000000000000000000";
     for reply in [
@@ -324,20 +277,14 @@ async fn notes_refuse_invoices_of_other_customers_and_bad_input() {
         )
         .await;
     assert_eq!(crossed.status, 422);
-    assert_eq!(
-        stack
-            .call(reqwest::Method::DELETE, &path, Some(&owner), None, &[])
-            .await
-            .status,
-        405
-    );
+    assert_eq!(stack.delete(&path, &owner).await.status, 405);
 }
 
 #[tokio::test]
 async fn concurrent_notes_on_one_customer_all_land() {
     let stack = TestStack::start().await;
     let owner = stack.token("owner");
-    let cid = customer(&stack, &owner, "N-4").await;
+    let cid = stack.create_customer(&owner, "N-4").await;
     let path = format!("/v1/customers/{cid}/notes");
     let bodies: Vec<Value> = (0..3)
         .map(|n| json!({"body": format!("note {n}")}))
@@ -350,7 +297,7 @@ async fn concurrent_notes_on_one_customer_all_land() {
     let history = stack
         .get(&format!("/v1/customers/{cid}/history?type=note"), &owner)
         .await;
-    assert_eq!(items(&history).len(), 3);
+    assert_eq!(history.items().len(), 3);
 }
 
 /// Writes `count` history items straight to the table (as chasing and the
@@ -394,7 +341,7 @@ async fn seed_history(stack: &TestStack, customer_id: &str, invoice_id: &str, co
 async fn a_history_of_more_than_500_items_pages_newest_first_with_filters() {
     let stack = TestStack::start().await;
     let owner = stack.token("owner");
-    let cid = customer(&stack, &owner, "H-1").await;
+    let cid = stack.create_customer(&owner, "H-1").await;
     let invoice_id = "01J0000000000000000000INV1";
     seed_history(&stack, &cid, invoice_id, 520).await;
     for n in 0..3 {
@@ -409,7 +356,7 @@ async fn a_history_of_more_than_500_items_pages_newest_first_with_filters() {
     }
     let path = format!("/v1/customers/{cid}/history");
 
-    let (all, pages) = all_pages(&stack, &owner, &format!("{path}?limit=200")).await;
+    let (all, pages) = stack.all_pages(&owner, &format!("{path}?limit=200")).await;
     assert_eq!(
         all.len(),
         520 + 3 + 1,
@@ -428,7 +375,7 @@ async fn a_history_of_more_than_500_items_pages_newest_first_with_filters() {
         "seeded items happened before"
     );
     assert_eq!(all.last().unwrap()["summary"], "Payment 0");
-    let (default_pages, count) = all_pages(&stack, &owner, &path).await;
+    let (default_pages, count) = stack.all_pages(&owner, &path).await;
     assert_eq!(
         (default_pages.len(), count),
         (524, 11),
@@ -436,8 +383,9 @@ async fn a_history_of_more_than_500_items_pages_newest_first_with_filters() {
     );
 
     stack.reset_aws_requests();
-    let (payments, pages) =
-        all_pages(&stack, &owner, &format!("{path}?type=payment&limit=20")).await;
+    let (payments, pages) = stack
+        .all_pages(&owner, &format!("{path}?type=payment&limit=20"))
+        .await;
     assert_eq!(payments.len(), 52);
     assert_eq!(pages, 3);
     assert!(payments.iter().all(|p| p["type"] == "payment"));
@@ -448,12 +396,9 @@ async fn a_history_of_more_than_500_items_pages_newest_first_with_filters() {
         .unwrap_or(0);
     assert!(queries <= 3 * 5, "at most five Queries a page: {queries}");
 
-    let (about, _) = all_pages(
-        &stack,
-        &owner,
-        &format!("{path}?invoice_id={invoice_id}&limit=25"),
-    )
-    .await;
+    let (about, _) = stack
+        .all_pages(&owner, &format!("{path}?invoice_id={invoice_id}&limit=25"))
+        .await;
     assert_eq!(about.len(), 52);
     assert!(about
         .iter()
@@ -470,7 +415,7 @@ async fn a_history_of_more_than_500_items_pages_newest_first_with_filters() {
     let none = stack
         .get(&format!("{path}?type=chase_failed"), &owner)
         .await;
-    assert_eq!(items(&none).len(), 0);
+    assert_eq!(none.items().len(), 0);
     assert_eq!(none.body["next_cursor"], Value::Null);
     let requests = stack.aws_requests();
     assert!(

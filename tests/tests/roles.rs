@@ -62,7 +62,7 @@ async fn roles_against_task_routes_on_own_other_and_team_tasks() {
             &json!({"number": "R-1", "name": "Roles Ltd", "currency": "EUR"}),
         )
         .await;
-    let cid = customer.body["id"].as_str().unwrap().to_string();
+    let cid = customer.id();
 
     let mut mismatches = Vec::new();
     let mut cells = 0;

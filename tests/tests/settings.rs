@@ -223,9 +223,7 @@ async fn malformed_requests_get_clear_4xx() {
     assert_eq!(too_large.body["error"], "payload_too_large");
 
     assert_eq!(stack.get("/v1/nothing-here", &owner).await.status, 404);
-    let delete = stack
-        .call(Method::DELETE, "/v1/settings", Some(&owner), None, &[])
-        .await;
+    let delete = stack.delete("/v1/settings", &owner).await;
     assert_eq!(delete.status, 405);
     assert_eq!(stack.get("/v1/settings", &owner).await.body["version"], 0);
 }

@@ -7,29 +7,14 @@ use serde_json::{json, Value};
 use shared::adapters::keys;
 use shared::domain::identity::TenantId;
 
-async fn at(stack: &TestStack, now: &str) {
-    let reply = stack
-        .call(
-            Method::POST,
-            "/_local/clock",
-            None,
-            Some(&json!({"now": now})),
-            &[],
-        )
-        .await;
-    assert_eq!(reply.status, 200);
-}
-
 async fn customer(stack: &TestStack, token: &str, number: &str) -> String {
-    let reply = stack
-        .post(
+    stack
+        .create(
             "/v1/customers",
             token,
             &json!({"number": number, "name": format!("Customer {number}"), "currency": "EUR", "phone": "+447700900123"}),
         )
-        .await;
-    assert_eq!(reply.status, 201, "{:?}", reply.body);
-    reply.body["id"].as_str().unwrap().to_string()
+        .await
 }
 
 async fn task(stack: &TestStack, token: &str, body: Value) -> Reply {
@@ -37,22 +22,11 @@ async fn task(stack: &TestStack, token: &str, body: Value) -> Reply {
 }
 
 async fn task_id(stack: &TestStack, token: &str, body: Value) -> String {
-    let reply = task(stack, token, body).await;
-    assert_eq!(reply.status, 201, "{:?}", reply.body);
-    reply.body["id"].as_str().unwrap().to_string()
+    stack.create("/v1/tasks", token, &body).await
 }
 
 async fn post(stack: &TestStack, path: &str, token: &str, body: Option<&Value>) -> Reply {
     stack.call(Method::POST, path, Some(token), body, &[]).await
-}
-
-fn ids(reply: &Reply) -> Vec<String> {
-    reply.body["items"]
-        .as_array()
-        .unwrap_or_else(|| panic!("not a list: {:?}", reply.body))
-        .iter()
-        .map(|t| t["id"].as_str().unwrap().to_string())
-        .collect()
 }
 
 /// Whether the item at `sk` exists in the customer's partition.
@@ -80,7 +54,7 @@ async fn a_task_is_created_read_updated_rescheduled_and_completed() {
     )
     .await;
     assert_eq!(created.status, 201, "{:?}", created.body);
-    let id = created.body["id"].as_str().unwrap().to_string();
+    let id = created.id();
     assert_eq!(
         created.header("location"),
         Some(format!("/v1/tasks/{id}").as_str())
@@ -245,11 +219,11 @@ async fn a_task_is_created_read_updated_rescheduled_and_completed() {
     assert_eq!(items[1]["detail"]["task_id"], json!(id));
 
     let open = stack.get("/v1/tasks?assignee=ar-1", &manager).await;
-    assert_eq!(ids(&open), Vec::<String>::new());
+    assert_eq!(open.item_strings("id"), Vec::<String>::new());
     let done = stack
         .get("/v1/tasks?assignee=ar-1&status=completed", &manager)
         .await;
-    assert_eq!(ids(&done), [id]);
+    assert_eq!(done.item_strings("id"), [id]);
     assert_eq!(done.body["items"][0]["outcome"], "left_voicemail");
 }
 
@@ -296,7 +270,7 @@ async fn every_type_is_created_and_only_calls_take_an_outcome() {
     let done = stack
         .get("/v1/tasks?status=completed&limit=200", &owner)
         .await;
-    assert_eq!(ids(&done).len(), types.len());
+    assert_eq!(done.item_strings("id").len(), types.len());
 }
 
 #[tokio::test]
@@ -401,9 +375,7 @@ async fn bad_input_is_a_clear_4xx_and_other_tenants_tasks_are_404() {
     )
     .await;
     assert_eq!(no_date.body["fields"]["due_date"], "is required");
-    let delete = stack
-        .call(Method::DELETE, &path, Some(&owner), None, &[])
-        .await;
+    let delete = stack.delete(&path, &owner).await;
     assert_eq!(delete.status, 405);
 
     for bad in [
@@ -449,7 +421,10 @@ async fn bad_input_is_a_clear_4xx_and_other_tenants_tasks_are_404() {
         "another tenant's customer does not exist for them"
     );
     assert_eq!(
-        ids(&stack.get("/v1/tasks?assignee=all", &intruder).await),
+        stack
+            .get("/v1/tasks?assignee=all", &intruder)
+            .await
+            .item_strings("id"),
         Vec::<String>::new()
     );
     assert_eq!(stack.get("/v1/tasks/not-a-ulid", &owner).await.status, 404);
@@ -514,39 +489,64 @@ async fn lists_default_to_my_open_tasks_by_due_date_and_filter_and_paginate() {
 
     let default = stack.get("/v1/tasks", &me).await;
     assert_eq!(default.status, 200, "{:?}", default.body);
-    assert_eq!(ids(&default), mine, "my open tasks, soonest due first");
-    assert_eq!(default.body["next_cursor"], Value::Null);
-    assert_eq!(ids(&stack.get("/v1/tasks?assignee=me", &me).await), mine);
     assert_eq!(
-        ids(&stack.get("/v1/tasks?assignee=ar-me", &owner).await),
+        default.item_strings("id"),
+        mine,
+        "my open tasks, soonest due first"
+    );
+    assert_eq!(default.body["next_cursor"], Value::Null);
+    assert_eq!(
+        stack
+            .get("/v1/tasks?assignee=me", &me)
+            .await
+            .item_strings("id"),
         mine
     );
     assert_eq!(
-        ids(&stack.get("/v1/tasks?assignee=ar-other", &me).await),
+        stack
+            .get("/v1/tasks?assignee=ar-me", &owner)
+            .await
+            .item_strings("id"),
+        mine
+    );
+    assert_eq!(
+        stack
+            .get("/v1/tasks?assignee=ar-other", &me)
+            .await
+            .item_strings("id"),
         std::slice::from_ref(&theirs)
     );
-    let all = ids(&stack.get("/v1/tasks?assignee=all", &me).await);
+    let all = stack
+        .get("/v1/tasks?assignee=all", &me)
+        .await
+        .item_strings("id");
     assert_eq!(all.len(), 7);
     assert_eq!(all[0], mine[0]);
     assert_eq!(all[1], theirs, "due June 2");
     assert_eq!(all[2], team, "unassigned tasks are on the team's list");
 
-    let due_soon = ids(&stack.get("/v1/tasks?due_before=2026-06-10", &me).await);
+    let due_soon = stack
+        .get("/v1/tasks?due_before=2026-06-10", &me)
+        .await
+        .item_strings("id");
     assert_eq!(due_soon, mine[..2], "due strictly before the date");
-    let of_first = ids(&stack
+    let of_first = stack
         .get(&format!("/v1/tasks?customer_id={first}&assignee=all"), &me)
-        .await);
+        .await
+        .item_strings("id");
     assert_eq!(of_first.len(), 4);
-    let my_first = ids(&stack
+    let my_first = stack
         .get(&format!("/v1/tasks?customer_id={first}"), &me)
-        .await);
+        .await
+        .item_strings("id");
     assert_eq!(my_first.len(), 3, "a customer's tasks narrowed to mine");
-    let my_first_soon = ids(&stack
+    let my_first_soon = stack
         .get(
             &format!("/v1/tasks?customer_id={first}&due_before=2026-06-11"),
             &me,
         )
-        .await);
+        .await
+        .item_strings("id");
     assert_eq!(my_first_soon.len(), 2);
 
     // Pages of two, each task once, in order.
@@ -561,7 +561,7 @@ async fn lists_default_to_my_open_tasks_by_due_date_and_filter_and_paginate() {
             )
             .await;
         assert_eq!(reply.status, 200, "{:?}", reply.body);
-        seen.extend(ids(&reply));
+        seen.extend(reply.item_strings("id"));
         pages += 1;
         match reply.body["next_cursor"].as_str() {
             Some(next) => cursor = next.to_string(),
@@ -582,7 +582,7 @@ async fn lists_default_to_my_open_tasks_by_due_date_and_filter_and_paginate() {
     let mine_paged = stack
         .get(&format!("/v1/tasks?limit=2&cursor={cursor}"), &me)
         .await;
-    assert_eq!(ids(&mine_paged), mine[2..4]);
+    assert_eq!(mine_paged.item_strings("id"), mine[2..4]);
 }
 
 #[tokio::test]
@@ -602,7 +602,10 @@ async fn listing_my_open_tasks_costs_the_same_however_many_tasks_others_have() {
     // Warm the tenant's settings cache so only the listing is counted.
     assert_eq!(stack.get("/v1/tasks", &me).await.status, 200);
     stack.reset_aws_requests();
-    assert_eq!(ids(&stack.get("/v1/tasks", &me).await).len(), 3);
+    assert_eq!(
+        stack.get("/v1/tasks", &me).await.item_strings("id").len(),
+        3
+    );
     let few_others = stack.aws_requests();
     assert_eq!(few_others.get("DynamoDB.Query"), Some(&1), "{few_others:?}");
     assert_eq!(
@@ -623,7 +626,10 @@ async fn listing_my_open_tasks_costs_the_same_however_many_tasks_others_have() {
     }
     assert_eq!(stack.get("/v1/tasks", &me).await.status, 200);
     stack.reset_aws_requests();
-    assert_eq!(ids(&stack.get("/v1/tasks", &me).await).len(), 3);
+    assert_eq!(
+        stack.get("/v1/tasks", &me).await.item_strings("id").len(),
+        3
+    );
     let many_others = stack.aws_requests();
     assert_eq!(
         many_others, few_others,
@@ -635,7 +641,7 @@ async fn listing_my_open_tasks_costs_the_same_however_many_tasks_others_have() {
 async fn computed_fields_follow_invoices_partial_payments_and_installments() {
     let stack = TestStack::start().await;
     let owner = stack.token("owner");
-    at(&stack, "2026-06-15T12:00:00Z").await;
+    stack.set_clock("2026-06-15T12:00:00Z").await;
     let cid = customer(&stack, &owner, "M-1").await;
     let contact = stack
         .post(
@@ -645,16 +651,12 @@ async fn computed_fields_follow_invoices_partial_payments_and_installments() {
         )
         .await;
     assert_eq!(contact.status, 201, "{:?}", contact.body);
-    let plain = stack
-        .post(
+    let plain_id = stack.create(
             "/v1/invoices",
             &owner,
             &json!({"customer_id": cid, "number": "INV-1", "currency": "EUR", "issue_date": "2026-05-01",
                     "due_date": "2026-05-31", "total": "100.00"}),
-        )
-        .await;
-    assert_eq!(plain.status, 201, "{:?}", plain.body);
-    let plain_id = plain.body["id"].as_str().unwrap().to_string();
+        ).await;
     let plan = stack
         .post(
             "/v1/invoices",
@@ -667,7 +669,7 @@ async fn computed_fields_follow_invoices_partial_payments_and_installments() {
         )
         .await;
     assert_eq!(plan.status, 201, "{:?}", plan.body);
-    let plan_id = plan.body["id"].as_str().unwrap().to_string();
+    let plan_id = plan.id();
     let future = stack
         .post(
             "/v1/invoices",
@@ -726,7 +728,7 @@ async fn computed_fields_follow_invoices_partial_payments_and_installments() {
         json!({"amount": "70.00", "currency": "EUR"})
     );
     // A month later the plan's second installment and INV-3 are overdue too.
-    at(&stack, "2026-07-15T12:00:00Z").await;
+    stack.set_clock("2026-07-15T12:00:00Z").await;
     let later = stack.get(&format!("/v1/tasks/{id}"), &owner).await;
     assert_eq!(
         later.body["overdue_amount"],
@@ -762,5 +764,12 @@ async fn an_idempotent_create_is_answered_once() {
     assert_eq!(second.status, 201);
     assert_eq!(second.header("idempotent-replayed"), Some("true"));
     assert_eq!(second.body["id"], first.body["id"]);
-    assert_eq!(ids(&stack.get("/v1/tasks", &owner).await).len(), 1);
+    assert_eq!(
+        stack
+            .get("/v1/tasks", &owner)
+            .await
+            .item_strings("id")
+            .len(),
+        1
+    );
 }

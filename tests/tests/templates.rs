@@ -5,19 +5,6 @@ use integration_tests::TestStack;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-async fn at(stack: &TestStack, now: &str) {
-    let reply = stack
-        .call(
-            Method::POST,
-            "/_local/clock",
-            None,
-            Some(&json!({"now": now})),
-            &[],
-        )
-        .await;
-    assert_eq!(reply.status, 200);
-}
-
 fn email_template() -> Value {
     json!({
         "name": "Friendly reminder",
@@ -35,7 +22,7 @@ async fn templates_are_created_read_updated_and_deleted() {
         .post("/v1/templates", &manager, &email_template())
         .await;
     assert_eq!(created.status, 201, "{:?}", created.body);
-    let id = created.body["id"].as_str().unwrap().to_string();
+    let id = created.id();
     assert_eq!(created.body["version"], 1);
     assert_eq!(created.header("etag"), Some("\"1\""));
     assert_eq!(
@@ -118,15 +105,7 @@ async fn templates_are_created_read_updated_and_deleted() {
         .await;
     assert_eq!(wrong_method.status, 405);
 
-    let deleted = stack
-        .call(
-            Method::DELETE,
-            &format!("/v1/templates/{id}"),
-            Some(&manager),
-            None,
-            &[],
-        )
-        .await;
+    let deleted = stack.delete(&format!("/v1/templates/{id}"), &manager).await;
     assert_eq!(deleted.status, 204);
     assert_eq!(
         stack
@@ -194,7 +173,7 @@ async fn unknown_variables_and_bad_fields_are_named_in_a_422() {
 async fn a_preview_renders_the_customers_data() {
     let stack = TestStack::start().await;
     let owner = stack.token("owner");
-    at(&stack, "2026-06-15T12:00:00Z").await;
+    stack.set_clock("2026-06-15T12:00:00Z").await;
     let settings = stack
         .patch(
             "/v1/settings",
@@ -204,16 +183,12 @@ async fn a_preview_renders_the_customers_data() {
         )
         .await;
     assert_eq!(settings.status, 200, "{:?}", settings.body);
-    let customer = stack
-        .post(
+    let cid = stack.create(
             "/v1/customers",
             &owner,
             &json!({"number": "C-7", "name": "Dupont & Fils", "currency": "EUR", "language": "fr", "payment_terms": "NET30",
                     "billing_address": {"line1": "1 rue de la Paix", "city": "Paris", "postal_code": "75002", "country": "FR"}}),
-        )
-        .await;
-    assert_eq!(customer.status, 201, "{:?}", customer.body);
-    let cid = customer.body["id"].as_str().unwrap().to_string();
+        ).await;
     let contact = stack
         .post(
             &format!("/v1/customers/{cid}/contacts"),
@@ -233,7 +208,7 @@ async fn a_preview_renders_the_customers_data() {
         assert_eq!(invoice.status, 201, "{:?}", invoice.body);
     }
     let template = stack.post("/v1/templates", &owner, &email_template()).await;
-    let tid = template.body["id"].as_str().unwrap().to_string();
+    let tid = template.id();
 
     let preview = stack
         .post(
@@ -280,46 +255,20 @@ async fn a_template_a_cadence_uses_cannot_be_deleted() {
     let stack = TestStack::start().await;
     let owner = stack.token("owner");
     let template = stack.post("/v1/templates", &owner, &email_template()).await;
-    let tid = template.body["id"].as_str().unwrap().to_string();
-    let cadence = stack
-        .post(
+    let tid = template.id();
+    let cadence_id = stack.create(
             "/v1/cadences",
             &owner,
             &json!({"name": "Standard", "run_at": "09:00", "steps": [{"trigger": "past_due_age", "days": 1, "action": "email", "template_id": tid}]}),
-        )
-        .await;
-    assert_eq!(cadence.status, 201, "{:?}", cadence.body);
-    let cadence_id = cadence.body["id"].as_str().unwrap().to_string();
-    let refused = stack
-        .call(
-            Method::DELETE,
-            &format!("/v1/templates/{tid}"),
-            Some(&owner),
-            None,
-            &[],
-        )
-        .await;
+        ).await;
+    let refused = stack.delete(&format!("/v1/templates/{tid}"), &owner).await;
     assert_eq!(refused.status, 409);
     assert_eq!(refused.body["error"], "template_in_use");
 
     let deleted = stack
-        .call(
-            Method::DELETE,
-            &format!("/v1/cadences/{cadence_id}"),
-            Some(&owner),
-            None,
-            &[],
-        )
+        .delete(&format!("/v1/cadences/{cadence_id}"), &owner)
         .await;
     assert_eq!(deleted.status, 204);
-    let allowed = stack
-        .call(
-            Method::DELETE,
-            &format!("/v1/templates/{tid}"),
-            Some(&owner),
-            None,
-            &[],
-        )
-        .await;
+    let allowed = stack.delete(&format!("/v1/templates/{tid}"), &owner).await;
     assert_eq!(allowed.status, 204);
 }
