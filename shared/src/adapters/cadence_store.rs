@@ -231,29 +231,21 @@ fn assignment_write(
 /// The current version of every cadence whose assignment mode is `always`:
 /// what a customer create or update evaluates the rules over.
 pub async fn automatic(table: &Table, tenant: &TenantId) -> Result<Vec<Cadence>, StoreError> {
-    let mut cadences = Vec::new();
-    let mut start = None;
-    loop {
-        let page = table
-            .query(
-                KeyQuery::partition(PK, tenant_pk(tenant))
-                    .sort_begins_with(SK, CADENCE_ASSIGNMENT_PREFIX)
-                    .start(start),
-            )
-            .await?;
-        for item in &page.items {
-            match item.get("doc") {
-                Some(AttributeValue::S(text)) => cadences.push(
-                    serde_json::from_str(text).map_err(|e| StoreError::Malformed(e.to_string()))?,
-                ),
-                _ => return Err(StoreError::Malformed("assignment copy without doc".into())),
+    let items = table
+        .query_all(
+            KeyQuery::partition(PK, tenant_pk(tenant))
+                .sort_begins_with(SK, CADENCE_ASSIGNMENT_PREFIX),
+        )
+        .await?;
+    items
+        .iter()
+        .map(|item| match item.get("doc") {
+            Some(AttributeValue::S(text)) => {
+                serde_json::from_str(text).map_err(|e| StoreError::Malformed(e.to_string()))
             }
-        }
-        start = page.last_key;
-        if start.is_none() {
-            return Ok(cadences);
-        }
-    }
+            _ => Err(StoreError::Malformed("assignment copy without doc".into())),
+        })
+        .collect()
 }
 
 /// Moves the tenant's cadence count; refuses to pass the limit.
@@ -345,24 +337,12 @@ async fn versions_under(
     tenant: &TenantId,
     prefix: String,
 ) -> Result<Vec<VersionRecord>, StoreError> {
-    let mut versions = Vec::new();
-    let mut start = None;
-    loop {
-        let page = table
-            .query(
-                KeyQuery::partition(PK, tenant_pk(tenant))
-                    .sort_begins_with(SK, prefix.clone())
-                    .start(start),
-            )
-            .await?;
-        for item in &page.items {
-            versions.push(parse_version(item)?);
-        }
-        start = page.last_key;
-        if start.is_none() {
-            return Ok(versions);
-        }
-    }
+    table
+        .query_all(KeyQuery::partition(PK, tenant_pk(tenant)).sort_begins_with(SK, prefix))
+        .await?
+        .iter()
+        .map(parse_version)
+        .collect()
 }
 
 /// Every version of one cadence, oldest first.

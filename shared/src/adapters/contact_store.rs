@@ -15,25 +15,16 @@ pub async fn all(
     tenant: &TenantId,
     customer_id: &str,
 ) -> Result<Vec<Contact>, StoreError> {
-    let mut contacts = Vec::new();
-    let mut start = None;
-    loop {
-        let page = table
-            .query(
-                super::dynamo::KeyQuery::partition(PK, customer_pk(tenant, customer_id))
-                    .sort_begins_with(SK, CONTACT_PREFIX)
-                    .start(start)
-                    .consistent(),
-            )
-            .await?;
-        for item in page.items {
-            contacts.push(from_item(item)?);
-        }
-        start = page.last_key;
-        if start.is_none() {
-            return Ok(contacts);
-        }
-    }
+    table
+        .query_all(
+            super::dynamo::KeyQuery::partition(PK, customer_pk(tenant, customer_id))
+                .sort_begins_with(SK, CONTACT_PREFIX)
+                .consistent(),
+        )
+        .await?
+        .into_iter()
+        .map(from_item)
+        .collect()
 }
 
 /// Stores the contact if it is still at `expected_version` (0: new).

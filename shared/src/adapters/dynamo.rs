@@ -380,6 +380,21 @@ impl Table {
         })
     }
 
+    /// Every item the query matches, page after page (a page stops at the
+    /// query's limit or at DynamoDB's 1 MB).
+    pub async fn query_all(&self, query: KeyQuery) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = query.start.clone();
+        loop {
+            let page = self.query(query.clone().start(start)).await?;
+            items.extend(page.items);
+            start = page.last_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
     /// An update expression such as `ADD member_count :one`; the
     /// condition's placeholders are shared with the update.
     pub fn update(

@@ -56,25 +56,16 @@ pub async fn open_of_customer(
     tenant: &TenantId,
     customer_id: &str,
 ) -> Result<Vec<InvoiceRecord>, StoreError> {
-    let mut records = Vec::new();
-    let mut start = None;
-    loop {
-        let page = table
-            .query(
-                KeyQuery::partition(PK, customer_pk(tenant, customer_id))
-                    .sort_begins_with(SK, OPEN_INVOICE_PREFIX)
-                    .start(start)
-                    .consistent(),
-            )
-            .await?;
-        for item in page.items {
-            records.push(from_item(item)?);
-        }
-        start = page.last_key;
-        if start.is_none() {
-            return Ok(records);
-        }
-    }
+    table
+        .query_all(
+            KeyQuery::partition(PK, customer_pk(tenant, customer_id))
+                .sort_begins_with(SK, OPEN_INVOICE_PREFIX)
+                .consistent(),
+        )
+        .await?
+        .into_iter()
+        .map(from_item)
+        .collect()
 }
 
 /// Stores `next`, moving it across the page range when it opens or closes,

@@ -25,26 +25,16 @@ pub async fn get(ctx: &Ctx<'_>, customer_id: &str) -> Result<ApiResponse, ApiErr
         return Err(ApiError::NotFound);
     }
     let today = ctx.today().await?;
-    let mut items: Vec<Item> = Vec::new();
-    let mut start = None;
     // One Query unless the range passes DynamoDB's 1 MB page.
-    loop {
-        let page = ctx
-            .app
-            .table
-            .query(
-                KeyQuery::partition(PK, customer_pk(&ctx.caller.tenant, customer_id))
-                    .sort_begins_with(SK, PAGE_PREFIX)
-                    .start(start)
-                    .consistent(),
-            )
-            .await?;
-        items.extend(page.items);
-        start = page.last_key;
-        if start.is_none() {
-            break;
-        }
-    }
+    let items = ctx
+        .app
+        .table
+        .query_all(
+            KeyQuery::partition(PK, customer_pk(&ctx.caller.tenant, customer_id))
+                .sort_begins_with(SK, PAGE_PREFIX)
+                .consistent(),
+        )
+        .await?;
     let mut customer = None;
     let mut contacts = Vec::new();
     let mut invoices = Vec::new();
