@@ -28,7 +28,7 @@ use crate::domain::identity::Permission;
 use crate::domain::money::Money;
 use crate::domain::template::Channel;
 use crate::domain::validation::FieldErrors;
-use crate::http::pagination::{encode_cursor, page_request};
+use crate::http::pagination::{list_reply, page_params};
 use crate::http::{auth, request, ApiError, ApiResponse};
 use aws_sdk_dynamodb::types::AttributeValue;
 use http::StatusCode;
@@ -483,19 +483,12 @@ pub async fn get(ctx: &Ctx<'_>, id: &str) -> Result<ApiResponse, ApiError> {
 
 pub async fn list(ctx: &Ctx<'_>, request: &Request) -> Result<ApiResponse, ApiError> {
     auth::require(&ctx.caller, Permission::Read)?;
-    let params = request.query_string_parameters();
     let partition = tenant_pk(&ctx.caller.tenant);
-    let page = page_request(
-        params.first("limit"),
-        params.first("cursor"),
-        (PK, &partition),
-    )?;
+    let page = page_params(request, (PK, &partition))?;
     let (records, last_key) =
         cadence_store::list(&ctx.app.table, &ctx.caller.tenant, page.limit, page.start).await?;
     let items: Vec<Value> = records.iter().map(view).collect();
-    ApiResponse::ok(
-        &json!({"items": items, "next_cursor": last_key.as_ref().and_then(encode_cursor)}),
-    )
+    list_reply(&items, last_key.as_ref())
 }
 
 pub async fn patch(ctx: &Ctx<'_>, request: &Request, id: &str) -> Result<ApiResponse, ApiError> {

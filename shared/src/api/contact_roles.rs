@@ -5,26 +5,19 @@ use crate::adapters::contact_role_store;
 use crate::adapters::keys::{tenant_pk, PK};
 use crate::domain::contact_role::ContactRole;
 use crate::domain::identity::Permission;
-use crate::http::pagination::{encode_cursor, page_request};
+use crate::http::pagination::{list_reply, page_params};
 use crate::http::{auth, request, ApiError, ApiResponse};
 use http::StatusCode;
-use lambda_http::{Request, RequestExt};
-use serde_json::json;
+use lambda_http::Request;
 
 pub async fn list(ctx: &Ctx<'_>, request: &Request) -> Result<ApiResponse, ApiError> {
     auth::require(&ctx.caller, Permission::Read)?;
-    let query = request.query_string_parameters();
     let partition = tenant_pk(&ctx.caller.tenant);
-    let page = page_request(
-        query.first("limit"),
-        query.first("cursor"),
-        (PK, &partition),
-    )?;
+    let page = page_params(request, (PK, &partition))?;
     let (roles, last_key) =
         contact_role_store::list(&ctx.app.table, &ctx.caller.tenant, page.limit, page.start)
             .await?;
-    let next_cursor = last_key.as_ref().and_then(encode_cursor);
-    ApiResponse::ok(&json!({"items": roles, "next_cursor": next_cursor}))
+    list_reply(&roles, last_key.as_ref())
 }
 
 pub async fn create(ctx: &Ctx<'_>, request: &Request) -> Result<ApiResponse, ApiError> {

@@ -7,7 +7,7 @@ use crate::adapters::keys::{CONTACT_PREFIX, PK};
 use crate::domain::customer::{Customer, CustomerChanges};
 use crate::domain::history::{HistoryItem, HistoryType};
 use crate::domain::identity::Permission;
-use crate::http::pagination::{encode_cursor, page_request, MAX_LIMIT};
+use crate::http::pagination::{list_reply, page_request, MAX_LIMIT};
 use crate::http::{auth, request, ApiError, ApiResponse};
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use http::StatusCode;
@@ -394,9 +394,7 @@ pub async fn list(ctx: &Ctx<'_>, request: &Request) -> Result<ApiResponse, ApiEr
     let (customers, last_key) =
         customer_store::list(&ctx.app.table, &ctx.caller.tenant, query).await?;
     let items: Vec<Value> = customers.iter().map(list_view).collect();
-    ApiResponse::ok(
-        &json!({"items": items, "next_cursor": last_key.as_ref().and_then(encode_cursor)}),
-    )
+    list_reply(&items, last_key.as_ref())
 }
 
 /// Lists come from index copies; the effective settings are only shown on

@@ -7,11 +7,10 @@ use crate::adapters::group_store;
 use crate::adapters::keys::{tenant_pk, PK};
 use crate::domain::group::{CustomerGroup, GroupChanges};
 use crate::domain::identity::Permission;
-use crate::http::pagination::{encode_cursor, page_request, MAX_LIMIT};
+use crate::http::pagination::{list_reply, page_params, MAX_LIMIT};
 use crate::http::{auth, request, ApiError, ApiResponse};
 use http::StatusCode;
-use lambda_http::{Request, RequestExt};
-use serde_json::json;
+use lambda_http::Request;
 
 async fn load(ctx: &Ctx<'_>, id: &str) -> Result<CustomerGroup, ApiError> {
     if !valid_id(id) {
@@ -42,18 +41,11 @@ pub async fn get(ctx: &Ctx<'_>, id: &str) -> Result<ApiResponse, ApiError> {
 
 pub async fn list(ctx: &Ctx<'_>, request: &Request) -> Result<ApiResponse, ApiError> {
     auth::require(&ctx.caller, Permission::Read)?;
-    let params = request.query_string_parameters();
     let partition = tenant_pk(&ctx.caller.tenant);
-    let page = page_request(
-        params.first("limit"),
-        params.first("cursor"),
-        (PK, &partition),
-    )?;
+    let page = page_params(request, (PK, &partition))?;
     let (groups, last_key) =
         group_store::list(&ctx.app.table, &ctx.caller.tenant, page.limit, page.start).await?;
-    ApiResponse::ok(
-        &json!({"items": groups, "next_cursor": last_key.as_ref().and_then(encode_cursor)}),
-    )
+    list_reply(&groups, last_key.as_ref())
 }
 
 /// Updates the group, then copies its settings onto every member so a

@@ -10,7 +10,7 @@ use crate::domain::fields;
 use crate::domain::history::{HistoryItem, HistoryType};
 use crate::domain::identity::Permission;
 use crate::domain::validation::FieldErrors;
-use crate::http::pagination::{encode_cursor, page_request};
+use crate::http::pagination::{list_reply, page_params};
 use crate::http::{auth, ApiError, ApiResponse};
 use lambda_http::{Request, RequestExt};
 use serde_json::{json, Value};
@@ -66,15 +66,10 @@ pub async fn list(
     if !valid_id(customer_id) {
         return Err(ApiError::NotFound);
     }
-    let params = request.query_string_parameters();
     let table = &ctx.app.table;
     let tenant = &ctx.caller.tenant;
     let partition = customer_pk(tenant, customer_id);
-    let page = page_request(
-        params.first("limit"),
-        params.first("cursor"),
-        (PK, &partition),
-    )?;
+    let page = page_params(request, (PK, &partition))?;
     let limit = usize::try_from(page.limit).unwrap_or(1);
     let (customer, (items, last_key)) = tokio::try_join!(
         customer_store::get(table, tenant, customer_id),
@@ -84,7 +79,5 @@ pub async fn list(
         return Err(ApiError::NotFound);
     }
     let items: Vec<Value> = items.iter().map(view).collect();
-    ApiResponse::ok(
-        &json!({"items": items, "next_cursor": last_key.as_ref().and_then(encode_cursor)}),
-    )
+    list_reply(&items, last_key.as_ref())
 }

@@ -16,7 +16,7 @@ use crate::domain::invoice::{
     CollectionStatus, Invoice, NewInstallment, NewInvoice, NewPaymentPlan,
 };
 use crate::domain::validation::FieldErrors;
-use crate::http::pagination::{encode_cursor, page_request};
+use crate::http::pagination::{list_reply, page_request};
 use crate::http::{auth, request, ApiError, ApiResponse};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use chrono::NaiveDate;
@@ -552,7 +552,5 @@ pub async fn list(ctx: &Ctx<'_>, request: &Request) -> Result<ApiResponse, ApiEr
     let (records, last_key) =
         invoice_store::list(&ctx.app.table, tenant, list, filter, page.limit, page.start).await?;
     let items: Vec<Value> = records.iter().map(|r| view(r, today)).collect();
-    ApiResponse::ok(
-        &json!({"items": items, "next_cursor": last_key.as_ref().and_then(encode_cursor)}),
-    )
+    list_reply(&items, last_key.as_ref())
 }

@@ -11,11 +11,10 @@ use crate::adapters::note_store;
 use crate::adapters::task_store;
 use crate::domain::identity::Permission;
 use crate::domain::note::NewNote;
-use crate::http::pagination::{encode_cursor, page_request};
+use crate::http::pagination::{list_reply, page_request};
 use crate::http::{auth, request, ApiError, ApiResponse};
 use http::StatusCode;
 use lambda_http::{Request, RequestExt};
-use serde_json::json;
 
 pub async fn create(
     ctx: &Ctx<'_>,
@@ -102,7 +101,5 @@ pub async fn list(
     if customer.is_none() {
         return Err(ApiError::NotFound);
     }
-    ApiResponse::ok(
-        &json!({"items": notes, "next_cursor": last_key.as_ref().and_then(encode_cursor)}),
-    )
+    list_reply(&notes, last_key.as_ref())
 }

@@ -14,7 +14,7 @@ use crate::domain::fields;
 use crate::domain::identity::Permission;
 use crate::domain::task::{self, Completion, CustomerFacts, Task, TaskChanges, TaskStatus};
 use crate::domain::validation::FieldErrors;
-use crate::http::pagination::{encode_cursor, page_request};
+use crate::http::pagination::{list_reply, page_params};
 use crate::http::{auth, request, ApiError, ApiResponse};
 use chrono::NaiveDate;
 use http::StatusCode;
@@ -373,13 +373,8 @@ fn list_query(ctx: &Ctx<'_>, request: &Request) -> Result<TaskQuery, ApiError> {
 pub async fn list(ctx: &Ctx<'_>, request: &Request) -> Result<ApiResponse, ApiError> {
     auth::require(&ctx.caller, Permission::Read)?;
     let mut query = list_query(ctx, request)?;
-    let params = request.query_string_parameters();
     let (_, key, _, partition) = query.partition(&ctx.caller.tenant);
-    let page = page_request(
-        params.first("limit"),
-        params.first("cursor"),
-        (key, &partition),
-    )?;
+    let page = page_params(request, (key, &partition))?;
     query.limit = usize::try_from(page.limit).unwrap_or(1);
     query.start = page.start;
     let table = &ctx.app.table;
@@ -397,7 +392,5 @@ pub async fn list(ctx: &Ctx<'_>, request: &Request) -> Result<ApiResponse, ApiEr
         .iter()
         .map(|task| view(task, facts.get(&task.customer_id)))
         .collect();
-    ApiResponse::ok(
-        &json!({"items": items, "next_cursor": last_key.as_ref().and_then(encode_cursor)}),
-    )
+    list_reply(&items, last_key.as_ref())
 }

@@ -1,11 +1,14 @@
 //! `?limit=&cursor=` (API.md): opaque cursors that can only continue the
 //! listing they came from.
 
-use super::ApiError;
+use super::{ApiError, ApiResponse};
 use crate::adapters::dynamo::Item;
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use lambda_http::{Request, RequestExt};
+use serde::Serialize;
+use serde_json::json;
 use std::collections::BTreeMap;
 
 pub const DEFAULT_LIMIT: i32 = 50;
@@ -44,6 +47,21 @@ pub fn page_request(
         })?),
     };
     Ok(PageRequest { limit, start })
+}
+
+/// [`page_request`] on the request's own `limit` and `cursor` parameters.
+pub fn page_params(request: &Request, partition: (&str, &str)) -> Result<PageRequest, ApiError> {
+    let params = request.query_string_parameters();
+    page_request(params.first("limit"), params.first("cursor"), partition)
+}
+
+/// A list reply: one page of items and the cursor of the next page (null on
+/// the last one).
+pub fn list_reply(
+    items: &impl Serialize,
+    last_key: Option<&Item>,
+) -> Result<ApiResponse, ApiError> {
+    ApiResponse::ok(&json!({"items": items, "next_cursor": last_key.and_then(encode_cursor)}))
 }
 
 pub fn encode_cursor(last_key: &Item) -> Option<String> {
