@@ -483,3 +483,34 @@ async fn an_old_account_runs_only_its_latest_due_step_and_missed_runs_are_caught
     );
     assert_eq!(stack.emails_to(&setup.email).await.len(), 2);
 }
+
+#[tokio::test]
+async fn a_poison_message_ends_in_the_dead_letter_queue() {
+    let stack = TestStack::start().await;
+    let app = &stack.stack.app;
+    app.sqs
+        .send_message()
+        .queue_url(&app.config.chase_queue_url)
+        .message_body("{\"not\": \"a chase\"}")
+        .send()
+        .await
+        .unwrap();
+    let report = stack
+        .tick(Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 0).unwrap())
+        .await;
+    assert_eq!(report["succeeded"], 0, "{report}");
+    assert!(report["failed"].as_u64().unwrap() >= 1, "{report}");
+    let dead = app
+        .sqs
+        .receive_message()
+        .queue_url(&stack.stack.resources.dead_letter_queue_url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        dead.messages.unwrap_or_default().len(),
+        1,
+        "redriven after the queue's maxReceiveCount"
+    );
+}
