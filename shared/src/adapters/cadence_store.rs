@@ -91,12 +91,7 @@ pub async fn list(
     start: Option<Item>,
 ) -> Result<(Vec<CadenceRecord>, Option<Item>), StoreError> {
     let page = table
-        .query(
-            KeyQuery::partition(PK, tenant_pk(tenant))
-                .sort_begins_with(SK, CADENCE_PREFIX)
-                .limit(limit)
-                .start(start),
-        )
+        .tenant_list_page(tenant, CADENCE_PREFIX, limit, start)
         .await?;
     let records = page
         .items

@@ -1,7 +1,7 @@
 //! Contact roles live in the tenant's partition; a second item per role
 //! reserves its name, so uniqueness is a conditional write, not a read.
 
-use super::dynamo::{from_item, to_item, Condition, Item, KeyQuery, QueryPage, StoreError, Table};
+use super::dynamo::{from_item, to_item, Condition, Item, QueryPage, StoreError, Table};
 use super::keys::{tenant_pk, PK, SK};
 use crate::domain::contact_role::ContactRole;
 use crate::domain::identity::TenantId;
@@ -36,12 +36,7 @@ pub async fn list(
     start: Option<Item>,
 ) -> Result<(Vec<ContactRole>, Option<Item>), StoreError> {
     let QueryPage { items, last_key } = table
-        .query(
-            KeyQuery::partition(PK, tenant_pk(tenant))
-                .sort_begins_with(SK, ROLE_PREFIX)
-                .limit(limit)
-                .start(start),
-        )
+        .tenant_list_page(tenant, ROLE_PREFIX, limit, start)
         .await?;
     let roles = items.into_iter().map(from_item).collect::<Result<_, _>>()?;
     Ok((roles, last_key))

@@ -382,6 +382,24 @@ impl Table {
 
     /// Every item the query matches, page after page (a page stops at the
     /// query's limit or at DynamoDB's 1 MB).
+    /// One page of a tenant's own list: items of the tenant partition whose
+    /// sort key starts with `prefix` (cadences, templates, groups, roles).
+    pub async fn tenant_list_page(
+        &self,
+        tenant: &crate::domain::identity::TenantId,
+        prefix: &str,
+        limit: i32,
+        start: Option<Item>,
+    ) -> Result<QueryPage, StoreError> {
+        self.query(
+            KeyQuery::partition(super::keys::PK, super::keys::tenant_pk(tenant))
+                .sort_begins_with(super::keys::SK, prefix)
+                .limit(limit)
+                .start(start),
+        )
+        .await
+    }
+
     pub async fn query_all(&self, query: KeyQuery) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         let mut start = query.start.clone();

@@ -1,7 +1,7 @@
 //! Customer groups in the tenant's partition, with a member count that guards
 //! deletion and is moved in the same transaction as the member.
 
-use super::dynamo::{from_item, to_item, Condition, Item, KeyQuery, StoreError, Table};
+use super::dynamo::{from_item, to_item, Condition, Item, StoreError, Table};
 use super::keys::{customer_pk, group_sk, tenant_pk, CUSTOMER_SK, GROUP_PREFIX, PK, SK};
 use crate::domain::customer::GroupSettings;
 use crate::domain::group::CustomerGroup;
@@ -23,12 +23,7 @@ pub async fn list(
     start: Option<Item>,
 ) -> Result<(Vec<CustomerGroup>, Option<Item>), StoreError> {
     let page = table
-        .query(
-            KeyQuery::partition(PK, tenant_pk(tenant))
-                .sort_begins_with(SK, GROUP_PREFIX)
-                .limit(limit)
-                .start(start),
-        )
+        .tenant_list_page(tenant, GROUP_PREFIX, limit, start)
         .await?;
     let groups = page
         .items

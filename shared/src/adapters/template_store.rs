@@ -1,6 +1,6 @@
 //! Message templates in the tenant partition, stored as JSON documents.
 
-use super::dynamo::{Condition, Item, KeyQuery, StoreError, Table};
+use super::dynamo::{Condition, Item, StoreError, Table};
 use super::keys::{template_sk, tenant_pk, PK, SK, TEMPLATE_PREFIX};
 use crate::domain::identity::TenantId;
 use crate::domain::template::Template;
@@ -43,12 +43,7 @@ pub async fn list(
     start: Option<Item>,
 ) -> Result<(Vec<TemplateRecord>, Option<Item>), StoreError> {
     let page = table
-        .query(
-            KeyQuery::partition(PK, tenant_pk(tenant))
-                .sort_begins_with(SK, TEMPLATE_PREFIX)
-                .limit(limit)
-                .start(start),
-        )
+        .tenant_list_page(tenant, TEMPLATE_PREFIX, limit, start)
         .await?;
     let records = page.items.iter().map(parse).collect::<Result<_, _>>()?;
     Ok((records, page.last_key))
