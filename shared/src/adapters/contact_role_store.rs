@@ -53,18 +53,9 @@ pub fn create(
     item.insert(PK.into(), AttributeValue::S(pk.clone()));
     item.insert(SK.into(), AttributeValue::S(role_sk(&role.id)));
     item.insert(IN_USE.into(), AttributeValue::N("0".into()));
-    let reservation: Item = [
-        (PK.to_string(), AttributeValue::S(pk)),
-        (
-            SK.to_string(),
-            AttributeValue::S(name_sk(&role.unique_name())),
-        ),
-        ("role_id".to_string(), AttributeValue::S(role.id.clone())),
-    ]
-    .into();
     Ok(vec![
         table.put(item, Some(Condition::absent()))?,
-        table.put(reservation, Some(Condition::absent()))?,
+        table.reserve(&pk, &name_sk(&role.unique_name()), ("role_id", &role.id))?,
     ])
 }
 

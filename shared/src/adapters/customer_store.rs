@@ -117,13 +117,11 @@ pub fn reserve_number(
     number: &str,
     customer_id: &str,
 ) -> Result<TransactWriteItem, StoreError> {
-    let item: Item = [
-        (PK.to_string(), s(&tenant_pk(tenant))),
-        (SK.to_string(), s(&customer_number_sk(number))),
-        ("customer_id".to_string(), s(customer_id)),
-    ]
-    .into();
-    table.put(item, Some(Condition::absent()))
+    table.reserve(
+        &tenant_pk(tenant),
+        &customer_number_sk(number),
+        ("customer_id", customer_id),
+    )
 }
 
 pub fn release_number(

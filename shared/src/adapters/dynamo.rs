@@ -382,6 +382,30 @@ impl Table {
 
     /// Every item the query matches, page after page (a page stops at the
     /// query's limit or at DynamoDB's 1 MB).
+    /// A uniqueness reservation (a customer number, an invoice number, a
+    /// role name): an item that can only be written while absent, naming
+    /// its owner. Committed with the owner's own writes.
+    pub fn reserve(
+        &self,
+        pk: &str,
+        sk: &str,
+        owner: (&str, &str),
+    ) -> Result<TransactWriteItem, StoreError> {
+        let item: Item = [
+            (
+                super::keys::PK.to_string(),
+                AttributeValue::S(pk.to_string()),
+            ),
+            (
+                super::keys::SK.to_string(),
+                AttributeValue::S(sk.to_string()),
+            ),
+            (owner.0.to_string(), AttributeValue::S(owner.1.to_string())),
+        ]
+        .into();
+        self.put(item, Some(Condition::absent()))
+    }
+
     /// One page of a tenant's own list: items of the tenant partition whose
     /// sort key starts with `prefix` (cadences, templates, groups, roles).
     pub async fn tenant_list_page(

@@ -131,13 +131,11 @@ pub fn reserve_number(
     number: &str,
     invoice_id: &str,
 ) -> Result<TransactWriteItem, StoreError> {
-    let item: Item = [
-        (PK.to_string(), s(&tenant_pk(tenant))),
-        (SK.to_string(), s(&invoice_number_sk(number))),
-        ("invoice_id".to_string(), s(invoice_id)),
-    ]
-    .into();
-    table.put(item, Some(Condition::absent()))
+    table.reserve(
+        &tenant_pk(tenant),
+        &invoice_number_sk(number),
+        ("invoice_id", invoice_id),
+    )
 }
 
 pub fn release_number(
