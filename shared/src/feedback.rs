@@ -11,7 +11,7 @@ use crate::adapters::{contact_store, task_store};
 use crate::bootstrap::App;
 use crate::domain::history::{HistoryItem, HistoryType, SYSTEM_ACTOR};
 use crate::domain::identity::TenantId;
-use crate::domain::task::{Task, TaskStatus, TaskType};
+use crate::domain::task::{NewTask, TaskType};
 use aws_lambda_events::sns::SnsEvent;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -174,24 +174,15 @@ async fn record_event(app: &App, ses: &SesEvent) -> Result<bool, FeedbackError> 
                 contact.version,
             )?);
         }
-        let task = Task {
-            id: event_id(&ses.mail, "fix_contact"),
+        let task = NewTask {
             customer_id: customer_id.to_string(),
             kind: TaskType::FixContact,
-            title: "A chase email bounced: fix the contact's address".to_string(),
+            title: Some("A chase email bounced: fix the contact's address".to_string()),
             invoice_ids: Vec::new(),
             assignee_id: None,
             due_date: now.date_naive(),
-            status: TaskStatus::Open,
-            outcome: None,
-            completion_note: None,
-            completed_at: None,
-            completed_by: None,
-            created_by: SYSTEM_ACTOR.to_string(),
-            version: 1,
-            created_at: now,
-            updated_at: now,
-        };
+        }
+        .open(event_id(&ses.mail, "fix_contact"), SYSTEM_ACTOR, now);
         writes.extend(task_store::insert(table, &tenant, &task)?);
     }
     match table.transact(writes).await {

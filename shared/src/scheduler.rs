@@ -18,7 +18,7 @@ use crate::domain::customer::ChasingStatus;
 use crate::domain::history::{HistoryItem, HistoryType, SYSTEM_ACTOR};
 use crate::domain::identity::TenantId;
 use crate::domain::promise::PromiseStatus;
-use crate::domain::task::{Task, TaskStatus, TaskType};
+use crate::domain::task::{NewTask, TaskType};
 use crate::worker::ChaseMessage;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
@@ -248,27 +248,22 @@ fn resolve_promise(
         ),
         json!({"promise_id": promise.id, "status": "broken", "paid_since": promise.paid_since.to_string()}),
     );
-    let task = Task {
-        id: ulid::Ulid::from_datetime(at.into()).to_string(),
+    let task = NewTask {
         customer_id: next.id.clone(),
         kind: TaskType::PromiseBroken,
-        title: format!(
+        title: Some(format!(
             "Promise to pay {} {} was broken",
             promise.amount, promise.currency
-        ),
+        )),
         invoice_ids: Vec::new(),
         assignee_id: next.ar_specialist_id.clone(),
         due_date: today,
-        status: TaskStatus::Open,
-        outcome: None,
-        completion_note: None,
-        completed_at: None,
-        completed_by: None,
-        created_by: SYSTEM_ACTOR.to_string(),
-        version: 1,
-        created_at: at,
-        updated_at: at,
-    };
+    }
+    .open(
+        ulid::Ulid::from_datetime(at.into()).to_string(),
+        SYSTEM_ACTOR,
+        at,
+    );
     let task_history = task.created_history(SYSTEM_ACTOR, at);
     let mut writes = customer_store::put(
         &app.table,

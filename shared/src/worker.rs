@@ -22,7 +22,7 @@ use crate::domain::customer::Customer;
 use crate::domain::history::{HistoryItem, HistoryType, SYSTEM_ACTOR};
 use crate::domain::identity::TenantId;
 use crate::domain::settings::Settings;
-use crate::domain::task::{chase_task_assignee, Task, TaskStatus, TaskType};
+use crate::domain::task::{chase_task_assignee, NewTask, Task, TaskType};
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Duration, Utc};
@@ -650,11 +650,10 @@ fn chase_task(
     kind: TaskType,
     title: &str,
 ) -> Task {
-    Task {
-        id: ulid::Ulid::from_datetime(job.now.into()).to_string(),
+    NewTask {
         customer_id: customer.id.clone(),
         kind,
-        title: title.to_string(),
+        title: Some(title.to_string()),
         invoice_ids: customer
             .open_invoices
             .iter()
@@ -665,16 +664,12 @@ fn chase_task(
             customer.ar_specialist_id.as_deref(),
         ),
         due_date: job.message.scheduled_for.date_naive(),
-        status: TaskStatus::Open,
-        outcome: None,
-        completion_note: None,
-        completed_at: None,
-        completed_by: None,
-        created_by: SYSTEM_ACTOR.to_string(),
-        version: 1,
-        created_at: job.now,
-        updated_at: job.now,
     }
+    .open(
+        ulid::Ulid::from_datetime(job.now.into()).to_string(),
+        SYSTEM_ACTOR,
+        job.now,
+    )
 }
 
 /// Not due any more at send time: nothing is sent; history says why.
@@ -742,24 +737,21 @@ async fn fail(
         format!("Chase step {} failed: {summary}", job.message.step + 1),
         json!({"reason": code, "cadence_id": job.message.cadence_id, "cycle": job.message.cycle, "step": job.message.step}),
     );
-    let task = Task {
-        id: ulid::Ulid::from_datetime(job.now.into()).to_string(),
+    let task = NewTask {
         customer_id: customer.id.clone(),
         kind: TaskType::FixContact,
-        title: format!("Chase could not be delivered ({code}): check the contact details"),
+        title: Some(format!(
+            "Chase could not be delivered ({code}): check the contact details"
+        )),
         invoice_ids: Vec::new(),
         assignee_id: customer.ar_specialist_id.clone(),
         due_date: job.now.date_naive(),
-        status: TaskStatus::Open,
-        outcome: None,
-        completion_note: None,
-        completed_at: None,
-        completed_by: None,
-        created_by: SYSTEM_ACTOR.to_string(),
-        version: 1,
-        created_at: job.now,
-        updated_at: job.now,
-    };
+    }
+    .open(
+        ulid::Ulid::from_datetime(job.now.into()).to_string(),
+        SYSTEM_ACTOR,
+        job.now,
+    );
     let task_history = task.created_history(SYSTEM_ACTOR, job.now);
     let writes = task_store::insert(&app.table, &job.tenant, &task)?;
     close(
