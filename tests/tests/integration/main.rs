@@ -1,0 +1,20 @@
+//! The integration suite: one test binary against the local stack (DynamoDB
+//! Local and moto over HTTP), each test in its own tenant, stack and process.
+
+mod cadences;
+mod chasing_cost;
+mod chasing_pipeline;
+mod contact_roles_and_idempotency;
+mod contacts;
+mod customers;
+mod delivery_feedback;
+mod enrolment;
+mod event_fixtures;
+mod imports;
+mod money;
+mod notes_and_history;
+mod openapi;
+mod roles;
+mod settings;
+mod tasks;
+mod templates;
