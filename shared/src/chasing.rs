@@ -2,7 +2,7 @@
 //! chasing evaluation, built the same way from a customer and its tenant's
 //! settings.
 
-use crate::domain::balance::{ChasedBalance, CustomerBalance};
+use crate::domain::balance::CustomerBalance;
 use crate::domain::cadence::{
     assign_cadence, Cadence, CustomerFacts, Evaluator, OpenPromise, Pause, PreviewEntry, Stops,
 };
@@ -134,6 +134,7 @@ pub fn preview(
     evaluator.preview(
         &customer.open_invoices,
         customer.currency,
+        customer.balance.credit,
         &customer.cycle,
         from,
         days,
@@ -150,7 +151,7 @@ pub fn template_data(
     settings: &Settings,
     today: NaiveDate,
 ) -> TemplateData {
-    let balance = ChasedBalance::of(&customer.open_invoices, customer.currency, today);
+    let balance = customer.chased_balance(today);
     let mut invoice_ids: Vec<&str> = Vec::new();
     for item in &balance.items {
         if !invoice_ids.contains(&item.id.invoice_id.as_str()) {
@@ -205,6 +206,7 @@ pub fn address_line(address: &Address) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::balance::ChasedBalance;
     use crate::domain::cadence::{Action, Audience, CadenceDraft, StepDraft, Trigger};
     use crate::domain::customer::CustomerChanges;
     use crate::domain::invoice::{CollectionStatus, NewInvoice};

@@ -12,7 +12,6 @@ use crate::adapters::customer_store::{self, StoredCustomer};
 use crate::adapters::dynamo::StoreError;
 use crate::adapters::{cadence_store, due_index, task_store};
 use crate::bootstrap::App;
-use crate::domain::balance::ChasedBalance;
 use crate::domain::cadence::{Cadence, Decision, Evaluator};
 use crate::domain::customer::ChasingStatus;
 use crate::domain::history::{HistoryItem, HistoryType, SYSTEM_ACTOR};
@@ -183,7 +182,7 @@ async fn plan(
         next.chasing.paused_until = None;
     }
     let stops = crate::chasing::stops(&next, &settings);
-    let balance = ChasedBalance::of(&next.open_invoices, next.currency, today);
+    let balance = next.chased_balance(today);
     let evaluation = Evaluator::new(&cadence, zone, &stops).evaluate(&balance, &next.cycle, at);
     next.cycle = evaluation.state.clone();
     next.last_evaluated_at = evaluation.slot.map(|slot| slot.at);

@@ -13,7 +13,6 @@ use crate::adapters::customer_store::{self, StoredCustomer};
 use crate::adapters::dynamo::StoreError;
 use crate::adapters::{cadence_store, contact_store, task_store, template_store};
 use crate::bootstrap::App;
-use crate::domain::balance::ChasedBalance;
 use crate::domain::cadence::{
     Action, Audience, Cadence, Decision, Evaluation, Evaluator, Run, Step,
 };
@@ -208,11 +207,7 @@ async fn context(job: &Job<'_>) -> Result<Option<Context>, RecordError> {
     let at = job.message.scheduled_for;
     let day = at.with_timezone(&settings.time_zone).date_naive();
     let stops = crate::chasing::stops(&stored.customer, &settings);
-    let balance = ChasedBalance::of(
-        &stored.customer.open_invoices,
-        stored.customer.currency,
-        day,
-    );
+    let balance = stored.customer.chased_balance(day);
     let evaluation = Evaluator::new(&cadence, settings.time_zone, &stops).evaluate(
         &balance,
         &stored.customer.cycle,

@@ -1176,7 +1176,7 @@ proptest! {
         let days = (quiet.to - quiet.from).num_days() as u32 + 1;
         let preview: Vec<(NaiveDate, u32, u32, Action, Vec<u32>)> = world
             .evaluator()
-            .preview(&world.invoices, quiet.currency, &world.state, start, days)
+            .preview(&world.invoices, quiet.currency, rust_decimal::Decimal::ZERO, &world.state, start, days)
             .into_iter()
             .filter(|e| e.date <= quiet.to)
             .map(|e| (e.date, e.cycle, e.position, e.action, e.superseded))

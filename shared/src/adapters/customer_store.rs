@@ -236,11 +236,19 @@ fn entry_keys(customer: &Customer) -> Vec<String> {
 
 /// Overdue sorts highest first on an ascending index: store the distance
 /// from a ceiling, fixed width, in minor units.
+/// Largest overdue first: the amount in ten-thousandths (every currency's
+/// minor unit fits) subtracted from a ceiling, zero-padded to a fixed width.
+/// A customer's overdue is a sum of bounded invoices, so it stays far below
+/// the ceiling (10^20 major units); anything above would sort as the ceiling.
 fn overdue_sort_key(overdue: Decimal, id: &str) -> String {
-    let minor = (overdue * Decimal::from(100)).trunc();
-    let ceiling = Decimal::from(10_i64.pow(15));
-    let inverted = (ceiling - minor).max(Decimal::ZERO);
-    format!("{:0>16}#{id}", inverted.to_string())
+    const WIDTH: usize = 24;
+    let ceiling = Decimal::from_i128_with_scale(10_i128.pow(WIDTH as u32), 0);
+    let scaled = overdue
+        .max(Decimal::ZERO)
+        .checked_mul(Decimal::from(10_000))
+        .map_or(ceiling, |d| d.trunc().min(ceiling));
+    let inverted = ceiling - scaled;
+    format!("{:0>WIDTH$}#{id}", inverted.to_string())
 }
 
 fn entries(tenant: &TenantId, customer: &Customer) -> Result<Vec<Item>, StoreError> {
@@ -484,4 +492,33 @@ pub fn update_chasing(
 
 fn attribute<T: serde::Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
     serde_dynamo::to_attribute_value(value).map_err(|e| StoreError::Malformed(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_overdue_key_orders_largest_first_over_the_whole_range() {
+        let amounts = [
+            "999999999999999.99",
+            "100000000000000",
+            "123456.789",
+            "10.5",
+            "10.05",
+            "0.01",
+            "0",
+        ];
+        let keys: Vec<String> = amounts
+            .iter()
+            .map(|a| overdue_sort_key(a.parse().unwrap(), "X"))
+            .collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
+        assert!(keys.iter().all(|k| k.len() == keys[0].len()));
+        // Sums beyond any single invoice still sort and never panic.
+        let huge = overdue_sort_key(Decimal::MAX, "X");
+        assert!(huge <= keys[0]);
+    }
 }

@@ -47,6 +47,7 @@ pub fn view(customer: &Customer) -> Value {
         "ar_specialist_id": customer.ar_specialist_id,
         "group_id": customer.group_id,
         "autopay": customer.autopay,
+        "auto_settle": customer.auto_settle,
         "metadata": customer.metadata,
         "chasing": customer.chasing,
         "balance": customer.balance,

@@ -37,10 +37,8 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::NaiveDate;
 use http::StatusCode;
 use lambda_http::Request;
-use rust_decimal::Decimal;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::str::FromStr;
 
 /// Rows in one import (the body is also capped at 256 KB).
 pub const MAX_ROWS: usize = 1000;
@@ -659,9 +657,13 @@ async fn customers(
 }
 
 fn date(errors: &mut RowErrors, line: u64, field: &str, raw: Option<&str>) -> Option<NaiveDate> {
-    let parsed = NaiveDate::parse_from_str(raw?, "%Y-%m-%d").ok();
+    let parsed = crate::domain::validation::iso_date(raw?);
     if parsed.is_none() {
-        errors.add(line, field, "must be a date written YYYY-MM-DD");
+        errors.add(
+            line,
+            field,
+            "must be a date written YYYY-MM-DD, year 1900 or later",
+        );
     }
     parsed
 }
@@ -678,13 +680,15 @@ fn new_invoice(errors: &mut RowErrors, row: &Row, customer_id: &str) -> Option<N
     let due_date = row
         .get("due_date")
         .and_then(|raw| date(errors, line, "due_date", Some(raw)));
-    let total = row.get("total").and_then(|raw| {
-        let parsed = Decimal::from_str(raw).ok();
-        if parsed.is_none() {
-            errors.add(line, "total", "must be a decimal amount, e.g. 1250.00");
-        }
-        parsed
-    });
+    let total = row
+        .get("total")
+        .and_then(|raw| match crate::domain::money::parse_decimal(raw) {
+            Ok(parsed) => Some(parsed),
+            Err(error) => {
+                errors.add(line, "total", error.to_string());
+                None
+            }
+        });
     let autopay = match row.get("autopay").map(boolean) {
         None => false,
         Some(Some(value)) => value,

@@ -7,7 +7,6 @@ use crate::adapters::customer_store::{self, StoredCustomer};
 use crate::adapters::dynamo::Condition;
 use crate::adapters::invoice_store::{self, InvoiceList, InvoiceRecord};
 use crate::adapters::keys::{customer_pk, invoice_list_pk, GSI1PK, PK};
-use crate::domain::balance::ChasedBalance;
 use crate::domain::customer::Customer;
 use crate::domain::fields;
 use crate::domain::history::{HistoryItem, HistoryType};
@@ -132,7 +131,7 @@ fn parse_fields(
                 new.dispute_reason = if value.is_null() {
                     None
                 } else {
-                    fields::text(e, field, value, 1000)
+                    fields::long_text(e, field, value, 1000)
                 }
             }
             "payment_plan" => {
@@ -164,14 +163,9 @@ fn parse_fields(
     errors.into_result(new)
 }
 
+/// The currency's minor unit is checked with the invoice's currency later.
 fn decimal(errors: &mut FieldErrors, field: &str, value: &Value) -> Option<Decimal> {
-    let parsed = value
-        .as_str()
-        .and_then(|raw| raw.trim().parse::<Decimal>().ok());
-    if parsed.is_none() {
-        errors.add(field, "must be a decimal string, e.g. \"1250.00\"");
-    }
-    parsed
+    fields::decimal(errors, field, value, 28, true)
 }
 
 fn plan(errors: &mut FieldErrors, value: &Value) -> Option<NewPaymentPlan> {
@@ -230,14 +224,13 @@ impl MoneyChange<'_> {
     ) -> Result<(Vec<TransactWriteItem>, Customer), ApiError> {
         let table = &ctx.app.table;
         let tenant = &ctx.caller.tenant;
-        let currency = self.next.currency;
-        let before = ChasedBalance::of(&self.next.open_invoices, currency, today).items;
+        let before = self.customer.customer.chased_balance(today).items;
         for (_, after) in &self.invoices {
             self.next.track_invoice(&after.invoice);
         }
         self.next.refresh(today);
         // DESIGN §5: a money event that settles or removes every chased item resets the cycle.
-        let after = ChasedBalance::of(&self.next.open_invoices, currency, today).items;
+        let after = self.next.chased_balance(today).items;
         self.next.cycle.record_change(&before, &after);
         self.next.reschedule(zone, ctx.now);
         let mut writes = customer_store::put(

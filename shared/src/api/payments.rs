@@ -38,6 +38,9 @@ pub struct Application {
     pub invoice_id: String,
     #[serde(with = "rust_decimal::serde::str")]
     pub amount: Decimal,
+    /// Made by automatic settlement rather than asked for.
+    #[serde(default)]
+    pub automatic: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,20 +84,26 @@ fn concurrent() -> ApiError {
     )
 }
 
-/// Applies `amounts` to the customer's open invoices; errors name the field
-/// of the application that could not be applied.
+/// Applies `applications` to the customer's open invoices, on top of what
+/// `changed` already holds (each invoice is written once, one version on);
+/// errors name the field of the application that could not be applied.
 fn apply(
     open: &HashMap<String, InvoiceRecord>,
+    changed: &mut Vec<(String, InvoiceRecord)>,
     applications: &[(String, String, Money)],
     now: DateTime<Utc>,
-) -> Result<Vec<(String, InvoiceRecord)>, FieldErrors> {
+) -> Result<(), FieldErrors> {
     let mut errors = FieldErrors::new();
-    let mut changed: Vec<(String, InvoiceRecord)> = Vec::new();
     for (field, invoice_id, amount) in applications {
         let position = changed.iter().position(|(id, _)| id == invoice_id);
         let mut record = match (position, open.get(invoice_id)) {
             (Some(i), _) => changed.remove(i).1,
-            (None, Some(record)) => record.clone(),
+            (None, Some(record)) => {
+                let mut record = record.clone();
+                record.version += 1;
+                record.updated_at = now;
+                record
+            }
             (None, None) => {
                 errors.add(
                     format!("{field}.invoice_id"),
@@ -103,22 +112,82 @@ fn apply(
                 continue;
             }
         };
+        let before = record.clone();
         match record.invoice.apply_payment(*amount) {
-            Ok(()) => {
-                record.version += 1;
-                record.updated_at = now;
-                changed.push((invoice_id.clone(), record));
+            Ok(()) => changed.push((invoice_id.clone(), record)),
+            Err(error) => {
+                changed.push((invoice_id.clone(), before));
+                match error {
+                    PaymentError::OverApplied { balance, .. } => errors.add(
+                        format!("{field}.amount"),
+                        format!("is more than the invoice's balance of {balance}"),
+                    ),
+                    other => errors.add(format!("{field}.amount"), other.to_string()),
+                }
             }
-            Err(PaymentError::OverApplied { balance, .. }) => {
-                errors.add(
-                    format!("{field}.amount"),
-                    format!("is more than the invoice's balance of {balance}"),
-                );
-            }
-            Err(other) => errors.add(format!("{field}.amount"), other.to_string()),
         }
     }
-    errors.into_result(changed)
+    errors.into_result(())
+}
+
+/// Automatic settlement: `pool` (a payment's remainder and the customer's
+/// credit) applied to the open invoices oldest due date first, within the
+/// invoices one transaction can hold. Returns what was applied.
+fn settle(
+    open: &HashMap<String, InvoiceRecord>,
+    changed: &mut Vec<(String, InvoiceRecord)>,
+    pool: Decimal,
+    currency: crate::domain::money::Currency,
+    now: DateTime<Utc>,
+) -> Result<Vec<Application>, ApiError> {
+    let current: Vec<&crate::domain::invoice::Invoice> = open
+        .iter()
+        .map(|(id, record)| {
+            changed
+                .iter()
+                .find(|(changed_id, _)| changed_id == id)
+                .map_or(&record.invoice, |(_, r)| &r.invoice)
+        })
+        .collect();
+    let plan = crate::domain::invoice::settlement(&current, pool, MAX_APPLICATIONS);
+    let mut touched = changed.len();
+    let mut made = Vec::new();
+    let mut applications = Vec::new();
+    for (invoice_id, amount) in plan {
+        if !changed.iter().any(|(id, _)| *id == invoice_id) {
+            // What one transaction cannot hold stays as credit.
+            if touched >= MAX_APPLICATIONS {
+                break;
+            }
+            touched += 1;
+        }
+        applications.push((
+            format!("settlement of {invoice_id}"),
+            invoice_id.clone(),
+            Money { amount, currency },
+        ));
+        made.push(Application {
+            invoice_id,
+            amount,
+            automatic: true,
+        });
+    }
+    apply(open, changed, &applications, now).map_err(ApiError::Validation)?;
+    Ok(made)
+}
+
+/// The customer's credit after `delta`, refused when it would leave the
+/// bounds every amount keeps to.
+fn credit_after(current: Decimal, delta: Decimal, field: &str) -> Result<Decimal, ApiError> {
+    current
+        .checked_add(delta)
+        .filter(|credit| crate::domain::money::within_bounds(*credit))
+        .ok_or_else(|| {
+            ApiError::invalid_field(
+                field,
+                "would take the customer's credit beyond the largest amount allowed",
+            )
+        })
 }
 
 async fn open_invoices(
@@ -236,7 +305,27 @@ pub async fn create(ctx: &Ctx<'_>, request: &Request) -> Result<ApiResponse, Api
         return Err(errors.into());
     }
     let open = open_invoices(ctx, &customer_id).await?;
-    let changed = apply(&open, &applications, ctx.now)?;
+    let mut changed = Vec::new();
+    apply(&open, &mut changed, &applications, ctx.now)?;
+    let mut made: Vec<Application> = applications
+        .iter()
+        .map(|(_, id, m)| Application {
+            invoice_id: id.clone(),
+            amount: m.amount,
+            automatic: false,
+        })
+        .collect();
+    let settings = ctx.settings().await?;
+    let credit_before = customer.customer.balance.credit;
+    let pool = credit_after(credit_before, amount.amount - applied, "amount")?;
+    if customer
+        .customer
+        .settles_automatically(settings.auto_settle)
+    {
+        made.extend(settle(&open, &mut changed, pool, currency, ctx.now)?);
+    }
+    let applied_in_all: Decimal = made.iter().map(|a| a.amount).sum();
+    let settled_automatically = applied_in_all - applied;
     let payment = Payment {
         id: ulid::Ulid::new().to_string(),
         customer_id: customer_id.clone(),
@@ -245,19 +334,13 @@ pub async fn create(ctx: &Ctx<'_>, request: &Request) -> Result<ApiResponse, Api
         date,
         method,
         reference,
-        applications: applications
-            .iter()
-            .map(|(_, id, m)| Application {
-                invoice_id: id.clone(),
-                amount: m.amount,
-            })
-            .collect(),
-        unapplied: amount.amount - applied,
+        applications: made,
+        unapplied: (amount.amount - applied_in_all).max(Decimal::ZERO),
         created_by: ctx.caller.user.to_string(),
         created_at: ctx.now,
     };
     let mut next = customer.customer.clone();
-    next.balance.credit += payment.unapplied;
+    next.balance.credit = pool - settled_automatically;
     track_payment(&mut next, &changed, payment.amount, date);
     let invoice_ids: Vec<String> = payment
         .applications
@@ -412,32 +495,11 @@ pub async fn apply_credit(ctx: &Ctx<'_>, customer_id: &str) -> Result<ApiRespons
         ));
     }
     let open = open_invoices(ctx, customer_id).await?;
-    let mut oldest: Vec<&InvoiceRecord> = open.values().collect();
-    oldest.sort_by(|a, b| {
-        (a.invoice.issue_date, &a.invoice.number).cmp(&(b.invoice.issue_date, &b.invoice.number))
-    });
     let currency = customer.customer.currency;
-    let mut left = credit;
-    let mut applications = Vec::new();
-    for record in oldest.into_iter().take(MAX_APPLICATIONS) {
-        if left.is_zero() {
-            break;
-        }
-        let take = record.invoice.balance().amount.min(left);
-        if take > Decimal::ZERO {
-            applications.push((
-                format!("invoice {}", record.invoice.number),
-                record.invoice.id.clone(),
-                Money {
-                    amount: take,
-                    currency,
-                },
-            ));
-            left -= take;
-        }
-    }
-    let changed = apply(&open, &applications, ctx.now)?;
-    let used = credit - left;
+    let mut changed = Vec::new();
+    let made = settle(&open, &mut changed, credit, currency, ctx.now)?;
+    let used: Decimal = made.iter().map(|a| a.amount).sum();
+    let left = credit - used;
     let mut next = customer.customer.clone();
     next.balance.credit = left;
     let today = ctx.today().await?;
@@ -514,7 +576,7 @@ pub async fn adjust(
                     );
                 }
             }
-            "reason" => reason = fields::text(e, field, value, 500),
+            "reason" => reason = fields::long_text(e, field, value, 500),
             "invoice_id" if value.is_null() => {}
             "invoice_id" => invoice_id = fields::reference(e, field, value),
             _ => e.add(field, "is not an adjustment field"),
@@ -539,10 +601,16 @@ pub async fn adjust(
     }
     let open = open_invoices(ctx, customer_id).await?;
     let mut next = customer.customer.clone();
-    let changed = match &invoice_id {
+    let mut changed = Vec::new();
+    match &invoice_id {
         None => {
-            next.balance.credit += -amount.amount;
-            Vec::new()
+            let credit = credit_after(next.balance.credit, -amount.amount, "amount")?;
+            let settings = ctx.settings().await?;
+            next.balance.credit = credit;
+            if next.settles_automatically(settings.auto_settle) {
+                let made = settle(&open, &mut changed, credit, currency, ctx.now)?;
+                next.balance.credit -= made.iter().map(|a| a.amount).sum::<Decimal>();
+            }
         }
         Some(id) if amount.amount < Decimal::ZERO => {
             let credit = Money {
@@ -551,6 +619,7 @@ pub async fn adjust(
             };
             apply(
                 &open,
+                &mut changed,
                 &[("invoice_id".to_string(), id.clone(), credit)],
                 ctx.now,
             )
@@ -575,7 +644,17 @@ pub async fn adjust(
                 ));
             };
             let mut record = record.clone();
-            record.invoice.total += amount.amount;
+            record.invoice.total = record
+                .invoice
+                .total
+                .checked_add(amount.amount)
+                .filter(|total| crate::domain::money::within_bounds(*total))
+                .ok_or_else(|| {
+                    ApiError::invalid_field(
+                        "amount",
+                        "would take the invoice's total beyond the largest amount allowed",
+                    )
+                })?;
             if let Some(last) = record
                 .invoice
                 .payment_plan
@@ -586,9 +665,9 @@ pub async fn adjust(
             }
             record.version += 1;
             record.updated_at = ctx.now;
-            vec![(id.clone(), record)]
+            changed.push((id.clone(), record));
         }
-    };
+    }
     let adjustment = Adjustment {
         id: ulid::Ulid::new().to_string(),
         customer_id: customer_id.to_string(),

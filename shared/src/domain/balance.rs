@@ -101,6 +101,41 @@ impl ChasedBalance {
         }
     }
 
+    /// The same balance with the customer's unapplied `credit` set against
+    /// its items, oldest due date first (installments in order), as automatic
+    /// settlement would apply it: money already received is never chased, and
+    /// an item the credit covers no longer counts for the ages.
+    pub fn net_of_credit(mut self, credit: Decimal) -> Self {
+        let mut left = credit.max(Decimal::ZERO);
+        if left.is_zero() {
+            return self;
+        }
+        let mut order: Vec<usize> = (0..self.items.len()).collect();
+        order.sort_by(|&a, &b| {
+            let key = |i: usize| {
+                let item = &self.items[i];
+                (
+                    item.due_date.is_none(),
+                    item.due_date,
+                    item.item_date,
+                    &item.id,
+                )
+            };
+            key(a).cmp(&key(b))
+        });
+        for index in order {
+            if left.is_zero() {
+                break;
+            }
+            let item = &mut self.items[index];
+            let take = item.remaining.min(left);
+            item.remaining -= take;
+            left -= take;
+        }
+        self.items.retain(|i| i.remaining > Decimal::ZERO);
+        self
+    }
+
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
@@ -243,6 +278,24 @@ mod tests {
     use crate::domain::invoice::tests::{d, date, eur, plan_invoice};
     use crate::domain::invoice::Installment;
     use proptest::prelude::*;
+
+    #[test]
+    fn credit_settles_the_oldest_due_items_first() {
+        let a = invoice("A", "2026-01-01", Some("2026-02-01"), "100");
+        let b = invoice("B", "2026-01-15", Some("2026-01-20"), "50");
+        let today = date("2026-03-01");
+        let full = ChasedBalance::of(&[a.clone(), b.clone()], eur(), today);
+        assert_eq!(full.total().amount, d("150.00"));
+        let net = full.clone().net_of_credit(d("60"));
+        // B (due first) is covered; A keeps 90 and its own dates.
+        assert_eq!(net.items.len(), 1);
+        assert_eq!(net.items[0].id.invoice_id, "A");
+        assert_eq!(net.total().amount, d("90.00"));
+        assert_eq!(net.past_due_age(today), Some(28));
+        assert!(full.clone().net_of_credit(d("150")).is_empty());
+        assert!(full.clone().net_of_credit(d("1000")).is_empty());
+        assert_eq!(full.clone().net_of_credit(Decimal::ZERO), full);
+    }
 
     fn invoice(id: &str, issue: &str, due: Option<&str>, total: &str) -> Invoice {
         Invoice {

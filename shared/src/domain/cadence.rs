@@ -33,7 +33,6 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::str::FromStr;
 
 /// DESIGN §5: at most 100 steps a cadence.
 pub const MAX_STEPS: usize = 100;
@@ -317,7 +316,7 @@ impl Rule {
                 RuleField::Overdue => Some(facts.balance.overdue),
                 _ => Some(facts.balance.chased),
             };
-            let Ok(wanted) = Decimal::from_str(self.value.trim()) else {
+            let Ok(wanted) = super::money::parse_decimal(self.value.trim()) else {
                 return false;
             };
             return match actual {
@@ -705,7 +704,7 @@ fn validate_assignment(errors: &mut FieldErrors, draft: &AssignmentDraft) -> Ass
         let (Some(field), Some(op), Some(value)) = (field, op, value) else {
             continue;
         };
-        if field.is_money() && Decimal::from_str(&value).is_err() {
+        if field.is_money() && super::money::parse_decimal(&value).is_err() {
             errors.add(
                 format!("{prefix}.value"),
                 "must be a decimal amount for this field",
@@ -1079,6 +1078,7 @@ impl<'a> Evaluator<'a> {
         &self,
         invoices: &[Invoice],
         currency: Currency,
+        credit: Decimal,
         state: &CycleState,
         now: DateTime<Utc>,
         days: u32,
@@ -1088,7 +1088,7 @@ impl<'a> Evaluator<'a> {
         let mut state = state.clone();
         let mut entries = Vec::new();
         for slot in self.schedule.runs_between(now, end) {
-            let balance = ChasedBalance::of(invoices, currency, slot.date);
+            let balance = ChasedBalance::of(invoices, currency, slot.date).net_of_credit(credit);
             let evaluator = Evaluator {
                 cadence: self.cadence,
                 schedule: self.schedule.clone(),

@@ -72,6 +72,8 @@ pub struct GroupSettings {
     pub autopay: Option<bool>,
     #[serde(default, with = "rust_decimal::serde::str_option")]
     pub chasing_threshold: Option<Decimal>,
+    #[serde(default)]
+    pub auto_settle: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -92,6 +94,9 @@ pub struct Customer {
     pub ar_specialist_id: Option<String>,
     pub group_id: Option<String>,
     pub autopay: Option<bool>,
+    /// Automatic settlement for this customer; `None` follows its group, then the tenant.
+    #[serde(default)]
+    pub auto_settle: Option<bool>,
     pub metadata: BTreeMap<String, String>,
     pub chasing: Chasing,
     pub balance: BalanceSummary,
@@ -158,6 +163,8 @@ pub struct EffectiveSettings {
     pub autopay: Effective<bool>,
     pub cadence_id: Effective<String>,
     pub chasing_threshold: Effective<String>,
+    /// `default` means the tenant's `auto_settle` setting applies.
+    pub auto_settle: Effective<bool>,
 }
 
 fn pick<T: Clone>(own: &Option<T>, group: Option<&Option<T>>) -> Effective<T> {
@@ -191,7 +198,14 @@ impl Customer {
                     .map(|g| g.chasing_threshold.map(|d| d.to_string()))
                     .as_ref(),
             ),
+            auto_settle: pick(&self.auto_settle, group.map(|g| &g.auto_settle)),
         }
+    }
+
+    /// Whether payments and credit settle this customer's open invoices on
+    /// their own: its own setting, else its group's, else the tenant's.
+    pub fn settles_automatically(&self, tenant_default: bool) -> bool {
+        self.effective().auto_settle.value.unwrap_or(tenant_default)
     }
 
     pub fn credit_limit_money(&self) -> Option<Money> {
@@ -199,6 +213,13 @@ impl Customer {
             amount,
             currency: self.currency,
         })
+    }
+
+    /// What chasing asks this customer for on `today`: its chased items, net
+    /// of unapplied credit (DESIGN §5; money already received is never chased).
+    pub fn chased_balance(&self, today: NaiveDate) -> ChasedBalance {
+        ChasedBalance::of(&self.open_invoices, self.currency, today)
+            .net_of_credit(self.balance.credit)
     }
 
     pub fn has_overdue(&self) -> bool {
@@ -209,10 +230,10 @@ impl Customer {
     /// `today` (tenant-local). Credit is kept as it is.
     pub fn refresh(&mut self, today: NaiveDate) {
         let balance = CustomerBalance::of(&self.open_invoices, self.currency, today);
-        let chased = ChasedBalance::of(&self.open_invoices, self.currency, today);
+        let chased = self.chased_balance(today);
         self.balance.outstanding = balance.outstanding;
         self.balance.overdue = balance.overdue;
-        self.balance.chased = balance.chased;
+        self.balance.chased = chased.total().amount;
         self.balance
             .credit
             .rescale(self.currency.minor_unit_digits());
@@ -276,6 +297,7 @@ pub struct CustomerChanges {
     pub ar_specialist_id: Change<String>,
     pub group_id: Change<String>,
     pub autopay: Change<bool>,
+    pub auto_settle: Change<bool>,
     pub metadata: Option<BTreeMap<String, String>>,
 }
 
@@ -349,6 +371,9 @@ impl CustomerChanges {
                     changes.group_id = fields::nullable(e, field, value, fields::reference)
                 }
                 "autopay" => changes.autopay = fields::nullable(e, field, value, fields::boolean),
+                "auto_settle" => {
+                    changes.auto_settle = fields::nullable(e, field, value, fields::boolean)
+                }
                 "metadata" => changes.metadata = fields::metadata(e, field, value),
                 "chasing" => e.add(field, "is changed through /v1/customers/{id}/chasing"),
                 computed if COMPUTED.contains(&computed) => {
@@ -396,6 +421,7 @@ impl CustomerChanges {
             ar_specialist_id: self.ar_specialist_id.apply(&None),
             group_id: self.group_id.apply(&None),
             autopay: self.autopay.apply(&None),
+            auto_settle: self.auto_settle.apply(&None),
             metadata: self.metadata.clone().unwrap_or_default(),
             chasing: Chasing::default(),
             balance: BalanceSummary::default(),
@@ -443,6 +469,7 @@ impl CustomerChanges {
         next.ar_specialist_id = self.ar_specialist_id.apply(&current.ar_specialist_id);
         next.group_id = self.group_id.apply(&current.group_id);
         next.autopay = self.autopay.apply(&current.autopay);
+        next.auto_settle = self.auto_settle.apply(&current.auto_settle);
         if let Some(metadata) = &self.metadata {
             next.metadata = metadata.clone();
         }

@@ -58,6 +58,22 @@ pub fn text(
     }
 }
 
+/// Free text that may span lines (notes, reasons).
+pub fn long_text(
+    errors: &mut FieldErrors,
+    field: &str,
+    value: &Value,
+    max_chars: usize,
+) -> Option<String> {
+    match value.as_str() {
+        Some(raw) => super::validation::bounded_multiline_text(errors, field, raw, max_chars),
+        None => {
+            errors.add(field, "must be a string");
+            None
+        }
+    }
+}
+
 /// Ids of other resources: ULIDs or the identity provider's user ids.
 pub fn reference(errors: &mut FieldErrors, field: &str, value: &Value) -> Option<String> {
     let id = text(errors, field, value, 128)?;
@@ -106,6 +122,40 @@ pub fn currency(errors: &mut FieldErrors, field: &str, value: &Value) -> Option<
     parsed
 }
 
+/// A plain decimal string (see [`super::money::parse_decimal`]), bounded,
+/// with at most `max_scale` decimals; `negative` says whether it may be below zero.
+pub fn decimal(
+    errors: &mut FieldErrors,
+    field: &str,
+    value: &Value,
+    max_scale: u32,
+    negative: bool,
+) -> Option<rust_decimal::Decimal> {
+    let parsed = match value.as_str().map(super::money::parse_decimal) {
+        Some(Ok(parsed)) => parsed,
+        Some(Err(error)) => {
+            errors.add(field, error.to_string());
+            return None;
+        }
+        None => {
+            errors.add(field, "must be a decimal string, e.g. \"1250.00\"");
+            return None;
+        }
+    };
+    if parsed.is_sign_negative() && !parsed.is_zero() && !negative {
+        errors.add(field, "must not be negative");
+        None
+    } else if parsed.normalize().scale() > max_scale {
+        errors.add(
+            field,
+            format!("must have at most {max_scale} decimal places"),
+        );
+        None
+    } else {
+        Some(parsed)
+    }
+}
+
 /// A decimal string in `currency`, at most its minor unit, never negative.
 pub fn amount(
     errors: &mut FieldErrors,
@@ -132,11 +182,12 @@ pub fn amount(
 
 /// A date `YYYY-MM-DD`.
 pub fn date(errors: &mut FieldErrors, field: &str, value: &Value) -> Option<chrono::NaiveDate> {
-    let parsed = value
-        .as_str()
-        .and_then(|raw| chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok());
+    let parsed = value.as_str().and_then(super::validation::iso_date);
     if parsed.is_none() {
-        errors.add(field, "must be a date, YYYY-MM-DD");
+        errors.add(
+            field,
+            "must be a date written YYYY-MM-DD, year 1900 or later",
+        );
     }
     parsed
 }

@@ -28,6 +28,7 @@ pub struct GroupChanges {
     pub payment_terms: Change<String>,
     pub autopay: Change<bool>,
     pub chasing_threshold: Change<Decimal>,
+    pub auto_settle: Change<bool>,
 }
 
 impl GroupChanges {
@@ -69,6 +70,9 @@ impl GroupChanges {
                 "chasing_threshold" => {
                     self.chasing_threshold = fields::nullable(errors, f, value, threshold)
                 }
+                "auto_settle" => {
+                    self.auto_settle = fields::nullable(errors, f, value, fields::boolean)
+                }
                 _ => errors.add(f, "is not a group setting"),
             }
         }
@@ -96,6 +100,7 @@ impl GroupChanges {
                 payment_terms: self.payment_terms.apply(&settings.payment_terms),
                 autopay: self.autopay.apply(&settings.autopay),
                 chasing_threshold: self.chasing_threshold.apply(&settings.chasing_threshold),
+                auto_settle: self.auto_settle.apply(&settings.auto_settle),
             },
             version: current.version + 1,
             updated_at: now,
@@ -107,17 +112,7 @@ impl GroupChanges {
 /// A threshold applies in each member's own currency, so it is a plain
 /// non-negative amount with at most two decimals.
 fn threshold(errors: &mut FieldErrors, field: &str, value: &Value) -> Option<Decimal> {
-    let parsed = value
-        .as_str()
-        .and_then(|raw| raw.trim().parse::<Decimal>().ok())
-        .filter(|d| !d.is_sign_negative() && d.scale() <= 2);
-    if parsed.is_none() {
-        errors.add(
-            field,
-            "must be a non-negative decimal string, e.g. \"100.00\"",
-        );
-    }
-    parsed
+    fields::decimal(errors, field, value, 2, false)
 }
 
 #[cfg(test)]

@@ -235,6 +235,41 @@ impl Invoice {
     }
 }
 
+/// Automatic settlement (API.md): how `pool` pays `invoices`, oldest due
+/// date first (a plan's current installment's; the issue date when there is
+/// none), at most `max_invoices` of them. Returns (invoice id, amount) pairs.
+pub fn settlement(
+    invoices: &[&Invoice],
+    pool: Decimal,
+    max_invoices: usize,
+) -> Vec<(String, Decimal)> {
+    let mut open: Vec<&&Invoice> = invoices
+        .iter()
+        .filter(|i| i.is_open() && i.balance().amount > Decimal::ZERO)
+        .collect();
+    open.sort_by(|a, b| {
+        let key = |i: &Invoice| {
+            (
+                i.effective_due_date().unwrap_or(i.issue_date),
+                i.issue_date,
+                i.number.clone(),
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+    let mut left = pool.max(Decimal::ZERO);
+    let mut plan = Vec::new();
+    for invoice in open.into_iter().take(max_invoices) {
+        if left.is_zero() {
+            break;
+        }
+        let take = invoice.balance().amount.min(left);
+        plan.push((invoice.id.clone(), take));
+        left -= take;
+    }
+    plan
+}
+
 fn money_at_minor_unit(amount: Decimal, currency: Currency) -> Money {
     let mut amount = amount;
     amount.rescale(currency.minor_unit_digits());
@@ -313,7 +348,7 @@ impl NewInvoice {
                 errors.add("dispute_reason", "is only kept on a disputed invoice");
                 None
             }
-            (Some(reason), _) => bounded_text(
+            (Some(reason), _) => super::validation::bounded_multiline_text(
                 &mut errors,
                 "dispute_reason",
                 reason,
@@ -583,6 +618,29 @@ pub(crate) mod tests {
         }
         .validate("01J".into(), eur())
         .unwrap()
+    }
+
+    #[test]
+    fn settlement_pays_the_oldest_due_first_and_stops_when_the_pool_is_spent() {
+        let mut late = new_invoice().validate("LATE".into(), eur()).unwrap();
+        late.due_date = Some(date("2026-06-01"));
+        let mut early = new_invoice().validate("EARLY".into(), eur()).unwrap();
+        early.number = "INV-2".into();
+        early.due_date = Some(date("2026-05-01"));
+        let plan = plan_invoice(); // current installment due 2026-05-30
+        let total = late.balance().amount;
+        let pool = total + d("150");
+        let applied = settlement(&[&late, &plan, &early], pool, 10);
+        assert_eq!(
+            applied,
+            vec![("EARLY".to_string(), total), ("01J".to_string(), d("150")),]
+        );
+        assert_eq!(
+            settlement(&[&late, &early], d("10"), 10),
+            vec![("EARLY".to_string(), d("10"))]
+        );
+        assert!(settlement(&[&late], Decimal::ZERO, 10).is_empty());
+        assert_eq!(settlement(&[&late, &early], pool, 1).len(), 1);
     }
 
     #[test]

@@ -3,7 +3,6 @@
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::str::FromStr;
 
 /// An ISO 4217 currency code known to the standard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -28,6 +27,39 @@ impl Currency {
     }
 }
 
+/// Parses a decimal written as JSON money is: `-?[0-9]+(\.[0-9]+)?`, at
+/// most [`MAX_AMOUNT_INTEGER_DIGITS`] digits before the point. Anything a
+/// person might mean differently (`" 10 "`, `"1_000"`, `"+5"`, `".5"`,
+/// `"5."`, `"1e3"`) is refused rather than guessed.
+pub fn parse_decimal(raw: &str) -> Result<Decimal, MoneyError> {
+    let unsigned = raw.strip_prefix('-').unwrap_or(raw);
+    let (integer, fraction) = match unsigned.split_once('.') {
+        Some((integer, fraction)) => (integer, Some(fraction)),
+        None => (unsigned, None),
+    };
+    let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    if !digits(integer) || !fraction.is_none_or(digits) {
+        return Err(MoneyError::NotADecimal);
+    }
+    if integer.trim_start_matches('0').len() > MAX_AMOUNT_INTEGER_DIGITS {
+        return Err(MoneyError::TooLarge);
+    }
+    // 28 fraction digits is Decimal's own limit; more is never money.
+    if fraction.is_some_and(|f| f.len() > 28) {
+        return Err(MoneyError::NotADecimal);
+    }
+    Decimal::from_str_exact(raw).map_err(|_| MoneyError::NotADecimal)
+}
+
+/// Whether `amount` is inside the range every stored amount keeps to.
+pub fn within_bounds(amount: Decimal) -> bool {
+    amount.abs() < max_amount()
+}
+
+fn max_amount() -> Decimal {
+    Decimal::from(10_i64.pow(MAX_AMOUNT_INTEGER_DIGITS as u32))
+}
+
 impl fmt::Display for Currency {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.code())
@@ -48,20 +80,41 @@ impl<'de> Deserialize<'de> for Currency {
     }
 }
 
+/// Every amount is below 10^15 in major units: room for any real invoice,
+/// and sums of millions of them stay far inside `Decimal`'s range.
+pub const MAX_AMOUNT_INTEGER_DIGITS: usize = 15;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
-    #[error("not a decimal amount")]
+    #[error("must be a decimal string such as \"1250.00\" (digits, one optional '.', no spaces, signs, separators or exponents)")]
     NotADecimal,
     #[error("has more decimal places than {0} allows")]
     TooPrecise(Currency),
+    #[error("must be less than 1000000000000000 (10^15)")]
+    TooLarge,
     #[error("currency {0} does not match {1}")]
     CurrencyMismatch(Currency, Currency),
+}
+
+/// Serde for decimal strings that parses with [`parse_decimal`]'s rules.
+pub mod strict_decimal {
+    use rust_decimal::Decimal;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Decimal, serializer: S) -> Result<S::Ok, S::Error> {
+        rust_decimal::serde::str::serialize(value, serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        super::parse_decimal(&raw).map_err(serde::de::Error::custom)
+    }
 }
 
 /// An amount in one currency, held at the currency's minor unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Money {
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "strict_decimal")]
     pub amount: Decimal,
     pub currency: Currency,
 }
@@ -77,11 +130,13 @@ impl Money {
     /// Parses a decimal string, refusing more precision than the currency has
     /// rather than silently rounding someone's money.
     pub fn parse(amount: &str, currency: Currency) -> Result<Self, MoneyError> {
-        let amount = Decimal::from_str(amount.trim()).map_err(|_| MoneyError::NotADecimal)?;
-        Self::new(amount, currency)
+        Self::new(parse_decimal(amount)?, currency)
     }
 
     pub fn new(amount: Decimal, currency: Currency) -> Result<Self, MoneyError> {
+        if !within_bounds(amount) {
+            return Err(MoneyError::TooLarge);
+        }
         let digits = currency.minor_unit_digits();
         let rounded = amount.round_dp_with_strategy(digits, RoundingStrategy::MidpointNearestEven);
         if rounded != amount {
@@ -94,16 +149,24 @@ impl Money {
 
     pub fn checked_add(self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
+        let amount = self
+            .amount
+            .checked_add(other.amount)
+            .ok_or(MoneyError::TooLarge)?;
         Ok(Money {
-            amount: self.amount + other.amount,
+            amount,
             currency: self.currency,
         })
     }
 
     pub fn checked_sub(self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
+        let amount = self
+            .amount
+            .checked_sub(other.amount)
+            .ok_or(MoneyError::TooLarge)?;
         Ok(Money {
-            amount: self.amount - other.amount,
+            amount,
             currency: self.currency,
         })
     }
@@ -149,6 +212,37 @@ mod tests {
             Err(MoneyError::TooPrecise(eur()))
         );
         assert_eq!(Money::parse("abc", eur()), Err(MoneyError::NotADecimal));
+    }
+
+    #[test]
+    fn only_plain_decimals_parse() {
+        for bad in [
+            " 10 ", "10 ", "1_000", "+5", ".5", "5.", "1e3", "1E3", "", "-", "--1", "1.2.3",
+            "0x10", "١٠", "NaN", "inf", "1,000.00",
+        ] {
+            assert_eq!(parse_decimal(bad), Err(MoneyError::NotADecimal), "{bad:?}");
+        }
+        assert_eq!(parse_decimal("-12.50").unwrap(), Decimal::new(-1250, 2));
+        assert_eq!(parse_decimal("007").unwrap(), Decimal::from(7));
+    }
+
+    #[test]
+    fn amounts_are_bounded() {
+        assert_eq!(
+            Money::parse("1000000000000000000000000000.00", eur()),
+            Err(MoneyError::TooLarge)
+        );
+        assert_eq!(
+            Money::parse("1000000000000000", eur()),
+            Err(MoneyError::TooLarge)
+        );
+        assert!(Money::parse("999999999999999.99", eur()).is_ok());
+        assert!(Money::parse("-999999999999999.99", eur()).is_ok());
+        let usd = Currency::parse("USD").unwrap();
+        assert_eq!(
+            Money::parse("10.001", usd),
+            Err(MoneyError::TooPrecise(usd))
+        );
     }
 
     #[test]

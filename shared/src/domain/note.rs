@@ -46,7 +46,7 @@ impl NewNote {
         for (field, value) in body {
             let e = &mut errors;
             match field.as_str() {
-                "body" => text = super::fields::text(e, field, value, MAX_BODY_CHARS),
+                "body" => text = super::fields::long_text(e, field, value, MAX_BODY_CHARS),
                 "invoice_ids" => {
                     invoice_ids = task::invoice_ids(e, field, value).unwrap_or_default()
                 }

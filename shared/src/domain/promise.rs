@@ -58,7 +58,9 @@ impl Promise {
                         errors.add(field, "must not be in the past");
                     }
                 }
-                "note" if !value.is_null() => note = fields::text(&mut errors, field, value, 2000),
+                "note" if !value.is_null() => {
+                    note = fields::long_text(&mut errors, field, value, 2000)
+                }
                 "note" => {}
                 "status" | "id" | "created_at" => {
                     errors.add(field, "is computed and cannot be set")

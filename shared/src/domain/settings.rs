@@ -31,10 +31,18 @@ pub struct Settings {
     pub frequency_cap: FrequencyCap,
     pub promise_grace_days: u32,
     pub portal_base_url: Option<String>,
+    /// Automatic settlement (API.md): payments and credit settle open
+    /// invoices, oldest due date first, unless a group or customer says otherwise.
+    #[serde(default = "settle_by_default")]
+    pub auto_settle: bool,
     /// 0 while the tenant has never saved its settings.
     pub version: u64,
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
+}
+
+fn settle_by_default() -> bool {
+    true
 }
 
 impl Default for Settings {
@@ -49,6 +57,7 @@ impl Default for Settings {
             frequency_cap: FrequencyCap::default(),
             promise_grace_days: 3,
             portal_base_url: None,
+            auto_settle: true,
             version: 0,
             created_at: None,
             updated_at: None,
@@ -75,6 +84,7 @@ pub struct SettingsPatch {
     pub frequency_cap: Option<FrequencyCap>,
     pub promise_grace_days: Option<u32>,
     pub portal_base_url: Patch<String>,
+    pub auto_settle: Option<bool>,
 }
 
 const READ_ONLY: &[&str] = &["id", "version", "created_at", "updated_at"];
@@ -128,6 +138,10 @@ impl SettingsPatch {
                 "frequency_cap" => {
                     patch.frequency_cap = parse_frequency_cap(&mut errors, value);
                 }
+                "auto_settle" => match value.as_bool() {
+                    Some(on) => patch.auto_settle = Some(on),
+                    None => errors.add(field, "must be true or false"),
+                },
                 read_only if READ_ONLY.contains(&read_only) => {
                     errors.add(field, "is read-only");
                 }
@@ -156,6 +170,7 @@ impl Settings {
             frequency_cap: patch.frequency_cap.unwrap_or(self.frequency_cap),
             promise_grace_days: patch.promise_grace_days.unwrap_or(self.promise_grace_days),
             portal_base_url: merge(&self.portal_base_url, &patch.portal_base_url),
+            auto_settle: patch.auto_settle.unwrap_or(self.auto_settle),
             version: self.version + 1,
             created_at: self.created_at.or(Some(now)),
             updated_at: Some(now),

@@ -400,7 +400,9 @@ impl Completion {
                     }
                 }
                 "note" if value.is_null() => {}
-                "note" => completion.note = fields::text(&mut errors, field, value, MAX_NOTE_CHARS),
+                "note" => {
+                    completion.note = fields::long_text(&mut errors, field, value, MAX_NOTE_CHARS)
+                }
                 _ => errors.add(field, "is not a completion field"),
             }
         }

@@ -145,8 +145,11 @@ pub fn check_template(
                     "subject",
                     format!("must be at most {MAX_SUBJECT_CHARS} characters"),
                 );
-            } else if subject.contains(['\r', '\n']) {
-                errors.add("subject", "must be a single line");
+            } else if super::validation::has_control_characters(subject, false) {
+                errors.add(
+                    "subject",
+                    "must be a single line without control characters",
+                );
             } else {
                 check_source(&mut errors, "subject", subject, Context::Subject);
             }
@@ -162,6 +165,8 @@ pub fn check_template(
         errors.add("body", "must not be empty");
     } else if body.chars().count() > max {
         errors.add("body", format!("must be at most {max} characters"));
+    } else if super::validation::has_control_characters(body, true) {
+        errors.add("body", "must not contain control characters");
     } else {
         check_source(&mut errors, "body", body, context);
     }

@@ -44,21 +44,117 @@ impl FieldErrors {
     }
 }
 
-/// A trimmed, non-empty string of bounded length.
+/// The earliest year a date may have: older dates are typing mistakes
+/// (`"26-01-01"` meant 2026), not invoices.
+pub const MIN_YEAR: i32 = 1900;
+
+/// A calendar date written exactly `YYYY-MM-DD` (four-digit year from
+/// [`MIN_YEAR`], two-digit month and day).
+pub fn iso_date(raw: &str) -> Option<chrono::NaiveDate> {
+    let bytes = raw.as_bytes();
+    let shape = bytes.len() == 10
+        && bytes[4] == b'-'
+        && bytes[7] == b'-'
+        && bytes
+            .iter()
+            .enumerate()
+            .all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit());
+    if !shape {
+        return None;
+    }
+    chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .ok()
+        .filter(|d| chrono::Datelike::year(d) >= MIN_YEAR)
+}
+
+/// Control characters (NUL, escape, ...) have no place in business text;
+/// `multiline` fields may still hold line breaks and tabs.
+pub fn has_control_characters(value: &str, multiline: bool) -> bool {
+    value
+        .chars()
+        .any(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t')))
+}
+
+/// A trimmed, non-empty, single-line string of bounded length.
 pub fn bounded_text(
     errors: &mut FieldErrors,
     field: &str,
     value: &str,
     max_chars: usize,
 ) -> Option<String> {
+    checked_text(errors, field, value, max_chars, false)
+}
+
+/// Like [`bounded_text`], but line breaks and tabs are kept (notes, reasons).
+pub fn bounded_multiline_text(
+    errors: &mut FieldErrors,
+    field: &str,
+    value: &str,
+    max_chars: usize,
+) -> Option<String> {
+    checked_text(errors, field, value, max_chars, true)
+}
+
+fn checked_text(
+    errors: &mut FieldErrors,
+    field: &str,
+    value: &str,
+    max_chars: usize,
+    multiline: bool,
+) -> Option<String> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
         errors.add(field, "must not be empty");
+        None
+    } else if has_control_characters(trimmed, multiline) {
+        errors.add(field, "must not contain control characters");
         None
     } else if trimmed.chars().count() > max_chars {
         errors.add(field, format!("must be at most {max_chars} characters"));
         None
     } else {
         Some(trimmed.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_strict_iso() {
+        assert_eq!(
+            iso_date("2026-01-31"),
+            chrono::NaiveDate::from_ymd_opt(2026, 1, 31)
+        );
+        for bad in [
+            "26-1-1",
+            "0026-01-01",
+            "1899-12-31",
+            "2026-1-01",
+            "2026-01-1",
+            " 2026-01-01",
+            "2026-01-01 ",
+            "+2026-01-01",
+            "2026-02-30",
+            "20260101",
+            "2026/01/01",
+            "",
+        ] {
+            assert_eq!(iso_date(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn control_characters_are_refused() {
+        let mut errors = FieldErrors::new();
+        assert_eq!(bounded_text(&mut errors, "name", "Acme\0Ltd", 100), None);
+        assert_eq!(
+            bounded_text(&mut errors, "name", "Acme\u{1b}[31m", 100),
+            None
+        );
+        assert_eq!(errors.len(), 1);
+        assert!(!has_control_characters("line one\nline two\tend", true));
+        assert!(has_control_characters("line one\nline two", false));
     }
 }

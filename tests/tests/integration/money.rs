@@ -176,6 +176,11 @@ async fn payments_pay_installments_in_order_and_leave_credit() {
     let stack = TestStack::start().await;
     let owner = stack.token("owner");
     stack.set_clock("2026-06-15T12:00:00Z").await;
+    // Manual settlement: what is not applied stays as credit until applied.
+    let manual = stack
+        .patch("/v1/settings", &owner, 0, &json!({"auto_settle": false}))
+        .await;
+    assert_eq!(manual.status, 200, "{:?}", manual.body);
     let cid = stack.create_customer(&owner, "M-2").await;
     let plan = stack
         .post(
@@ -257,9 +262,12 @@ async fn payments_pay_installments_in_order_and_leave_credit() {
         .await;
     assert_eq!(credit.status, 200, "{:?}", credit.body);
     assert_eq!(credit.body["applied"], "50.00");
-    // Oldest invoice first: the plan (issued April 30) before INV-2 (May 1).
+    // Oldest due date first: INV-2 (due May 31) before the plan's current
+    // installment (due June 30).
+    let other_now = stack.get(&format!("/v1/invoices/{other_id}"), &owner).await;
+    assert_eq!(other_now.body["status"], "paid");
     let plan_now = stack.get(&format!("/v1/invoices/{plan_id}"), &owner).await;
-    assert_eq!(plan_now.body["amount_paid"], "200.00");
+    assert_eq!(plan_now.body["amount_paid"], "150.00");
     let nothing = stack
         .call(
             Method::POST,
@@ -319,6 +327,10 @@ async fn adjustments_and_promises() {
     let stack = TestStack::start().await;
     let owner = stack.token("owner");
     stack.set_clock("2026-06-01T09:00:00Z").await;
+    let manual = stack
+        .patch("/v1/settings", &owner, 0, &json!({"auto_settle": false}))
+        .await;
+    assert_eq!(manual.status, 200, "{:?}", manual.body);
     let cid = stack.create_customer(&owner, "M-4").await;
     let inv = invoice(
         &stack,
@@ -612,4 +624,167 @@ async fn the_customer_page_is_one_query() {
             .status,
         404
     );
+}
+
+#[tokio::test]
+async fn automatic_settlement_pays_the_oldest_due_first_at_every_level() {
+    let stack = TestStack::start().await;
+    let owner = stack.token("owner");
+    stack.set_clock("2026-06-15T12:00:00Z").await;
+    let cid = stack.create_customer(&owner, "AS-1").await;
+    let late = invoice(
+        &stack,
+        &owner,
+        &cid,
+        "AS-LATE",
+        "2026-05-10",
+        "2026-06-10",
+        "100.00",
+    )
+    .await
+    .id();
+    let early = invoice(
+        &stack,
+        &owner,
+        &cid,
+        "AS-EARLY",
+        "2026-05-20",
+        "2026-05-25",
+        "40.00",
+    )
+    .await
+    .id();
+    let future = invoice(
+        &stack,
+        &owner,
+        &cid,
+        "AS-NEXT",
+        "2026-06-01",
+        "2026-07-01",
+        "60.00",
+    )
+    .await
+    .id();
+
+    // Tenant default (on): a payment without applications settles by due date.
+    let paid = stack
+        .post("/v1/payments", &owner, &json!({"customer_id": cid, "amount": "150.00", "currency": "EUR", "date": "2026-06-15"}))
+        .await;
+    assert_eq!(paid.status, 201, "{:?}", paid.body);
+    let applications = paid.body["applications"].as_array().unwrap();
+    let applied: Vec<(&str, &str, bool)> = applications
+        .iter()
+        .map(|a| {
+            (
+                a["invoice_id"].as_str().unwrap(),
+                a["amount"].as_str().unwrap(),
+                a["automatic"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        applied,
+        vec![
+            (early.as_str(), "40.00", true),
+            (late.as_str(), "100.00", true),
+            (future.as_str(), "10.00", true)
+        ]
+    );
+    assert_eq!(paid.body["unapplied"], "0.00");
+    let customer = stack.get(&format!("/v1/customers/{cid}"), &owner).await;
+    assert_eq!(customer.body["balance"]["credit"], "0.00");
+    assert_eq!(customer.body["balance"]["overdue"], "0.00");
+    assert_eq!(customer.body["balance"]["outstanding"], "50.00");
+    assert_eq!(
+        customer.body["effective"]["auto_settle"]["source"],
+        "default"
+    );
+    for (id, status) in [(&early, "paid"), (&late, "paid"), (&future, "open")] {
+        assert_eq!(
+            stack.get(&format!("/v1/invoices/{id}"), &owner).await.body["status"],
+            status
+        );
+    }
+
+    // A group turns it off: money stays as credit, and the credit still
+    // comes off the chased balance.
+    let group = stack
+        .create(
+            "/v1/customer-groups",
+            &owner,
+            &json!({"name": "Manual", "settings": {"auto_settle": false}}),
+        )
+        .await;
+    let manual = stack.create_customer(&owner, "AS-2").await;
+    let version = |reply: &Reply| reply.body["version"].as_u64().unwrap();
+    let current = stack.get(&format!("/v1/customers/{manual}"), &owner).await;
+    let patched = stack
+        .patch(
+            &format!("/v1/customers/{manual}"),
+            &owner,
+            version(&current),
+            &json!({"group_id": group}),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{:?}", patched.body);
+    assert_eq!(
+        patched.body["effective"]["auto_settle"],
+        json!({"value": false, "source": "group"})
+    );
+    invoice(
+        &stack,
+        &owner,
+        &manual,
+        "AS-M1",
+        "2026-05-01",
+        "2026-05-31",
+        "100.00",
+    )
+    .await;
+    let credit = stack
+        .post("/v1/payments", &owner, &json!({"customer_id": manual, "amount": "30.00", "currency": "EUR", "date": "2026-06-15"}))
+        .await;
+    assert_eq!(credit.status, 201, "{:?}", credit.body);
+    assert_eq!(credit.body["applications"], json!([]));
+    assert_eq!(credit.body["unapplied"], "30.00");
+    let balance = &stack
+        .get(&format!("/v1/customers/{manual}"), &owner)
+        .await
+        .body["balance"];
+    assert_eq!(balance["credit"], "30.00");
+    assert_eq!(balance["overdue"], "100.00");
+    assert_eq!(
+        balance["chased"], "70.00",
+        "credit counts against the chased balance"
+    );
+
+    // The customer's own setting wins over its group's.
+    let current = stack.get(&format!("/v1/customers/{manual}"), &owner).await;
+    let own = stack
+        .patch(
+            &format!("/v1/customers/{manual}"),
+            &owner,
+            version(&current),
+            &json!({"auto_settle": true}),
+        )
+        .await;
+    assert_eq!(own.status, 200, "{:?}", own.body);
+    assert_eq!(
+        own.body["effective"]["auto_settle"],
+        json!({"value": true, "source": "customer"})
+    );
+    let more = stack
+        .post("/v1/payments", &owner, &json!({"customer_id": manual, "amount": "70.00", "currency": "EUR", "date": "2026-06-15"}))
+        .await;
+    assert_eq!(more.status, 201, "{:?}", more.body);
+    assert_eq!(
+        more.body["applications"][0]["amount"], "100.00",
+        "the payment and the earlier credit"
+    );
+    let balance = &stack
+        .get(&format!("/v1/customers/{manual}"), &owner)
+        .await
+        .body["balance"];
+    assert_eq!(balance["credit"], "0.00");
+    assert_eq!(balance["outstanding"], "0.00");
 }
