@@ -40,8 +40,10 @@ use lambda_http::Request;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-/// Rows in one import (the body is also capped at 256 KB).
+/// Rows in one import, good or bad (the body is also capped at 256 KB).
 pub const MAX_ROWS: usize = 1000;
+/// Problems listed in a 422; the rest are counted.
+const MAX_REPORTED_PROBLEMS: usize = 100;
 /// Invoices of one customer written with one copy of the customer record.
 const INVOICES_PER_WRITE: usize = 10;
 
@@ -154,15 +156,21 @@ impl RowErrors {
         self.0.contains_key(&line)
     }
 
-    /// 422: DESIGN §4's error body, with every bad row listed.
+    /// 422: DESIGN §4's error body with the first [`MAX_REPORTED_PROBLEMS`]
+    /// problems by row and how many there are in all, so a file of bad rows
+    /// gets a short answer.
     fn into_response(self) -> Result<ApiResponse, ApiError> {
-        let mut fields = Map::new();
+        let total: usize = self.0.values().map(FieldErrors::len).sum();
+        let mut reported = 0;
         let mut rows = Vec::new();
         for (line, errors) in &self.0 {
+            if reported >= MAX_REPORTED_PROBLEMS {
+                break;
+            }
             let mut row = Map::new();
-            for (field, problem) in errors.iter() {
-                fields.insert(format!("line {line}: {field}"), json!(problem));
+            for (field, problem) in errors.iter().take(MAX_REPORTED_PROBLEMS - reported) {
                 row.insert(field.clone(), json!(problem));
+                reported += 1;
             }
             rows.push(json!({"line": line, "errors": row}));
         }
@@ -171,9 +179,10 @@ impl RowErrors {
             StatusCode::UNPROCESSABLE_ENTITY,
             &json!({
                 "error": "validation_failed",
-                "message": format!("{count} row(s) are invalid; nothing was imported"),
-                "fields": fields,
+                "message": format!("{count} row(s) are invalid ({total} problem(s); the first {reported} are listed); nothing was imported"),
                 "rows": rows,
+                "invalid_rows": count,
+                "problems": total,
             }),
         )
     }
@@ -225,11 +234,20 @@ fn read(request: &Request, kind: Kind, errors: &mut RowErrors) -> Result<Vec<Row
         }
     }
     let mut rows = Vec::new();
+    let mut lines = LineCounter::new(text);
+    let mut seen_rows = 0;
     for record in reader.records() {
+        seen_rows += 1;
+        if seen_rows > MAX_ROWS {
+            return Err(ApiError::invalid_field(
+                "rows",
+                &format!("an import has at most {MAX_ROWS} rows; split the file"),
+            ));
+        }
         let record = match record {
             Ok(record) => record,
             Err(error) => {
-                let line = error.position().map_or(0, |p| line_at(text, p));
+                let line = error.position().map_or(0, |p| lines.line_at(p));
                 errors.add(
                     line,
                     "row",
@@ -238,7 +256,7 @@ fn read(request: &Request, kind: Kind, errors: &mut RowErrors) -> Result<Vec<Row
                 continue;
             }
         };
-        let line = record.position().map_or(0, |p| line_at(text, p));
+        let line = record.position().map_or(0, |p| lines.line_at(p));
         let cells: BTreeMap<String, String> = headers
             .iter()
             .zip(record.iter())
@@ -248,13 +266,14 @@ fn read(request: &Request, kind: Kind, errors: &mut RowErrors) -> Result<Vec<Row
         if cells.is_empty() {
             continue;
         }
-        rows.push(Row { line, cells });
-        if rows.len() > MAX_ROWS {
-            return Err(ApiError::invalid_field(
-                "rows",
-                &format!("an import has at most {MAX_ROWS} rows; split the file"),
-            ));
+        if let Some((column, _)) = cells
+            .iter()
+            .find(|(_, cell)| crate::domain::validation::has_control_characters(cell, false))
+        {
+            errors.add(line, column.clone(), "must not contain control characters");
+            continue;
         }
+        rows.push(Row { line, cells });
     }
     if rows.is_empty() && errors.0.is_empty() {
         return Err(malformed("the CSV has a header row but no data rows"));
@@ -263,16 +282,38 @@ fn read(request: &Request, kind: Kind, errors: &mut RowErrors) -> Result<Vec<Row
 }
 
 /// The physical line a record starts on (the reader's own line count
-/// leaves out the blank lines it skips).
-fn line_at(text: &str, position: &csv::Position) -> u64 {
-    let offset = usize::try_from(position.byte()).unwrap_or(usize::MAX);
-    let before = text.get(..offset).unwrap_or(text);
-    // A record's position is where the previous one ended, before any blank lines.
-    let blank = text.get(offset..).map_or(0, |rest| {
-        rest.len() - rest.trim_start_matches(['\r', '\n']).len()
-    });
-    let skipped = text.get(offset..offset + blank).unwrap_or("");
-    (before.matches('\n').count() + skipped.matches('\n').count()) as u64 + 1
+/// leaves out the blank lines it skips). Records come in order, so each
+/// call counts only the newlines since the previous one: linear in the file.
+struct LineCounter<'a> {
+    text: &'a str,
+    offset: usize,
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(text: &'a str) -> Self {
+        Self {
+            text,
+            offset: 0,
+            line: 1,
+        }
+    }
+
+    fn line_at(&mut self, position: &csv::Position) -> u64 {
+        let offset = usize::try_from(position.byte())
+            .unwrap_or(usize::MAX)
+            .min(self.text.len());
+        if offset >= self.offset {
+            let between = self.text.get(self.offset..offset).unwrap_or("");
+            self.line += between.matches('\n').count() as u64;
+            self.offset = offset;
+        }
+        // A record's position is where the previous one ended, before any blank lines.
+        let rest = self.text.get(offset..).unwrap_or("");
+        let blank = rest.len() - rest.trim_start_matches(['\r', '\n']).len();
+        let skipped = rest.get(..blank).unwrap_or("");
+        self.line + skipped.matches('\n').count() as u64
+    }
 }
 
 /// What one row (or one group of rows) writes; `key` names the item it

@@ -78,7 +78,7 @@ async fn customers_are_imported_all_or_nothing() {
     let again = import(&stack, &owner, "customers", csv, None).await;
     assert_eq!(again.status, 422, "{:?}", again.body);
     assert_eq!(lines(&again.body), [2, 3, 4]);
-    assert!(again.body["fields"]["line 2: number"].is_string());
+    assert!(again.body["rows"][0]["errors"]["number"].is_string());
 
     let bad = "number,name,currency,email\n\
                D-1,Fine,EUR,\n\
@@ -348,4 +348,39 @@ async fn imports_refuse_what_they_cannot_read() {
     assert_eq!(contributor.status, 403);
     let wrong_method = stack.get("/v1/imports/customers", &owner).await;
     assert_eq!(wrong_method.status, 405);
+}
+
+#[tokio::test]
+async fn bad_rows_count_toward_the_limit_and_only_the_first_problems_are_listed() {
+    let stack = TestStack::start().await;
+    let owner = stack.token("owner");
+    // Short rows used to escape the row limit.
+    let mut short = String::from("number,name,currency\n");
+    for _ in 0..1001 {
+        short.push_str("X\n");
+    }
+    let refused = import(&stack, &owner, "customers", &short, None).await;
+    assert_eq!(refused.status, 422);
+    assert!(
+        refused.body["fields"]["rows"].is_string(),
+        "{:?}",
+        refused.body
+    );
+
+    let mut bad = String::from("number,name,currency\n");
+    for i in 0..900 {
+        bad.push_str(&format!("B-{i},Bad currency,XXX\n"));
+    }
+    bad.push_str("NUL,Null\u{0}byte,EUR\n");
+    let refused = import(&stack, &owner, "customers", &bad, None).await;
+    assert_eq!(refused.status, 422);
+    assert_eq!(refused.body["invalid_rows"], 901);
+    assert_eq!(refused.body["problems"], 901);
+    let listed = lines(&refused.body);
+    assert_eq!(listed.len(), 100);
+    assert_eq!(listed.first(), Some(&2));
+    assert_eq!(listed.last(), Some(&101));
+    assert!(refused.body.to_string().len() < 20_000);
+    assert!(refused.body.get("fields").is_none());
+    assert!(all_customers(&stack, &owner).await.is_empty());
 }
