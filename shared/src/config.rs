@@ -1,5 +1,6 @@
 //! Configuration read once at start-up. Missing values fail start-up loudly.
 
+use std::time::Duration;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -22,6 +23,32 @@ pub struct Config {
     /// The verified SES domain; chases from tenants without their own
     /// sender address go out as `chasing@<domain>`.
     pub sender_domain: Option<String>,
+    pub aws_timeouts: AwsTimeouts,
+    /// How long an HTTP request may take before it is answered 503; below
+    /// the API function's timeout, so a slow dependency never turns into a
+    /// bare Lambda error.
+    pub request_deadline: Duration,
+}
+
+/// Bounds on every AWS call (DESIGN §9). `template.yaml` sets them per
+/// function, below each function's timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AwsTimeouts {
+    pub connect: Duration,
+    /// One HTTP attempt.
+    pub attempt: Duration,
+    /// The whole call, retries included.
+    pub operation: Duration,
+}
+
+impl Default for AwsTimeouts {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(1),
+            attempt: Duration::from_secs(2),
+            operation: Duration::from_secs(5),
+        }
+    }
 }
 
 impl Config {
@@ -35,7 +62,42 @@ impl Config {
             sender_domain: std::env::var("SENDER_DOMAIN")
                 .ok()
                 .filter(|v| !v.is_empty()),
+            aws_timeouts: aws_timeouts()?,
+            request_deadline: millis("REQUEST_DEADLINE_MS")?.unwrap_or(DEFAULT_REQUEST_DEADLINE),
         })
+    }
+}
+
+/// Below the API function's 10 s timeout.
+pub const DEFAULT_REQUEST_DEADLINE: Duration = Duration::from_secs(8);
+
+fn aws_timeouts() -> Result<AwsTimeouts, ConfigError> {
+    let defaults = AwsTimeouts::default();
+    let timeouts = AwsTimeouts {
+        connect: defaults.connect,
+        attempt: millis("AWS_ATTEMPT_TIMEOUT_MS")?.unwrap_or(defaults.attempt),
+        operation: millis("AWS_OPERATION_TIMEOUT_MS")?.unwrap_or(defaults.operation),
+    };
+    if timeouts.attempt > timeouts.operation {
+        return Err(ConfigError::Invalid {
+            name: "AWS_ATTEMPT_TIMEOUT_MS",
+            reason: "longer than AWS_OPERATION_TIMEOUT_MS".into(),
+        });
+    }
+    Ok(timeouts)
+}
+
+/// An optional positive number of milliseconds.
+fn millis(name: &'static str) -> Result<Option<Duration>, ConfigError> {
+    match std::env::var(name) {
+        Err(_) => Ok(None),
+        Ok(raw) => match raw.trim().parse::<u64>() {
+            Ok(ms) if ms > 0 => Ok(Some(Duration::from_millis(ms))),
+            _ => Err(ConfigError::Invalid {
+                name,
+                reason: "must be a positive number of milliseconds".into(),
+            }),
+        },
     }
 }
 

@@ -11,6 +11,7 @@
 use crate::adapters::chase_store::{self, ChaseKey, ChaseStatus, Claim};
 use crate::adapters::customer_store::{self, StoredCustomer};
 use crate::adapters::dynamo::StoreError;
+use crate::adapters::messaging::SendError;
 use crate::adapters::{cadence_store, contact_store, task_store, template_store};
 use crate::bootstrap::App;
 use crate::domain::cadence::{
@@ -51,9 +52,6 @@ pub enum RecordError {
     Transient(String),
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// A test build's stand-in for a crash at a chosen point.
-    #[error("injected fault")]
-    InjectedFault,
 }
 
 pub async fn handle(app: &App, event: SqsEvent) -> SqsBatchResponse {
@@ -69,51 +67,6 @@ pub async fn handle(app: &App, event: SqsEvent) -> SqsBatchResponse {
         }
     }
     response
-}
-
-/// Points where a test build can make the worker stop as if it crashed.
-pub mod faults {
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub enum Point {
-        /// The chase is claimed; nothing was sent.
-        AfterClaim,
-        /// The provider accepted the message; nothing is recorded.
-        AfterSend,
-    }
-
-    #[cfg(feature = "fault-injection")]
-    static ARMED: std::sync::Mutex<Vec<Point>> = std::sync::Mutex::new(Vec::new());
-
-    /// Makes the next pass through `point` fail (test builds only).
-    #[cfg(feature = "fault-injection")]
-    pub fn arm(point: Point) {
-        ARMED.lock().unwrap_or_else(|e| e.into_inner()).push(point);
-    }
-
-    #[cfg(feature = "fault-injection")]
-    pub(crate) fn hit(point: Point) -> bool {
-        let mut armed = ARMED.lock().unwrap_or_else(|e| e.into_inner());
-        match armed.iter().position(|p| *p == point) {
-            Some(i) => {
-                armed.remove(i);
-                true
-            }
-            None => false,
-        }
-    }
-
-    #[cfg(not(feature = "fault-injection"))]
-    pub(crate) fn hit(_point: Point) -> bool {
-        false
-    }
-}
-
-fn fault(point: faults::Point) -> Result<(), RecordError> {
-    if faults::hit(point) {
-        Err(RecordError::InjectedFault)
-    } else {
-        Ok(())
-    }
 }
 
 struct Job<'a> {
@@ -158,10 +111,7 @@ async fn process(app: &App, record: &SqsMessage) -> Result<(), RecordError> {
             Ok(())
         }
         Claim::Owned(chase) => match chase.status {
-            ChaseStatus::Claimed => {
-                fault(faults::Point::AfterClaim)?;
-                perform(&job).await
-            }
+            ChaseStatus::Claimed => perform(&job).await,
             ChaseStatus::Sent => finish(&job, chase.provider_message_id, None).await,
             // A crash after the provider call: it may have gone out, so it
             // is never sent again; people are told instead.
@@ -169,8 +119,8 @@ async fn process(app: &App, record: &SqsMessage) -> Result<(), RecordError> {
                 fail(
                     &job,
                     ChaseStatus::Sending,
-                    "outcome_unknown",
-                    "the worker stopped while sending; check before chasing again",
+                    OUTCOME_UNKNOWN,
+                    Failure::OutcomeUnknown,
                 )
                 .await
             }
@@ -304,7 +254,7 @@ async fn send(job: &Job<'_>, ctx: Context, run: &Run, step: &Step) -> Result<(),
             job,
             ChaseStatus::Claimed,
             "template_missing",
-            "the step's template no longer exists",
+            Failure::Unsendable("the step's template no longer exists"),
         )
         .await;
     };
@@ -320,7 +270,7 @@ async fn send(job: &Job<'_>, ctx: Context, run: &Run, step: &Step) -> Result<(),
             job,
             ChaseStatus::Claimed,
             "template_error",
-            "the template could not be rendered",
+            Failure::Unsendable("the template could not be rendered"),
         )
         .await;
     };
@@ -340,7 +290,9 @@ async fn send(job: &Job<'_>, ctx: Context, run: &Run, step: &Step) -> Result<(),
                 job,
                 ChaseStatus::Claimed,
                 "no_recipient",
-                "no contact with a deliverable email address receives this step",
+                Failure::Unsendable(
+                    "no contact with a deliverable email address receives this step",
+                ),
             )
             .await;
         }
@@ -387,7 +339,9 @@ async fn send(job: &Job<'_>, ctx: Context, run: &Run, step: &Step) -> Result<(),
                 job,
                 ChaseStatus::Claimed,
                 "no_recipient",
-                "no SMS-enabled contact with a phone number receives this step",
+                Failure::Unsendable(
+                    "no SMS-enabled contact with a phone number receives this step",
+                ),
             )
             .await;
         };
@@ -413,12 +367,11 @@ async fn send(job: &Job<'_>, ctx: Context, run: &Run, step: &Step) -> Result<(),
                 job.now,
             )
             .await?;
-            fault(faults::Point::AfterSend)?;
             finish(job, Some(provider_id), Some(ctx)).await
         }
-        Err(crate::adapters::messaging::SendError::Transient(reason)) => {
-            // The provider refused outright: nothing went out, so hand the
-            // claim back for the retry.
+        Err(SendError::NotSent(reason)) => {
+            // The provider says nothing went out: hand the claim back for
+            // the queue's retry.
             chase_store::advance_now(
                 &app.table,
                 &job.key(),
@@ -430,14 +383,53 @@ async fn send(job: &Job<'_>, ctx: Context, run: &Run, step: &Step) -> Result<(),
             .await?;
             Err(RecordError::Transient(reason))
         }
-        Err(crate::adapters::messaging::SendError::Permanent(code)) => {
+        Err(SendError::Rejected(code)) => {
+            fail(job, ChaseStatus::Sending, &code, Failure::Rejected).await
+        }
+        Err(SendError::Unknown(reason)) => {
+            tracing::warn!(reason = %reason, "send outcome unknown");
             fail(
                 job,
                 ChaseStatus::Sending,
-                &code,
-                "the provider rejected the message",
+                OUTCOME_UNKNOWN,
+                Failure::OutcomeUnknown,
             )
             .await
+        }
+    }
+}
+
+/// The failure reason of a chase that may or may not have reached the customer.
+pub const OUTCOME_UNKNOWN: &str = "outcome_unknown";
+
+/// Why a chase failed, for the history and the task a person gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    /// Nothing could be sent: no recipient, no template, ...
+    Unsendable(&'static str),
+    /// The provider refused it.
+    Rejected,
+    /// It may have gone out; a person checks before chasing again.
+    OutcomeUnknown,
+}
+
+impl Failure {
+    fn summary(self) -> &'static str {
+        match self {
+            Self::Unsendable(summary) => summary,
+            Self::Rejected => "the provider rejected the message",
+            Self::OutcomeUnknown => {
+                "the provider did not confirm the send; it may or may not have reached the customer"
+            }
+        }
+    }
+
+    fn task_title(self, code: &str) -> String {
+        match self {
+            Self::OutcomeUnknown => {
+                "Chase may not have been delivered (outcome unknown): check with the customer before chasing again".to_string()
+            }
+            _ => format!("Chase could not be delivered ({code}): check the contact details"),
         }
     }
 }
@@ -715,8 +707,9 @@ async fn fail(
     job: &Job<'_>,
     from: ChaseStatus,
     code: &str,
-    summary: &str,
+    failure: Failure,
 ) -> Result<(), RecordError> {
+    let summary = failure.summary();
     let app = job.app;
     let Some(stored) =
         customer_store::get(&app.table, &job.tenant, &job.message.customer_id).await?
@@ -735,9 +728,7 @@ async fn fail(
     let task = NewTask {
         customer_id: customer.id.clone(),
         kind: TaskType::FixContact,
-        title: Some(format!(
-            "Chase could not be delivered ({code}): check the contact details"
-        )),
+        title: Some(failure.task_title(code)),
         invoice_ids: Vec::new(),
         assignee_id: customer.ar_specialist_id.clone(),
         due_date: job.now.date_naive(),

@@ -3,6 +3,7 @@
 
 use local_stack::token::{self, LocalClaims};
 use local_stack::LocalStack;
+pub use local_stack::StackOptions;
 use reqwest::header::HeaderMap;
 use reqwest::Method;
 use serde_json::Value;
@@ -34,9 +35,15 @@ impl TestStack {
     /// Needs `AWS_ENDPOINT_URL_DYNAMODB` and `AWS_ENDPOINT_URL` pointing at
     /// running emulators, as `infra/test` sets them.
     pub async fn start() -> Self {
+        Self::start_with(StackOptions::default()).await
+    }
+
+    /// A stack whose functions reach AWS as `options` say (fault proxies,
+    /// shorter timeouts).
+    pub async fn start_with(options: StackOptions) -> Self {
         let prefix = format!("t{}", ulid::Ulid::new().to_string().to_lowercase());
         let stack = Arc::new(
-            LocalStack::create(&prefix, token::DEFAULT_SECRET)
+            LocalStack::create_with(&prefix, token::DEFAULT_SECRET, options)
                 .await
                 .expect("local stack resources (are the emulators running? use infra/test)"),
         );
@@ -119,15 +126,39 @@ impl TestStack {
         .await
     }
 
-    /// AWS requests made by the stack since the last reset, by operation.
+    /// AWS requests made by the stack's functions since the last reset, by operation.
     pub fn aws_requests(&self) -> BTreeMap<String, u64> {
-        self.stack.app.requests.snapshot()
+        self.stack.request_counts()
     }
 
     pub fn reset_aws_requests(&self) {
-        self.stack.app.requests.reset();
+        self.stack.reset_request_counts();
+    }
+
+    /// The API function's app, for tests that read the table directly.
+    pub fn api(&self) -> &shared::bootstrap::App {
+        &self.stack.functions.api.app
+    }
+}
+
+/// When `AWS_ACTIONS_DIR` is set (infra/test sets it), each test leaves the
+/// IAM actions its functions used there for the policy check.
+impl Drop for TestStack {
+    fn drop(&mut self) {
+        let Ok(dir) = std::env::var("AWS_ACTIONS_DIR") else {
+            return;
+        };
+        let actions = self.stack.actions();
+        if actions.values().all(|a| a.is_empty()) {
+            return;
+        }
+        let path = std::path::Path::new(&dir).join(format!("{}.json", ulid::Ulid::new()));
+        if let Ok(json) = serde_json::to_vec(&actions) {
+            let _ = std::fs::write(path, json);
+        }
     }
 }
 
 pub mod chasing;
 pub mod fixtures;
+pub mod proxy;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 const USAGE: &str = "usage:
   local serve [--port 3000] [--prefix chaser]
   local token [--tenant demo] [--sub demo-owner] [--role owner] [--hours 24]
+  local check-policies DIR   (DIR: the AWS actions the test suite recorded)
 
 LOCAL_JWT_SECRET overrides the development signing secret.";
 
@@ -31,6 +32,12 @@ async fn main() -> anyhow::Result<()> {
             );
             println!("{}", token::issue(&secret, &claims)?);
             Ok(())
+        }
+        Some("check-policies") => {
+            let Some(dir) = args.get(1) else {
+                bail!("check-policies needs the directory of recorded actions\n{USAGE}");
+            };
+            check_policies(std::path::Path::new(dir))
         }
         _ => {
             eprintln!("{USAGE}");
@@ -87,5 +94,23 @@ fn write_stack_env(api_url: &str, stack: &LocalStack, secret: &str) -> anyhow::R
         stack.resources.sender_domain,
     );
     std::fs::write(root.join("stack.env"), contents)?;
+    Ok(())
+}
+
+/// Every AWS action each function performed in the test suite is granted by
+/// its policy in template.yaml, and nothing granted goes unused.
+fn check_policies(dir: &std::path::Path) -> anyhow::Result<()> {
+    let template = std::fs::read_to_string(local_stack::template::default_path())?;
+    let functions = local_stack::policies::functions(&template)?;
+    let used = local_stack::policies::read_recorded(dir)?;
+    if used.is_empty() {
+        bail!("no recorded actions in {}", dir.display());
+    }
+    let report = local_stack::policies::PolicyReport::compare(&functions, &used);
+    print!("{report}");
+    if !report.holds() {
+        bail!("template.yaml policies do not match what the functions do");
+    }
+    println!("policies: every action used is granted, every action granted is used");
     Ok(())
 }

@@ -7,7 +7,6 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
-use shared::bootstrap::App;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resources {
@@ -56,7 +55,8 @@ pub async fn create(
     })
 }
 
-/// The clients resources are created with (request counting not needed).
+/// The runner's own clients: resources, and the SQS event source mapping.
+/// They carry no request counter: none of this is a function's work.
 pub struct Clients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
@@ -69,14 +69,6 @@ impl Clients {
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
             sqs: aws_sdk_sqs::Client::new(sdk),
             ses: aws_sdk_sesv2::Client::new(sdk),
-        }
-    }
-
-    pub fn of(app: &App) -> Self {
-        Self {
-            dynamodb: app.table.client().clone(),
-            sqs: app.sqs.clone(),
-            ses: app.ses.clone(),
         }
     }
 }

@@ -89,11 +89,11 @@ async fn tick(State(stack): State<Arc<LocalStack>>, body: axum::body::Bytes) -> 
 }
 
 async fn request_counts(State(stack): State<Arc<LocalStack>>) -> Response {
-    Json(stack.app.requests.snapshot()).into_response()
+    Json(json!({"total": stack.request_counts(), "by_function": stack.functions.all().map(|(name, f)| (name, f.requests.snapshot())).into_iter().collect::<std::collections::BTreeMap<_, _>>()})).into_response()
 }
 
 async fn reset_request_counts(State(stack): State<Arc<LocalStack>>) -> Response {
-    stack.app.requests.reset();
+    stack.reset_request_counts();
     StatusCode::NO_CONTENT.into_response()
 }
 
@@ -131,7 +131,7 @@ async fn api_gateway(State(stack): State<Arc<LocalStack>>, request: Request) -> 
             );
         }
     };
-    let response = shared::api::handle(&stack.app, lambda_request).await;
+    let response = shared::api::handle(&stack.functions.api.app, lambda_request).await;
     let (parts, body) = response.into_parts();
     let bytes: Vec<u8> = match body {
         lambda_http::Body::Empty => Vec::new(),

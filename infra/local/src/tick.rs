@@ -44,13 +44,13 @@ pub async fn run(stack: &LocalStack, at: DateTime<Utc>) -> anyhow::Result<TickRe
         "resources": ["arn:aws:events:us-east-1:000000000000:rule/local-scheduler"],
         "detail": {}
     }))?;
-    let scheduler = shared::scheduler::handle(&stack.app, scheduled).await?;
+    let scheduler = shared::scheduler::handle(&stack.functions.scheduler.app, scheduled).await?;
     let mut report = TickReport {
         at,
         scheduler,
         ..TickReport::default()
     };
-    let sqs = &stack.app.sqs;
+    let sqs = &stack.clients.sqs;
     let queue_url = &stack.resources.chase_queue_url;
     while report.batches < MAX_BATCHES {
         let received = sqs
@@ -68,7 +68,7 @@ pub async fn run(stack: &LocalStack, at: DateTime<Utc>) -> anyhow::Result<TickRe
         report.batches += 1;
         report.records += messages.len();
         let event: SqsEvent = serde_json::from_value(sqs_event(&messages))?;
-        let response = shared::worker::handle(&stack.app, event).await;
+        let response = shared::worker::handle(&stack.functions.chase_worker.app, event).await;
         let failed: HashSet<String> = response
             .batch_item_failures
             .into_iter()

@@ -241,8 +241,9 @@ fn entry_keys(customer: &Customer) -> Vec<String> {
 /// A customer's overdue is a sum of bounded invoices, so it stays far below
 /// the ceiling (10^20 major units); anything above would sort as the ceiling.
 fn overdue_sort_key(overdue: Decimal, id: &str) -> String {
-    const WIDTH: usize = 24;
-    let ceiling = Decimal::from_i128_with_scale(10_i128.pow(WIDTH as u32), 0);
+    const CEILING_DIGITS: u32 = 24;
+    const WIDTH: usize = CEILING_DIGITS as usize + 1;
+    let ceiling = Decimal::from_i128_with_scale(10_i128.pow(CEILING_DIGITS), 0);
     let scaled = overdue
         .max(Decimal::ZERO)
         .checked_mul(Decimal::from(10_000))

@@ -11,13 +11,30 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
-    /// Throttling, quotas, outages: nothing was sent; retry through the queue.
-    #[error("transient: {0}")]
-    Transient(String),
-    /// Invalid address, rejected content, unverified sender: record and stop.
-    #[error("permanent: {0}")]
-    Permanent(String),
+    /// The provider says nothing was sent (throttling, quotas, sending
+    /// paused): safe to retry through the queue.
+    #[error("not sent: {0}")]
+    NotSent(String),
+    /// The provider refused the message for good (invalid address, rejected
+    /// content, unverified sender): record it and stop.
+    #[error("rejected: {0}")]
+    Rejected(String),
+    /// It may have gone out: a timeout, a lost connection, an unreadable
+    /// answer, a server error, no message id. Never retried (DESIGN §9).
+    #[error("outcome unknown: {0}")]
+    Unknown(String),
 }
+
+/// Error codes SES v2 and SNS document as "the request was not processed".
+const NOT_SENT_CODES: &[&str] = &[
+    "TooManyRequestsException",
+    "LimitExceededException",
+    "ThrottlingException",
+    "Throttling",
+    "ThrottledException",
+    "SendingPausedException",
+    "KMSThrottlingException",
+];
 
 fn classify<E: ProvideErrorMetadata + std::fmt::Debug>(
     error: SdkError<E, HttpResponse>,
@@ -25,29 +42,20 @@ fn classify<E: ProvideErrorMetadata + std::fmt::Debug>(
     match &error {
         SdkError::ServiceError(context) => {
             let code = context.err().code().unwrap_or("Unknown").to_string();
-            let transient = matches!(
-                code.as_str(),
-                "TooManyRequestsException"
-                    | "LimitExceededException"
-                    | "ThrottlingException"
-                    | "Throttling"
-                    | "ThrottledException"
-                    | "SendingPausedException"
-                    | "InternalFailure"
-                    | "InternalError"
-                    | "ServiceUnavailable"
-                    | "KMSThrottlingException"
-            ) || context.raw().status().is_server_error();
-            if transient {
-                SendError::Transient(code)
+            if NOT_SENT_CODES.contains(&code.as_str()) {
+                SendError::NotSent(code)
+            } else if context.raw().status().is_client_error() {
+                SendError::Rejected(code)
             } else {
-                SendError::Permanent(code)
+                SendError::Unknown(code)
             }
         }
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            SendError::Transient("network".into())
-        }
-        _ => SendError::Permanent("request".into()),
+        // Refused before anything was written.
+        SdkError::ConstructionFailure(_) => SendError::Rejected("request".into()),
+        SdkError::TimeoutError(_) => SendError::Unknown("timeout".into()),
+        SdkError::DispatchFailure(_) => SendError::Unknown("connection".into()),
+        SdkError::ResponseError(_) => SendError::Unknown("unreadable_response".into()),
+        _ => SendError::Unknown("unexpected".into()),
     }
 }
 
@@ -56,7 +64,7 @@ fn content(text: &str) -> Result<Content, SendError> {
         .data(text)
         .charset("UTF-8")
         .build()
-        .map_err(|e| SendError::Permanent(e.to_string()))
+        .map_err(|e| SendError::Rejected(e.to_string()))
 }
 
 fn tag(name: &str, value: &str) -> Result<MessageTag, SendError> {
@@ -64,7 +72,7 @@ fn tag(name: &str, value: &str) -> Result<MessageTag, SendError> {
         .name(name)
         .value(value)
         .build()
-        .map_err(|e| SendError::Permanent(e.to_string()))
+        .map_err(|e| SendError::Rejected(e.to_string()))
 }
 
 /// Sends one email; its tags let delivery feedback find the chase again.
@@ -104,7 +112,7 @@ pub async fn send_email(
         .map_err(classify)?;
     output
         .message_id
-        .ok_or_else(|| SendError::Transient("no message id".into()))
+        .ok_or_else(|| SendError::Unknown("no_message_id".into()))
 }
 
 /// Sends one transactional SMS.
@@ -113,7 +121,7 @@ pub async fn send_sms(app: &App, phone: &str, text: &str) -> Result<String, Send
         .data_type("String")
         .string_value("Transactional")
         .build()
-        .map_err(|e| SendError::Permanent(e.to_string()))?;
+        .map_err(|e| SendError::Rejected(e.to_string()))?;
     let output = app
         .sns
         .publish()
@@ -125,5 +133,5 @@ pub async fn send_sms(app: &App, phone: &str, text: &str) -> Result<String, Send
         .map_err(classify)?;
     output
         .message_id
-        .ok_or_else(|| SendError::Transient("no message id".into()))
+        .ok_or_else(|| SendError::Unknown("no_message_id".into()))
 }

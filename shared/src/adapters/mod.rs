@@ -13,7 +13,6 @@ pub mod invoice_store;
 pub mod keys;
 pub mod messaging;
 pub mod note_store;
-pub mod request_counter;
 pub mod settings_store;
 pub mod task_store;
 pub mod template_store;

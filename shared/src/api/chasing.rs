@@ -157,7 +157,7 @@ async fn write(
                 )
             } else {
                 ApiError::conflict(
-                    "concurrent_update",
+                    crate::http::error::CONCURRENT_UPDATE,
                     "the customer changed at the same time; retry",
                 )
             }

@@ -217,7 +217,7 @@ async fn write(
             Some((_, i)) => ApiError::invalid_field(&format!("roles[{i}]"), "no such contact role"),
             None if index == contact_index => ApiError::stale_version(),
             None => ApiError::conflict(
-                "concurrent_update",
+                crate::http::error::CONCURRENT_UPDATE,
                 "the customer changed at the same time; retry",
             ),
         },

@@ -268,7 +268,7 @@ fn read(request: &Request, kind: Kind, errors: &mut RowErrors) -> Result<Vec<Row
         }
         if let Some((column, _)) = cells
             .iter()
-            .find(|(_, cell)| crate::domain::validation::has_control_characters(cell, false))
+            .find(|(_, cell)| crate::domain::validation::has_control_characters(cell, true))
         {
             errors.add(line, column.clone(), "must not contain control characters");
             continue;

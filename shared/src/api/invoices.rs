@@ -250,7 +250,7 @@ impl MoneyChange<'_> {
 
 fn concurrent() -> ApiError {
     ApiError::conflict(
-        "concurrent_update",
+        crate::http::error::CONCURRENT_UPDATE,
         "the customer's balance changed at the same time; reload and retry",
     )
 }

@@ -69,7 +69,7 @@ impl Ctx<'_> {
                 }
             }
             Err(StoreError::TransactionConflict) => Err(ApiError::conflict(
-                "concurrent_update",
+                crate::http::error::CONCURRENT_UPDATE,
                 "another request changed the same records at the same time; retry",
             )),
             Err(other) => Err(other.into()),
@@ -115,7 +115,12 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
     );
     async move {
         let started = Instant::now();
-        let response = match dispatch(app, &request).await {
+        let deadline = deadline(app, &request);
+        let outcome = match tokio::time::timeout(deadline, dispatch(app, &request)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(ApiError::TimedOut),
+        };
+        let response = match outcome {
             Ok((response, replayed)) => {
                 let mut http = response.into_http(&request_id);
                 if replayed {
@@ -144,6 +149,7 @@ async fn dispatch(app: &App, request: &Request) -> Result<(ApiResponse, bool), A
     tracing::Span::current().record("tenant", caller.tenant.as_str());
     let body = request::body_bytes(request)?;
     let idempotency = IdempotencyKey::from_request(request, body, &caller.user)?;
+    refuse_empty_filters(request)?;
     let ctx = Ctx {
         app,
         caller,
@@ -157,6 +163,19 @@ async fn dispatch(app: &App, request: &Request) -> Result<(ApiResponse, bool), A
     let segments: Vec<&str> = path.split('/').skip(1).collect();
     let response = route(&ctx, request, request.method(), &segments).await?;
     Ok((response, false))
+}
+
+/// A filter given without a value (`?customer_id=`) is a mistake, not "no
+/// filter": refused rather than silently ignored. An empty `cursor` is the
+/// first page.
+fn refuse_empty_filters(request: &Request) -> Result<(), ApiError> {
+    let mut errors = crate::domain::validation::FieldErrors::new();
+    for (name, value) in request.query_string_parameters().iter() {
+        if name != "cursor" && value.trim().is_empty() {
+            errors.add(name, "must not be empty; leave the parameter out instead");
+        }
+    }
+    errors.into_result(()).map_err(ApiError::from)
 }
 
 /// The route table. Each arm names its route for the request's log span; a
@@ -401,6 +420,23 @@ async fn route(
     };
     tracing::Span::current().record("route", name);
     result
+}
+
+/// The configured request deadline, or less when Lambda's own deadline
+/// (the invocation's remaining time, less a margin to answer) comes first.
+fn deadline(app: &App, request: &Request) -> std::time::Duration {
+    const ANSWER_MARGIN: std::time::Duration = std::time::Duration::from_millis(500);
+    let configured = app.config.request_deadline;
+    let Some(context) = request.lambda_context_ref() else {
+        return configured;
+    };
+    let now_ms = u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0);
+    match context.deadline.checked_sub(now_ms) {
+        Some(left) if left > 0 => {
+            configured.min(std::time::Duration::from_millis(left).saturating_sub(ANSWER_MARGIN))
+        }
+        _ => configured,
+    }
 }
 
 fn request_id(request: &Request) -> String {

@@ -79,7 +79,7 @@ fn put_record<T: Serialize>(
 
 fn concurrent() -> ApiError {
     ApiError::conflict(
-        "concurrent_update",
+        crate::http::error::CONCURRENT_UPDATE,
         "the customer's balance changed at the same time; reload and retry",
     )
 }

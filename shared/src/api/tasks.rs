@@ -30,7 +30,7 @@ pub(super) const CUSTOMER_CHANGED: &str = "customer_changed";
 const TASK_CHANGED: &str = "task_changed";
 /// What `Ctx::commit` answers when DynamoDB cancelled the transaction for
 /// contention; nothing was written.
-const CONCURRENT_UPDATE: &str = "concurrent_update";
+use crate::http::error::CONCURRENT_UPDATE;
 
 pub(super) fn customer_changed() -> ApiError {
     ApiError::conflict(

@@ -6,6 +6,9 @@ use crate::domain::validation::FieldErrors;
 use http::StatusCode;
 use serde_json::{json, Map, Value};
 
+/// The conflict code of a write that lost a race with another request.
+pub const CONCURRENT_UPDATE: &str = "concurrent_update";
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{message}")]
@@ -32,6 +35,10 @@ pub enum ApiError {
     /// A dependency is throttling or down; the client should retry.
     #[error("service temporarily unavailable")]
     Unavailable(#[source] StoreError),
+    /// The request ran out of time (a slow dependency); nothing is known to
+    /// have been written that a retry with the same Idempotency-Key would repeat.
+    #[error("the service is slow to respond; retry shortly")]
+    TimedOut,
     /// A bug or an unexpected failure. The cause goes to the log, never to the client.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -78,9 +85,16 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::TimedOut => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
+    }
+
+    /// Worth the same request again shortly (`Retry-After`): the service was
+    /// busy or slow, or the records changed under a concurrent request.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Unavailable(_) | Self::TimedOut)
+            || matches!(self, Self::Conflict { code, .. } if *code == CONCURRENT_UPDATE)
     }
 
     fn code(&self) -> &'static str {
@@ -93,7 +107,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::PreconditionRequired => "precondition_required",
             Self::Validation(_) => "validation_failed",
-            Self::Unavailable(_) => "unavailable",
+            Self::Unavailable(_) | Self::TimedOut => "unavailable",
             Self::Internal(_) => "internal_error",
         }
     }

@@ -90,7 +90,7 @@ impl ApiResponse {
 
 pub fn error_response(error: &ApiError, request_id: &str) -> Response<Body> {
     let mut response = json_response(error.status(), error.body().to_string(), request_id);
-    if error.status() == StatusCode::SERVICE_UNAVAILABLE {
+    if error.is_retryable() {
         response
             .headers_mut()
             .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));

@@ -4,8 +4,11 @@
 
 use aws_lambda_events::sqs::SqsEvent;
 use chrono::{NaiveDate, TimeZone, Utc};
-use integration_tests::TestStack;
+use integration_tests::proxy::{Fault, FaultyProxy};
+use integration_tests::{StackOptions, TestStack};
 use serde_json::{json, Value};
+use shared::config::AwsTimeouts;
+use std::time::Duration;
 
 fn day(s: &str) -> NaiveDate {
     s.parse().unwrap()
@@ -271,7 +274,7 @@ async fn the_same_tick_twice_or_concurrently_sends_once() {
         .unwrap()
     };
     // Two scheduler runs for one instant, at the same time: both may enqueue.
-    let app = &stack.stack.app;
+    let app = &stack.stack.functions.scheduler.app;
     let (a, b) = tokio::join!(
         shared::scheduler::handle(app, event(at)),
         shared::scheduler::handle(app, event(at))
@@ -310,22 +313,19 @@ async fn one_step_customer(stack: &TestStack, owner: &str, tag: &str) -> (Setup,
     // The scheduler's evaluation, so the cycle exists as the worker expects.
     let event = serde_json::from_value(json!({"version": "0", "id": "x", "detail-type": "Scheduled Event", "source": "aws.events",
         "account": "000000000000", "time": "2026-03-01T08:00:00Z", "region": "us-east-1", "resources": [], "detail": {}})).unwrap();
-    let report = shared::scheduler::handle(&stack.stack.app, event)
+    let report = shared::scheduler::handle(&stack.stack.functions.scheduler.app, event)
         .await
         .unwrap();
     assert_eq!(report.enqueued, 1);
-    let app = &stack.stack.app;
-    let received = app
-        .sqs
-        .receive_message()
-        .queue_url(&app.config.chase_queue_url)
-        .send()
-        .await
-        .unwrap();
+    // The test takes the message off the queue itself, as Lambda's event source mapping would.
+    let (sqs, queue) = (
+        &stack.stack.clients.sqs,
+        &stack.stack.resources.chase_queue_url,
+    );
+    let received = sqs.receive_message().queue_url(queue).send().await.unwrap();
     let message = received.messages.unwrap().remove(0);
-    app.sqs
-        .delete_message()
-        .queue_url(&app.config.chase_queue_url)
+    sqs.delete_message()
+        .queue_url(queue)
         .receipt_handle(message.receipt_handle.unwrap())
         .send()
         .await
@@ -338,7 +338,7 @@ async fn a_batch_delivered_twice_sends_once() {
     let stack = TestStack::start().await;
     let owner = stack.token("owner");
     let (setup, body) = one_step_customer(&stack, &owner, "dup").await;
-    let app = &stack.stack.app;
+    let app = &stack.stack.functions.chase_worker.app;
     let first = shared::worker::handle(app, sqs_event("m-1", 1, &body)).await;
     let second = shared::worker::handle(app, sqs_event("m-1", 2, &body)).await;
     let duplicate = shared::worker::handle(app, sqs_event("m-2", 1, &body)).await;
@@ -354,20 +354,46 @@ async fn a_batch_delivered_twice_sends_once() {
     );
 }
 
+/// A stack whose functions reach DynamoDB and SES through fault proxies,
+/// with AWS call timeouts long enough that a stalled call is still waiting
+/// when the test "crashes" the worker by dropping its future.
+async fn faulty_stack() -> (TestStack, FaultyProxy, FaultyProxy) {
+    let dynamodb = FaultyProxy::start(&std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap()).await;
+    let ses = FaultyProxy::start(&std::env::var("AWS_ENDPOINT_URL").unwrap()).await;
+    let stack = TestStack::start_with(StackOptions {
+        dynamodb_endpoint: Some(dynamodb.url.clone()),
+        ses_endpoint: Some(ses.url.clone()),
+        aws_timeouts: Some(AwsTimeouts {
+            connect: Duration::from_secs(1),
+            attempt: Duration::from_secs(30),
+            operation: Duration::from_secs(30),
+        }),
+        ..StackOptions::default()
+    })
+    .await;
+    (stack, dynamodb, ses)
+}
+
+/// The worker's invocation, killed after `after` as if its sandbox died.
+async fn crash_after(stack: &TestStack, after: Duration, event: SqsEvent) {
+    let run = shared::worker::handle(&stack.stack.functions.chase_worker.app, event);
+    assert!(
+        tokio::time::timeout(after, run).await.is_err(),
+        "the worker was meant to be stuck at the fault"
+    );
+}
+
 #[tokio::test]
 async fn a_crash_after_the_claim_is_redelivered_and_sent_once() {
-    let stack = TestStack::start().await;
+    let (stack, dynamodb, _ses) = faulty_stack().await;
     let owner = stack.token("owner");
     let (setup, body) = one_step_customer(&stack, &owner, "crash1").await;
-    let app = &stack.stack.app;
-    shared::worker::faults::arm(shared::worker::faults::Point::AfterClaim);
-    let crashed = shared::worker::handle(app, sqs_event("m-9", 1, &body)).await;
-    assert_eq!(
-        crashed.batch_item_failures.len(),
-        1,
-        "the crash leaves the message for redelivery"
-    );
+    // DynamoDB stops answering once the claim (the worker's first write) is in.
+    dynamodb.fail_after("TransactWriteItems", &dynamodb, Fault::Stall);
+    crash_after(&stack, Duration::from_secs(2), sqs_event("m-9", 1, &body)).await;
+    dynamodb.heal();
     assert_eq!(stack.emails_to(&setup.email).await.len(), 0);
+    let app = &stack.stack.functions.chase_worker.app;
     let redelivered = shared::worker::handle(app, sqs_event("m-9", 2, &body)).await;
     assert!(redelivered.batch_item_failures.is_empty());
     assert_eq!(
@@ -386,14 +412,16 @@ async fn a_crash_after_the_claim_is_redelivered_and_sent_once() {
 
 #[tokio::test]
 async fn a_crash_after_sending_is_recorded_not_resent() {
-    let stack = TestStack::start().await;
+    let (stack, dynamodb, ses) = faulty_stack().await;
     let owner = stack.token("owner");
     let (setup, body) = one_step_customer(&stack, &owner, "crash2").await;
-    let app = &stack.stack.app;
-    shared::worker::faults::arm(shared::worker::faults::Point::AfterSend);
-    let crashed = shared::worker::handle(app, sqs_event("m-7", 1, &body)).await;
-    assert_eq!(crashed.batch_item_failures.len(), 1);
+    // SES accepts the email; DynamoDB then applies the `sent` mark but its
+    // answer never arrives, and the worker dies waiting.
+    ses.fail_after("outbound-emails", &dynamodb, Fault::LoseAnswers);
+    crash_after(&stack, Duration::from_secs(2), sqs_event("m-7", 1, &body)).await;
+    dynamodb.heal();
     assert_eq!(stack.emails_to(&setup.email).await.len(), 1);
+    let app = &stack.stack.functions.chase_worker.app;
     let redelivered = shared::worker::handle(app, sqs_event("m-7", 2, &body)).await;
     assert!(redelivered.batch_item_failures.is_empty());
     assert_eq!(stack.emails_to(&setup.email).await.len(), 1, "never twice");
@@ -402,6 +430,89 @@ async fn a_crash_after_sending_is_recorded_not_resent() {
         [("2026-03-01".into(), "chase_email".into(), 0)],
         "recorded"
     );
+}
+
+#[tokio::test]
+async fn a_crash_during_the_send_is_never_resent_and_a_person_checks() {
+    let (stack, dynamodb, ses) = faulty_stack().await;
+    let owner = stack.token("owner");
+    let (setup, body) = one_step_customer(&stack, &owner, "crash3").await;
+    // SES accepts the email and DynamoDB stops before the `sent` mark.
+    ses.fail_after("outbound-emails", &dynamodb, Fault::Stall);
+    crash_after(&stack, Duration::from_secs(2), sqs_event("m-8", 1, &body)).await;
+    dynamodb.heal();
+    let app = &stack.stack.functions.chase_worker.app;
+    let redelivered = shared::worker::handle(app, sqs_event("m-8", 2, &body)).await;
+    assert!(redelivered.batch_item_failures.is_empty());
+    assert_eq!(stack.emails_to(&setup.email).await.len(), 1, "never twice");
+    assert_outcome_unknown(&stack, &owner, &setup.customer_id).await;
+}
+
+/// The chase is recorded failed with reason `outcome_unknown`, and a task
+/// asks a person to check.
+async fn assert_outcome_unknown(stack: &TestStack, owner: &str, customer_id: &str) {
+    assert_eq!(
+        timeline(stack, owner, customer_id).await,
+        [("2026-03-01".into(), "chase_failed".into(), 0)]
+    );
+    let history = stack.history(owner, customer_id).await;
+    let failed = history
+        .iter()
+        .find(|h| h["type"] == "chase_failed")
+        .unwrap();
+    assert_eq!(failed["detail"]["reason"], "outcome_unknown");
+    let tasks = stack
+        .get(
+            &format!("/v1/tasks?assignee=all&customer_id={customer_id}"),
+            owner,
+        )
+        .await;
+    let task = tasks
+        .items()
+        .iter()
+        .find(|t| t["type"] == "fix_contact")
+        .unwrap_or_else(|| panic!("no fix_contact task: {:?}", tasks.body));
+    assert!(task["title"].as_str().unwrap().contains("outcome unknown"));
+}
+
+#[tokio::test]
+async fn an_unknown_send_outcome_is_recorded_and_never_retried() {
+    let ses = FaultyProxy::start(&std::env::var("AWS_ENDPOINT_URL").unwrap()).await;
+    let stack = TestStack::start_with(StackOptions {
+        ses_endpoint: Some(ses.url.clone()),
+        aws_timeouts: Some(AwsTimeouts {
+            connect: Duration::from_secs(1),
+            attempt: Duration::from_secs(1),
+            operation: Duration::from_secs(1),
+        }),
+        ..StackOptions::default()
+    })
+    .await;
+    let owner = stack.token("owner");
+    let (setup, body) = one_step_customer(&stack, &owner, "unknown").await;
+    // SES sends the email, then the answer is lost: the worker's call
+    // times out after the request was written.
+    ses.fail(Fault::LoseAnswers);
+    let app = &stack.stack.functions.chase_worker.app;
+    let first = shared::worker::handle(app, sqs_event("m-u", 1, &body)).await;
+    assert!(
+        first.batch_item_failures.is_empty(),
+        "recorded and acknowledged, not retried"
+    );
+    ses.heal();
+    assert_eq!(stack.emails_to(&setup.email).await.len(), 1);
+    assert_outcome_unknown(&stack, &owner, &setup.customer_id).await;
+    // A redelivery and a duplicate from a second scheduler run change nothing.
+    for (id, count) in [("m-u", 2), ("m-dup", 1)] {
+        let again = shared::worker::handle(app, sqs_event(id, count, &body)).await;
+        assert!(again.batch_item_failures.is_empty());
+    }
+    assert_eq!(stack.emails_to(&setup.email).await.len(), 1, "never twice");
+    // The next day's tick does not chase this step again either.
+    stack
+        .tick(Utc.with_ymd_and_hms(2026, 3, 2, 8, 0, 0).unwrap())
+        .await;
+    assert_eq!(stack.emails_to(&setup.email).await.len(), 1);
 }
 
 #[tokio::test]
@@ -415,7 +526,7 @@ async fn a_payment_between_enqueue_and_send_suppresses_the_chase() {
     stack.enrol(&owner, &setup.customer_id, &cadence_id).await;
     let event = serde_json::from_value(json!({"version": "0", "id": "x", "detail-type": "Scheduled Event", "source": "aws.events",
         "account": "000000000000", "time": "2026-03-01T08:00:00Z", "region": "us-east-1", "resources": [], "detail": {}})).unwrap();
-    let report = shared::scheduler::handle(&stack.stack.app, event)
+    let report = shared::scheduler::handle(&stack.stack.functions.scheduler.app, event)
         .await
         .unwrap();
     assert_eq!(report.enqueued, 1);
@@ -487,10 +598,12 @@ async fn an_old_account_runs_only_its_latest_due_step_and_missed_runs_are_caught
 #[tokio::test]
 async fn a_poison_message_ends_in_the_dead_letter_queue() {
     let stack = TestStack::start().await;
-    let app = &stack.stack.app;
-    app.sqs
+    stack
+        .stack
+        .clients
+        .sqs
         .send_message()
-        .queue_url(&app.config.chase_queue_url)
+        .queue_url(&stack.stack.resources.chase_queue_url)
         .message_body("{\"not\": \"a chase\"}")
         .send()
         .await
@@ -500,7 +613,9 @@ async fn a_poison_message_ends_in_the_dead_letter_queue() {
         .await;
     assert_eq!(report["succeeded"], 0, "{report}");
     assert!(report["failed"].as_u64().unwrap() >= 1, "{report}");
-    let dead = app
+    let dead = stack
+        .stack
+        .clients
         .sqs
         .receive_message()
         .queue_url(&stack.stack.resources.dead_letter_queue_url)
@@ -513,4 +628,74 @@ async fn a_poison_message_ends_in_the_dead_letter_queue() {
         1,
         "redriven after the queue's maxReceiveCount"
     );
+}
+
+#[tokio::test]
+async fn the_scheduler_resumes_expired_pauses_and_records_broken_promises() {
+    let stack = TestStack::start().await;
+    let owner = stack.token("owner");
+    stack.set_clock("2026-03-01T07:00:00Z").await;
+    let steps = json!([{"trigger": "account_age", "days": 0, "action": "email", "template_id": "EMAIL_TEMPLATE"}]);
+    let (paused, cadence_id) = setup(&stack, &owner, steps, "pause").await;
+    stack.create("/v1/invoices", &owner, &json!({"customer_id": paused.customer_id, "number": "PA-1", "currency": "EUR", "issue_date": "2026-03-01", "due_date": "2026-03-31", "total": "80.00"})).await;
+    stack.enrol(&owner, &paused.customer_id, &cadence_id).await;
+    let pause = stack
+        .post(
+            &format!("/v1/customers/{}/chasing/pause", paused.customer_id),
+            &owner,
+            &json!({"until": "2026-03-03"}),
+        )
+        .await;
+    assert_eq!(pause.status, 200, "{:?}", pause.body);
+
+    let promised = stack.create_customer(&owner, "PR-1").await;
+    let contact = stack
+        .post(
+            &format!("/v1/customers/{promised}/contacts"),
+            &owner,
+            &json!({"name": "Sam", "email": format!("sam-{}@example.com", rand_digits())}),
+        )
+        .await;
+    assert_eq!(contact.status, 201);
+    stack.create("/v1/invoices", &owner, &json!({"customer_id": promised, "number": "PR-1", "currency": "EUR", "issue_date": "2026-02-01", "due_date": "2026-02-15", "total": "50.00"})).await;
+    stack.enrol(&owner, &promised, &cadence_id).await;
+    let promise = stack
+        .post(
+            &format!("/v1/customers/{promised}/promises"),
+            &owner,
+            &json!({"amount": "50.00", "promised_date": "2026-03-02"}),
+        )
+        .await;
+    assert_eq!(promise.status, 201, "{:?}", promise.body);
+
+    stack
+        .tick_days(day("2026-03-01"), day("2026-03-06"), 8, 0)
+        .await;
+
+    let customer = stack
+        .get(&format!("/v1/customers/{}", paused.customer_id), &owner)
+        .await;
+    assert_eq!(
+        customer.body["chasing"]["status"], "active",
+        "the pause ran out"
+    );
+    assert_eq!(
+        timeline(&stack, &owner, &paused.customer_id).await,
+        [("2026-03-03".into(), "chase_email".into(), 0)],
+        "chased once the pause ended"
+    );
+    let history = stack.history(&owner, &promised).await;
+    assert!(
+        history
+            .iter()
+            .any(|h| h["type"] == "promise" && h["detail"]["status"] == "broken"),
+        "{history:?}"
+    );
+    let tasks = stack
+        .get(
+            &format!("/v1/tasks?assignee=all&customer_id={promised}"),
+            &owner,
+        )
+        .await;
+    assert!(tasks.items().iter().any(|t| t["type"] == "promise_broken"));
 }

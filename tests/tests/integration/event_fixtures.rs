@@ -41,7 +41,11 @@ async fn api_gateway_events_reach_the_settings_handler() {
     // The fixtures' tenant is fixed; clear what an earlier run may have left.
     let tenant = tenant_of("api-get-settings.json");
     let (status, body) = body_json(
-        shared::api::handle(&stack.stack.app, api_request("api-get-settings.json")).await,
+        shared::api::handle(
+            &stack.stack.functions.api.app,
+            api_request("api-get-settings.json"),
+        )
+        .await,
     );
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["id"], tenant.as_str());
@@ -61,7 +65,11 @@ async fn api_gateway_events_reach_the_settings_handler() {
         assert_eq!(reply.status, 200);
     }
     let (status, body) = body_json(
-        shared::api::handle(&stack.stack.app, api_request("api-patch-settings.json")).await,
+        shared::api::handle(
+            &stack.stack.functions.api.app,
+            api_request("api-patch-settings.json"),
+        )
+        .await,
     );
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["company_name"], "Acme Ltd");
@@ -77,7 +85,7 @@ async fn the_scheduled_event_runs_the_scheduler_at_its_own_time() {
         event.time.unwrap().to_rfc3339(),
         "2026-06-09T08:00:00+00:00"
     );
-    let report = shared::scheduler::handle(&stack.stack.app, event)
+    let report = shared::scheduler::handle(&stack.stack.functions.scheduler.app, event)
         .await
         .unwrap();
     assert_eq!(report.due_customers, 0);
@@ -90,7 +98,8 @@ async fn the_sqs_batch_parses_and_each_record_is_reported_on_its_own() {
         serde_json::from_value(fixture("chase-worker-sqs-batch.json")).unwrap();
     assert_eq!(event.records.len(), 2);
     event.records[1].body = Some("{not json".into());
-    let response = shared::worker::handle(&stack.stack.app, event.clone()).await;
+    let response =
+        shared::worker::handle(&stack.stack.functions.chase_worker.app, event.clone()).await;
     let failed: Vec<_> = response
         .batch_item_failures
         .iter()

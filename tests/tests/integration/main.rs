@@ -10,6 +10,7 @@ mod customers;
 mod delivery_feedback;
 mod enrolment;
 mod event_fixtures;
+mod hardening;
 mod imports;
 mod money;
 mod notes_and_history;

@@ -818,7 +818,7 @@ async fn real_responses_match_the_documented_schemas() {
         "/v1/settings",
         "/v1/settings",
         &settings,
-        json!({"company_name": "Acme Ltd", "time_zone": "Europe/London", "sender_email": "ar@acme.example.com", "frequency_cap": {"max_messages": 2, "window_days": 7}}),
+        json!({"company_name": "Acme Ltd", "time_zone": "Europe/London", "sender_email": "ar@acme.example.com", "frequency_cap": {"max_messages": 2, "window_days": 7}, "auto_settle": false}),
     )
     .await;
 

@@ -33,8 +33,7 @@ async fn post(stack: &TestStack, path: &str, token: &str, body: Option<&Value>) 
 async fn stored(stack: &TestStack, customer_id: &str, sk: &str) -> bool {
     let tenant = TenantId::parse(&stack.tenant).unwrap();
     stack
-        .stack
-        .app
+        .api()
         .table
         .get(&keys::customer_pk(&tenant, customer_id), sk)
         .await
