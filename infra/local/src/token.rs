@@ -43,17 +43,32 @@ pub fn issue(secret: &str, claims: &LocalClaims) -> Result<String, jsonwebtoken:
     )
 }
 
-/// Verifies signature, issuer and expiry; returns the claims as API Gateway
-/// passes them to a function: every value a string.
+/// Clock skew tolerated on `exp` and `nbf`, as API Gateway's JWT authorizer.
+pub const LEEWAY_SECONDS: u64 = 60;
+
+/// Verifies the token as API Gateway's JWT authorizer does: signature,
+/// `iss` and `exp` required, `exp` and `nbf` checked with at most a minute of
+/// skew; and, for this API, a string `tenant_id`. Returns the claims as API
+/// Gateway passes them to a function: every value a string.
 pub fn verify(secret: &str, token: &str) -> Option<HashMap<String, String>> {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.set_issuer(&[ISSUER]);
+    validation.set_required_spec_claims(&["exp", "iss"]);
+    validation.validate_nbf = true;
+    validation.leeway = LEEWAY_SECONDS;
     let data = jsonwebtoken::decode::<HashMap<String, serde_json::Value>>(
         token,
         &DecodingKey::from_secret(secret.as_bytes()),
         &validation,
     )
     .ok()?;
+    if !data
+        .claims
+        .get("tenant_id")
+        .is_none_or(serde_json::Value::is_string)
+    {
+        return None;
+    }
     Some(
         data.claims
             .into_iter()
@@ -84,5 +99,60 @@ mod tests {
             ..LocalClaims::new("t1", "u1", "owner", 1)
         };
         assert!(verify("s3cret", &issue("s3cret", &expired).unwrap()).is_none());
+    }
+
+    fn signed(claims: serde_json::Value) -> String {
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(b"s3cret"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn tokens_are_checked_as_api_gateways_jwt_authorizer_does() {
+        let now = LocalClaims::new("t", "u", "owner", 0).exp;
+        let valid = serde_json::json!({"sub": "u", "tenant_id": "t", "role": "owner", "iss": ISSUER, "exp": now + 600});
+        assert!(verify("s3cret", &signed(valid.clone())).is_some());
+        let mut no_exp = valid.clone();
+        no_exp.as_object_mut().unwrap().remove("exp");
+        assert!(
+            verify("s3cret", &signed(no_exp)).is_none(),
+            "exp is required"
+        );
+        let mut no_iss = valid.clone();
+        no_iss.as_object_mut().unwrap().remove("iss");
+        assert!(
+            verify("s3cret", &signed(no_iss)).is_none(),
+            "iss is required"
+        );
+        let mut other_iss = valid.clone();
+        other_iss["iss"] = "someone-else".into();
+        assert!(verify("s3cret", &signed(other_iss)).is_none());
+        let mut not_yet = valid.clone();
+        not_yet["nbf"] = (now + 300).into();
+        assert!(
+            verify("s3cret", &signed(not_yet)).is_none(),
+            "nbf is honoured"
+        );
+        let mut skewed = valid.clone();
+        skewed["nbf"] = (now + 30).into();
+        assert!(
+            verify("s3cret", &signed(skewed)).is_some(),
+            "within a minute of skew"
+        );
+        let mut just_expired = valid.clone();
+        just_expired["exp"] = (now - 30).into();
+        assert!(
+            verify("s3cret", &signed(just_expired)).is_some(),
+            "within a minute of skew"
+        );
+        let mut long_expired = valid.clone();
+        long_expired["exp"] = (now - 120).into();
+        assert!(verify("s3cret", &signed(long_expired)).is_none());
+        let mut numeric_tenant = valid;
+        numeric_tenant["tenant_id"] = 42.into();
+        assert!(verify("s3cret", &signed(numeric_tenant)).is_none());
     }
 }

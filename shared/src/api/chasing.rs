@@ -320,7 +320,7 @@ pub async fn resume(ctx: &Ctx<'_>, customer_id: &str) -> Result<ApiResponse, Api
     write(ctx, &stored, next, item).await
 }
 
-fn entry_view(entry: &PreviewEntry, cadence: &Cadence) -> Value {
+pub(crate) fn entry_view(entry: &PreviewEntry, cadence: &Cadence) -> Value {
     let step = cadence.step(entry.position);
     json!({
         "date": entry.date,
@@ -394,4 +394,28 @@ pub async fn preview(
     let entries = chasing::preview(&customer, &cadence, &settings, ctx.now, days);
     body["items"] = Value::Array(entries.iter().map(|e| entry_view(e, &cadence)).collect());
     ApiResponse::ok(&body)
+}
+
+/// The first step the preview would run within [`DEFAULT_PREVIEW_DAYS`],
+/// if the customer is enrolled and nothing changes (`null` otherwise).
+pub(crate) async fn next_step(
+    ctx: &Ctx<'_>,
+    customer: &crate::domain::customer::Customer,
+) -> Result<Value, ApiError> {
+    let (Some(cadence_id), Some(version)) = (
+        &customer.chasing.cadence_id,
+        customer.chasing.cadence_version,
+    ) else {
+        return Ok(Value::Null);
+    };
+    let Some(cadence) =
+        cadence_store::get_version(&ctx.app.table, &ctx.caller.tenant, cadence_id, version).await?
+    else {
+        return Ok(Value::Null);
+    };
+    let settings = ctx.settings().await?;
+    let entries = chasing::preview(customer, &cadence, &settings, ctx.now, DEFAULT_PREVIEW_DAYS);
+    Ok(entries
+        .first()
+        .map_or(Value::Null, |entry| entry_view(entry, &cadence)))
 }

@@ -25,7 +25,7 @@ use crate::http::response::error_response;
 use crate::http::{auth, request, ApiError, ApiResponse};
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Utc};
-use http::{HeaderValue, Method};
+use http::Method;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use std::time::Instant;
@@ -121,14 +121,7 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
             Err(_) => Err(ApiError::TimedOut),
         };
         let response = match outcome {
-            Ok((response, replayed)) => {
-                let mut http = response.into_http(&request_id);
-                if replayed {
-                    http.headers_mut()
-                        .insert(idempotency::REPLAYED_HEADER, HeaderValue::from_static("true"));
-                }
-                http
-            }
+            Ok(response) => response.into_http(&request_id),
             Err(error) => {
                 if error.status().is_server_error() {
                     tracing::error!(error = %error, cause = ?std::error::Error::source(&error), "request failed");
@@ -144,7 +137,7 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
     .await
 }
 
-async fn dispatch(app: &App, request: &Request) -> Result<(ApiResponse, bool), ApiError> {
+async fn dispatch(app: &App, request: &Request) -> Result<ApiResponse, ApiError> {
     let caller = auth::caller(request)?;
     tracing::Span::current().record("tenant", caller.tenant.as_str());
     let body = request::body_bytes(request)?;
@@ -157,12 +150,11 @@ async fn dispatch(app: &App, request: &Request) -> Result<(ApiResponse, bool), A
         idempotency,
     };
     if let Some(first) = ctx.replay().await? {
-        return Ok((first, true));
+        return Ok(first);
     }
     let path = request.uri().path().trim_end_matches('/');
     let segments: Vec<&str> = path.split('/').skip(1).collect();
-    let response = route(&ctx, request, request.method(), &segments).await?;
-    Ok((response, false))
+    route(&ctx, request, request.method(), &segments).await
 }
 
 /// A filter given without a value (`?customer_id=`) is a mistake, not "no

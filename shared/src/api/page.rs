@@ -68,6 +68,7 @@ pub async fn get(ctx: &Ctx<'_>, customer_id: &str) -> Result<ApiResponse, ApiErr
             value
         })
         .collect();
+    let next_step = super::chasing::next_step(ctx, &customer).await?;
     let body = json!({
         "customer": customer_view(&customer),
         "contacts": contacts,
@@ -76,6 +77,7 @@ pub async fn get(ctx: &Ctx<'_>, customer_id: &str) -> Result<ApiResponse, ApiErr
         "chasing": {
             "state": customer.chasing,
             "active_promise": customer.active_promise,
+            "next_step": next_step,
         },
         "open_tasks": tasks,
         "history": customer.recent_history,

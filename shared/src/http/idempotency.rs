@@ -110,6 +110,7 @@ pub async fn replay(
         version: stored.version,
         location: stored.location,
         content_type: None,
+        replayed: true,
     }))
 }
 

@@ -16,6 +16,8 @@ pub struct ApiResponse {
     pub location: Option<String>,
     /// `application/json` unless set (CSV exports).
     pub content_type: Option<&'static str>,
+    /// The stored answer to an earlier request with the same Idempotency-Key.
+    pub replayed: bool,
 }
 
 impl ApiResponse {
@@ -27,6 +29,7 @@ impl ApiResponse {
             version: None,
             location: None,
             content_type: None,
+            replayed: false,
         })
     }
 
@@ -41,6 +44,7 @@ impl ApiResponse {
             version: None,
             location: None,
             content_type: None,
+            replayed: false,
         }
     }
 
@@ -51,6 +55,7 @@ impl ApiResponse {
             version: None,
             location: None,
             content_type: Some(content_type),
+            replayed: false,
         }
     }
 
@@ -68,6 +73,12 @@ impl ApiResponse {
         let content_type = self.content_type;
         let mut response = json_response(self.status, self.body, request_id);
         let headers = response.headers_mut();
+        if self.replayed {
+            headers.insert(
+                super::idempotency::REPLAYED_HEADER,
+                HeaderValue::from_static("true"),
+            );
+        }
         if let Some(content_type) = content_type {
             headers.insert(
                 http::header::CONTENT_TYPE,

@@ -647,6 +647,19 @@ async fn the_scheduler_resumes_expired_pauses_and_records_broken_promises() {
         )
         .await;
     assert_eq!(pause.status, 200, "{:?}", pause.body);
+    let page = stack
+        .get(
+            &format!("/v1/customers/{}/page", paused.customer_id),
+            &owner,
+        )
+        .await;
+    let next = &page.body["chasing"]["next_step"];
+    assert_eq!(
+        next["date"], "2026-03-03",
+        "the first run after the pause: {next}"
+    );
+    assert_eq!(next["step"], 0);
+    assert_eq!(next["action"], "email");
 
     let promised = stack.create_customer(&owner, "PR-1").await;
     let contact = stack

@@ -230,6 +230,14 @@ async fn concurrent_requests_with_one_key_write_once() {
         1,
         "every reply names the one role that was created"
     );
+    let replayed = replies
+        .iter()
+        .filter(|r| r.header("idempotent-replayed") == Some("true"))
+        .count();
+    assert_eq!(
+        replayed, 4,
+        "all but the one that wrote say they are replays"
+    );
     let listed = stack.get("/v1/contact-roles", &owner).await;
     assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
 }

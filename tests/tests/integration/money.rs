@@ -313,6 +313,13 @@ async fn two_payments_racing_for_one_invoice_never_overpay_it() {
         statuses[1..].iter().all(|s| *s == 409 || *s == 422),
         "{statuses:?}"
     );
+    for busy in replies.iter().filter(|r| r.status == 409) {
+        assert_eq!(busy.body["error"], "concurrent_update", "{:?}", busy.body);
+        assert!(
+            busy.header("retry-after").is_some(),
+            "a busy customer says when to retry"
+        );
+    }
     let read = stack.get(&format!("/v1/invoices/{inv_id}"), &owner).await;
     assert_eq!(read.body["amount_paid"], "100.00");
     assert_eq!(read.body["status"], "paid");
@@ -787,4 +794,52 @@ async fn automatic_settlement_pays_the_oldest_due_first_at_every_level() {
         .body["balance"];
     assert_eq!(balance["credit"], "0.00");
     assert_eq!(balance["outstanding"], "0.00");
+}
+
+#[tokio::test]
+async fn a_busy_customer_answers_409_with_retry_after_and_stays_consistent() {
+    let stack = TestStack::start().await;
+    let owner = stack.token("owner");
+    let cid = stack.create_customer(&owner, "BUSY-1").await;
+    invoice(
+        &stack,
+        &owner,
+        &cid,
+        "BUSY-1",
+        "2026-05-01",
+        "2026-05-31",
+        "100.00",
+    )
+    .await;
+    let body =
+        json!({"customer_id": cid, "amount": "1.00", "currency": "EUR", "date": "2026-06-01"});
+    let replies =
+        futures::future::join_all((0..8).map(|_| stack.post("/v1/payments", &owner, &body))).await;
+    let created = replies.iter().filter(|r| r.status == 201).count();
+    let busy: Vec<&Reply> = replies.iter().filter(|r| r.status == 409).collect();
+    assert_eq!(created + busy.len(), 8, "{replies:?}");
+    assert!(created >= 1);
+    assert!(
+        !busy.is_empty(),
+        "eight payments at once collide on the customer"
+    );
+    for reply in busy {
+        assert_eq!(reply.body["error"], "concurrent_update");
+        assert_eq!(reply.header("retry-after"), Some("1"));
+    }
+    let payments = stack
+        .get(&format!("/v1/payments?customer_id={cid}"), &owner)
+        .await;
+    assert_eq!(payments.items().len(), created);
+    let customer = stack.get(&format!("/v1/customers/{cid}"), &owner).await;
+    let outstanding: rust_decimal::Decimal = customer.body["balance"]["outstanding"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        outstanding,
+        rust_decimal::Decimal::from(100 - created as i64),
+        "every accepted payment settled, nothing else"
+    );
 }
