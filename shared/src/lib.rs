@@ -6,7 +6,7 @@ pub mod api;
 pub mod bootstrap;
 pub mod chasing;
 pub mod config;
-pub mod domain;
+pub use domain;
 pub mod feedback;
 pub mod http;
 pub mod ports;

@@ -275,8 +275,8 @@ pub fn cycle_resets(before: &[ChasedItem], after: &[ChasedItem]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::invoice::tests::{d, date, eur, plan_invoice};
-    use crate::domain::invoice::Installment;
+    use crate::invoice::tests::{d, date, eur, plan_invoice};
+    use crate::invoice::Installment;
     use proptest::prelude::*;
 
     #[test]
@@ -496,7 +496,7 @@ mod tests {
                                 .collect();
                             invoice.total = installments.iter().map(|i| i.amount).sum();
                             invoice.payment_plan =
-                                Some(crate::domain::invoice::PaymentPlan { installments });
+                                Some(crate::invoice::PaymentPlan { installments });
                         }
                         None => {
                             invoice.total = Decimal::new(total, 2);

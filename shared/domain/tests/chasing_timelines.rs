@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 //! Chasing scenarios written as timelines (DESIGN §5).
 //!
 //! Each scenario is a small text: a header describing the tenant and the
@@ -14,17 +15,17 @@
 
 use chrono::{DateTime, Days, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
-use proptest::prelude::*;
-use rust_decimal::Decimal;
-use shared::domain::balance::{chased_items, ChasedBalance};
-use shared::domain::cadence::{
+use domain::balance::{chased_items, ChasedBalance};
+use domain::cadence::{
     reschedule, Action, Audience, Cadence, CadenceDraft, CycleState, Decision, Evaluator,
     OpenPromise, Pause, StepDraft, Stops, Trigger,
 };
-use shared::domain::invoice::{CollectionStatus, Installment, Invoice, PaymentPlan};
-use shared::domain::money::{Currency, Money};
-use shared::domain::settings::FrequencyCap;
-use shared::domain::template::Channel;
+use domain::invoice::{CollectionStatus, Installment, Invoice, PaymentPlan};
+use domain::money::{Currency, Money};
+use domain::settings::FrequencyCap;
+use domain::template::Channel;
+use proptest::prelude::*;
+use rust_decimal::Decimal;
 use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 

@@ -72,8 +72,8 @@ pub fn payer_rating(stats: &PaymentStats, open: &[Invoice], today: NaiveDate) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::invoice::{CollectionStatus, Invoice};
-    use crate::domain::money::Currency;
+    use crate::invoice::{CollectionStatus, Invoice};
+    use crate::money::Currency;
 
     fn invoice(due: &str, total: i64) -> Invoice {
         Invoice {

@@ -571,7 +571,7 @@ fn format_date_in(date: NaiveDate, language: Language) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::money::Currency;
+    use crate::money::Currency;
 
     fn money(amount: &str, code: &str) -> Money {
         Money::parse(amount, Currency::parse(code).unwrap()).unwrap()

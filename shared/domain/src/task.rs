@@ -561,7 +561,7 @@ pub fn chase_task_assignee(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::customer::CustomerChanges;
+    use crate::customer::CustomerChanges;
 
     fn body(value: Value) -> Map<String, Value> {
         value.as_object().cloned().unwrap_or_default()

@@ -1345,8 +1345,8 @@ pub fn reschedule(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::invoice::tests::{d, date, eur};
-    use crate::domain::invoice::CollectionStatus;
+    use crate::invoice::tests::{d, date, eur};
+    use crate::invoice::CollectionStatus;
 
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a benchmark: failing loudly is right
 //! How many customers one core can evaluate per second: the worker and the
 //! scheduler's preview both sit on this loop.
 //!
@@ -6,14 +7,14 @@
 
 use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use rust_decimal::Decimal;
-use shared::domain::balance::ChasedBalance;
-use shared::domain::cadence::{
+use domain::balance::ChasedBalance;
+use domain::cadence::{
     Action, Audience, Cadence, CadenceDraft, CycleState, Evaluator, StepDraft, Stops, Trigger,
 };
-use shared::domain::invoice::{CollectionStatus, Installment, Invoice, PaymentPlan};
-use shared::domain::money::Currency;
-use shared::domain::template::Channel;
+use domain::invoice::{CollectionStatus, Installment, Invoice, PaymentPlan};
+use domain::money::Currency;
+use domain::template::Channel;
+use rust_decimal::Decimal;
 use std::hint::black_box;
 
 const CUSTOMERS: usize = 1_000;
