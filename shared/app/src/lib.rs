@@ -1,0 +1,6 @@
+//! The application: use cases (one module per capability), the event-driven
+//! jobs (scheduler, chase worker, delivery feedback) and the ports they use.
+//! Nothing here knows DynamoDB, SQS, SES, SNS, HTTP or Lambda.
+
+pub mod ports;
+pub mod records;
