@@ -4,3 +4,4 @@
 
 pub mod ports;
 pub mod records;
+pub mod retry;

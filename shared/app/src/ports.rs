@@ -15,7 +15,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use domain::cadence::Cadence;
 use domain::contact::Contact;
 use domain::contact_role::ContactRole;
-use domain::customer::Customer;
+use domain::customer::{Customer, GroupSettings};
 use domain::group::CustomerGroup;
 use domain::history::{HistoryItem, HistoryType};
 use domain::identity::TenantId;
@@ -172,17 +172,6 @@ pub trait CustomerStore: Send + Sync {
         tenant: &TenantId,
         customer_id: &str,
     ) -> StoreResult<Option<CustomerPage>>;
-    /// Whether the customer has anything that forbids deleting it: open
-    /// invoices or open tasks.
-    async fn customer_has_open_items(&self, tenant: &TenantId, customer_id: &str)
-        -> StoreResult<bool>;
-    /// Every item of the customer's partition that a delete removes with it
-    /// (contacts, closed records, history), as opaque handles.
-    async fn customer_leftovers(
-        &self,
-        tenant: &TenantId,
-        customer_id: &str,
-    ) -> StoreResult<Vec<String>>;
 }
 
 /// Which invoices a list shows (API.md `GET /v1/invoices`).
@@ -402,19 +391,15 @@ pub enum Write {
         stored: Box<StoredCustomer>,
         next: Box<Customer>,
     },
-    /// The history items appended to the customer's `recent_history`
-    /// without changing its version (notes, task events).
-    AppendRecentHistory {
+    /// History items recorded on the customer: its `recent_history` moves
+    /// (its revision too, not its version) and each item is stored
+    /// (notes, task events).
+    RecordHistory {
         stored: Box<StoredCustomer>,
         items: Vec<HistoryItem>,
     },
     /// Removes the record if unchanged, its list entries and its number.
     DeleteCustomer { stored: Box<StoredCustomer> },
-    /// Removes what [`CustomerStore::customer_leftovers`] listed.
-    DeleteLeftovers {
-        customer_id: String,
-        handles: Vec<String>,
-    },
     /// Claims a number for a customer; fails if another customer has it.
     ReserveCustomerNumber { number: String, customer_id: String },
     ReleaseCustomerNumber { number: String },
@@ -457,12 +442,18 @@ pub enum Write {
     SaveGroup { group: Box<CustomerGroup>, expected_version: u64 },
     /// Moves a group's member count; fails if the group is gone.
     CountGroupMember { group_id: String, delta: i64 },
-    /// Deletes a group without members, at its version.
-    DeleteGroup { group_id: String, expected_version: u64 },
+    /// Deletes a group without members.
+    DeleteGroup(Box<CustomerGroup>),
+    /// Copies a group's settings onto one member, if it is still a member.
+    PushGroupSettings {
+        group_id: String,
+        customer_id: String,
+        settings: Box<GroupSettings>,
+    },
 
     /// The template, new (`expected_version` 0) or replacing that version.
     SaveTemplate { record: Box<TemplateRecord>, expected_version: u32 },
-    DeleteTemplate { id: String, expected_version: u32 },
+    DeleteTemplate(Box<TemplateRecord>),
 
     /// The cadence's current version and its snapshot; creating counts it
     /// against the tenant's limit. `unenrolled` makes it fail if anyone is
@@ -553,7 +544,7 @@ pub trait Transactions: Send + Sync {
     /// another touched the same items is retried a few times first.
     async fn commit(&self, tenant: &TenantId, writes: Vec<Write>) -> StoreResult<()>;
     /// How many items `writes` take in one transaction.
-    fn items_of(&self, writes: &[Write]) -> usize;
+    fn items_of(&self, tenant: &TenantId, writes: &[Write]) -> usize;
 }
 
 /// Every store capability, as the functions' wiring provides them.

@@ -130,3 +130,6 @@ pub struct IdempotencyRecord {
     /// Epoch seconds; the record is gone after (also the table's TTL).
     pub expires_at: i64,
 }
+
+/// How long an Idempotency-Key's answer is kept (DESIGN §4: 24 h).
+pub const IDEMPOTENCY_RETENTION_SECONDS: i64 = 24 * 3600;

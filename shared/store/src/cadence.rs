@@ -7,26 +7,18 @@
 //! assignment mode `always` have a copy under `CADENCE_ASSIGNMENT#` so the
 //! rules read only those.
 
-use super::dynamo::{Condition, Item, KeyQuery, StoreError, Table};
+use app::ports::{Page, PageRequest, StoreError};
+use super::dynamo::{Condition, Item, KeyQuery, Table};
 use super::keys::{
     cadence_assignment_sk, cadence_sk, cadence_version_sk, tenant_pk, CADENCE_ASSIGNMENT_PREFIX,
     CADENCE_COUNT_SK, CADENCE_PREFIX, CADENCE_VERSION_PREFIX, PK, SK,
 };
-use crate::domain::cadence::{AssignmentMode, Cadence, MAX_CADENCES_PER_TENANT};
-use crate::domain::identity::TenantId;
+use domain::cadence::{AssignmentMode, Cadence, MAX_CADENCES_PER_TENANT};
+use app::ports::EnrolmentDeltas;
+use app::records::{CadenceRecord, VersionRecord};
+use domain::identity::TenantId;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-
-/// The current version of a cadence with what the API shows beside it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CadenceRecord {
-    pub cadence: Cadence,
-    /// Customers enrolled in any version of this cadence.
-    pub enrolled_count: u64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
+use serde::Serialize;
 
 fn s(value: &str) -> AttributeValue {
     AttributeValue::S(value.to_string())
@@ -87,31 +79,26 @@ pub async fn get_version(
 pub async fn list(
     table: &Table,
     tenant: &TenantId,
-    limit: i32,
-    start: Option<Item>,
-) -> Result<(Vec<CadenceRecord>, Option<Item>), StoreError> {
-    let page = table
-        .tenant_list_page(tenant, CADENCE_PREFIX, limit, start)
-        .await?;
-    let records = page
-        .items
-        .iter()
-        .map(parse_record)
-        .collect::<Result<_, _>>()?;
-    Ok((records, page.last_key))
+    request: &PageRequest,
+) -> Result<Page<CadenceRecord>, StoreError> {
+    let (items, next_cursor) = table.tenant_list_page(tenant, CADENCE_PREFIX, request).await?;
+    let items = items.iter().map(parse_record).collect::<Result<_, _>>()?;
+    Ok(Page { items, next_cursor })
 }
 
 /// Every cadence of the tenant (at most [`MAX_CADENCES_PER_TENANT`]); a
 /// Query page stops at 1 MB, so large cadences may take a few pages.
 pub async fn all(table: &Table, tenant: &TenantId) -> Result<Vec<CadenceRecord>, StoreError> {
     let mut records = Vec::new();
-    let mut start = None;
+    let mut request = PageRequest {
+        limit: MAX_CADENCES_PER_TENANT + 1,
+        cursor: None,
+    };
     loop {
-        let (page, last_key) =
-            list(table, tenant, MAX_CADENCES_PER_TENANT as i32 + 1, start).await?;
-        records.extend(page);
-        match last_key {
-            Some(key) if records.len() <= MAX_CADENCES_PER_TENANT => start = Some(key),
+        let page = list(table, tenant, &request).await?;
+        records.extend(page.items);
+        match page.next_cursor {
+            Some(cursor) if records.len() <= MAX_CADENCES_PER_TENANT => request.cursor = Some(cursor),
             _ => return Ok(records),
         }
     }
@@ -119,26 +106,18 @@ pub async fn all(table: &Table, tenant: &TenantId) -> Result<Vec<CadenceRecord>,
 
 /// Writes: the current record (conditioned on the stored version, or absent
 /// when `previous_version` is 0) and the version's snapshot. Creating also
-/// counts the cadence against the tenant's limit.
+/// counts the cadence against the tenant's limit. `unenrolled` makes it fail
+/// if anyone is enrolled: how a change to what the cadence does is written,
+/// so an enrolment committed meanwhile fails it rather than changes under
+/// the customer.
 pub fn save(
     table: &Table,
     tenant: &TenantId,
     record: &CadenceRecord,
     previous_version: u32,
+    unenrolled: bool,
 ) -> Result<Vec<TransactWriteItem>, StoreError> {
-    save_with(table, tenant, record, previous_version, false)
-}
-
-/// As [`save`], and only while nobody is enrolled: how a change to what the
-/// cadence does (steps, timing, threshold) is written, so an enrolment
-/// committed meanwhile makes it fail rather than change under the customer.
-pub fn save_unenrolled(
-    table: &Table,
-    tenant: &TenantId,
-    record: &CadenceRecord,
-    previous_version: u32,
-) -> Result<Vec<TransactWriteItem>, StoreError> {
-    save_with(table, tenant, record, previous_version, true)
+    save_with(table, tenant, record, previous_version, unenrolled)
 }
 
 fn save_with(
@@ -303,13 +282,6 @@ pub fn delete(
     ])
 }
 
-/// One version's immutable snapshot and how many customers run on it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct VersionRecord {
-    pub cadence: Cadence,
-    pub enrolled: u64,
-}
-
 /// Attribute on a version snapshot counting the customers enrolled in it.
 const VERSION_ENROLLED: &str = "enrolled";
 
@@ -376,71 +348,18 @@ pub fn count_enrolled_version(
     )
 }
 
-/// A customer's place in chasing: a cadence and the version it runs.
-pub type Enrolment<'a> = (&'a str, u32);
-
-/// The counter writes for a customer moving from one enrolment to another
-/// (either may be none). One write per counter item, as a transaction
-/// allows; none when nothing moves.
-pub fn move_enrolment(
+/// The counter writes of enrolment moves summed per counter.
+pub fn count_enrolments(
     table: &Table,
     tenant: &TenantId,
-    from: Option<Enrolment<'_>>,
-    to: Option<Enrolment<'_>>,
+    deltas: &EnrolmentDeltas,
 ) -> Result<Vec<TransactWriteItem>, StoreError> {
-    let mut deltas = EnrolmentDeltas::default();
-    deltas.add(from, -1);
-    deltas.add(to, 1);
-    deltas.writes(table, tenant)
-}
-
-/// Enrolment counter changes summed per counter item, for writes that move
-/// many customers in one transaction (a transaction may touch an item once).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct EnrolmentDeltas {
-    cadences: std::collections::BTreeMap<String, i64>,
-    versions: std::collections::BTreeMap<(String, u32), i64>,
-}
-
-impl EnrolmentDeltas {
-    pub fn add(&mut self, enrolment: Option<Enrolment<'_>>, delta: i64) {
-        if let Some((id, version)) = enrolment {
-            *self.cadences.entry(id.to_string()).or_default() += delta;
-            *self.versions.entry((id.to_string(), version)).or_default() += delta;
-        }
+    let mut writes = Vec::new();
+    for (id, delta) in deltas.cadences.iter().filter(|(_, d)| **d != 0) {
+        writes.push(count_enrolled(table, tenant, id, *delta)?);
     }
-
-    pub fn merge(&mut self, other: &EnrolmentDeltas) {
-        for (id, delta) in &other.cadences {
-            *self.cadences.entry(id.clone()).or_default() += delta;
-        }
-        for (key, delta) in &other.versions {
-            *self.versions.entry(key.clone()).or_default() += delta;
-        }
+    for ((id, version), delta) in deltas.versions.iter().filter(|(_, d)| **d != 0) {
+        writes.push(count_enrolled_version(table, tenant, id, *version, *delta)?);
     }
-
-    /// How many writes [`EnrolmentDeltas::writes`] would make.
-    pub fn len(&self) -> usize {
-        self.cadences.values().filter(|d| **d != 0).count()
-            + self.versions.values().filter(|d| **d != 0).count()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    pub fn writes(
-        &self,
-        table: &Table,
-        tenant: &TenantId,
-    ) -> Result<Vec<TransactWriteItem>, StoreError> {
-        let mut writes = Vec::new();
-        for (id, delta) in self.cadences.iter().filter(|(_, d)| **d != 0) {
-            writes.push(count_enrolled(table, tenant, id, *delta)?);
-        }
-        for ((id, version), delta) in self.versions.iter().filter(|(_, d)| **d != 0) {
-            writes.push(count_enrolled_version(table, tenant, id, *version, *delta)?);
-        }
-        Ok(writes)
-    }
+    Ok(writes)
 }

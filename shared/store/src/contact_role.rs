@@ -1,10 +1,11 @@
 //! Contact roles live in the tenant's partition; a second item per role
 //! reserves its name, so uniqueness is a conditional write, not a read.
 
-use super::dynamo::{from_item, to_item, Condition, Item, QueryPage, StoreError, Table};
+use app::ports::{Page, PageRequest, StoreError};
+use super::dynamo::{from_item, to_item, Condition, Table};
 use super::keys::{tenant_pk, PK, SK};
-use crate::domain::contact_role::ContactRole;
-use crate::domain::identity::TenantId;
+use domain::contact_role::ContactRole;
+use domain::identity::TenantId;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 
 const ROLE_PREFIX: &str = "CONTACT_ROLE#";
@@ -32,14 +33,11 @@ pub async fn get(
 pub async fn list(
     table: &Table,
     tenant: &TenantId,
-    limit: i32,
-    start: Option<Item>,
-) -> Result<(Vec<ContactRole>, Option<Item>), StoreError> {
-    let QueryPage { items, last_key } = table
-        .tenant_list_page(tenant, ROLE_PREFIX, limit, start)
-        .await?;
-    let roles = items.into_iter().map(from_item).collect::<Result<_, _>>()?;
-    Ok((roles, last_key))
+    request: &PageRequest,
+) -> Result<Page<ContactRole>, StoreError> {
+    let (items, next_cursor) = table.tenant_list_page(tenant, ROLE_PREFIX, request).await?;
+    let items = items.into_iter().map(from_item).collect::<Result<_, _>>()?;
+    Ok(Page { items, next_cursor })
 }
 
 /// Writes: [0] the role, [1] its name reservation (fails if the name is taken).

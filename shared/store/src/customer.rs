@@ -7,23 +7,19 @@
 //! plus one entry per searchable field (name, number, email) on GSI1. A list
 //! page is then one Query of one index partition, whatever the tenant's size.
 
-use super::dynamo::{from_item, to_item, Condition, Item, KeyQuery, StoreError, Table};
+use app::ports::StoreError;
+use super::dynamo::{from_item, to_item, Condition, Item, KeyQuery, Table};
 use super::keys::*;
-use crate::domain::customer::Customer;
-use crate::domain::history::{push_recent, HistoryItem};
-use crate::domain::identity::TenantId;
+use app::ports::{CustomerFilter, CustomerQuery, CustomerSort, Page};
+use app::records::StoredCustomer;
+use domain::customer::Customer;
+use domain::history::HistoryItem;
+use domain::identity::TenantId;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use rust_decimal::Decimal;
 use std::collections::BTreeSet;
 
 pub const REVISION: &str = "revision";
-
-/// A customer as stored, with the revision every write to it is conditioned on.
-#[derive(Debug, Clone)]
-pub struct StoredCustomer {
-    pub customer: Customer,
-    pub revision: u64,
-}
 
 pub async fn get(
     table: &Table,
@@ -49,21 +45,18 @@ pub fn parse(item: Item) -> Result<StoredCustomer, StoreError> {
     })
 }
 
-/// Writes that store `next` (with `history` appended to it), conditioned on
-/// nobody having written the customer since `previous` was read. Write 0 is
-/// always the customer record, so a failed condition there means "changed
-/// concurrently".
+/// Writes that store `next` and its list entries, conditioned on nobody
+/// having written the customer since `previous` was read. Write 0 is the
+/// customer record, the one whose condition can fail.
 pub fn put(
     table: &Table,
     tenant: &TenantId,
-    mut next: Customer,
+    next: &Customer,
     previous: Option<&StoredCustomer>,
-    history: &[HistoryItem],
 ) -> Result<Vec<TransactWriteItem>, StoreError> {
-    push_recent(&mut next.recent_history, history);
     let pk = customer_pk(tenant, &next.id);
     let revision = previous.map_or(0, |p| p.revision);
-    let mut item = to_item(&next)?;
+    let mut item = to_item(next)?;
     item.insert(PK.into(), s(&pk));
     item.insert(SK.into(), s(CUSTOMER_SK));
     item.insert(
@@ -76,13 +69,11 @@ pub fn put(
     }
     let condition = match previous {
         None => Condition::absent(),
-        Some(_) => Condition::new("#revision = :revision")
-            .name("#revision", REVISION)
-            .value(":revision", AttributeValue::N(revision.to_string())),
+        Some(_) => revision_is(revision),
     };
     let mut writes = vec![table.put(item, Some(condition))?];
 
-    let keep: BTreeSet<String> = entry_keys(&next).into_iter().collect();
+    let keep: BTreeSet<String> = entry_keys(next).into_iter().collect();
     if let Some(previous) = previous {
         for stale in entry_keys(&previous.customer) {
             if !keep.contains(&stale) {
@@ -90,13 +81,16 @@ pub fn put(
             }
         }
     }
-    for entry in entries(tenant, &next)? {
+    for entry in entries(tenant, next)? {
         writes.push(table.put(entry, None)?);
     }
-    for item in history {
-        writes.push(history_put(table, tenant, item)?);
-    }
     Ok(writes)
+}
+
+fn revision_is(revision: u64) -> Condition {
+    Condition::new("#revision = :revision")
+        .name("#revision", REVISION)
+        .value(":revision", AttributeValue::N(revision.to_string()))
 }
 
 pub fn history_put(
@@ -268,6 +262,12 @@ fn entries(tenant: &TenantId, customer: &Customer) -> Result<Vec<Item>, StoreErr
     base.remove("messages_sent");
     base.insert(PK.into(), s(&pk));
     base.insert("f_status".into(), s(customer.chasing.status.as_str()));
+    if let (Some(cadence), Some(version)) = (
+        &customer.chasing.cadence_id,
+        customer.chasing.cadence_version,
+    ) {
+        base.insert("f_enrolment".into(), s(&enrolment_facet(cadence, version)));
+    }
     base.insert(
         "f_overdue".into(),
         AttributeValue::Bool(customer.has_overdue()),
@@ -305,99 +305,73 @@ fn entries(tenant: &TenantId, customer: &Customer) -> Result<Vec<Item>, StoreErr
     Ok(items)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sort {
-    /// A to Z.
-    Name,
-    /// Largest overdue balance first.
-    Overdue,
-    /// Newest first.
-    CreatedAt,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Filter {
-    Group(String),
-    ArSpecialist(String),
-    Tag(String),
-    ChasingStatus(String),
-    HasOverdue(bool),
-}
-
-impl Filter {
-    fn facet(&self) -> String {
-        match self {
-            Filter::Group(id) => format!("group:{id}"),
-            Filter::ArSpecialist(id) => format!("ar:{id}"),
-            Filter::Tag(tag) => format!("tag:{}", normalize(tag)),
-            Filter::ChasingStatus(status) => format!("status:{status}"),
-            Filter::HasOverdue(yes) => format!("overdue:{}", if *yes { "yes" } else { "no" }),
-        }
-    }
-
-    fn condition(&self, n: usize) -> (String, Vec<(String, String)>, (String, AttributeValue)) {
-        let name = format!("#f{n}");
-        let value = format!(":f{n}");
-        let (expression, attribute, stored) = match self {
-            Filter::Group(id) => (format!("{name} = {value}"), "group_id", s(id)),
-            Filter::ArSpecialist(id) => (format!("{name} = {value}"), "ar_specialist_id", s(id)),
-            Filter::Tag(tag) => (format!("contains({name}, {value})"), "tags", s(tag)),
-            Filter::ChasingStatus(status) => (format!("{name} = {value}"), "f_status", s(status)),
-            Filter::HasOverdue(yes) => (
-                format!("{name} = {value}"),
-                "f_overdue",
-                AttributeValue::Bool(*yes),
-            ),
-        };
-        (
-            expression,
-            vec![(name, attribute.to_string())],
-            (value, stored),
-        )
+fn facet_of(filter: &CustomerFilter) -> String {
+    match filter {
+        CustomerFilter::Group(id) => format!("group:{id}"),
+        CustomerFilter::ArSpecialist(id) => format!("ar:{id}"),
+        CustomerFilter::Tag(tag) => format!("tag:{}", normalize(tag)),
+        CustomerFilter::ChasingStatus(status) => format!("status:{status}"),
+        CustomerFilter::HasOverdue(yes) => format!("overdue:{}", if *yes { "yes" } else { "no" }),
+        CustomerFilter::Enrolment {
+            cadence_id,
+            version,
+        } => enrolment_facet(cadence_id, *version),
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct ListQuery {
-    pub filters: Vec<Filter>,
-    /// Prefix search over name, number and email (case-insensitive).
-    pub search: Option<String>,
-    pub sort: Sort,
-    pub limit: i32,
-    pub start: Option<Item>,
+/// The filter expression of a filter that narrows another facet's partition.
+fn condition_of(filter: &CustomerFilter, n: usize) -> (String, (String, String), (String, AttributeValue)) {
+    let name = format!("#f{n}");
+    let value = format!(":f{n}");
+    let (expression, attribute, stored) = match filter {
+        CustomerFilter::Group(id) => (format!("{name} = {value}"), "group_id", s(id)),
+        CustomerFilter::ArSpecialist(id) => (format!("{name} = {value}"), "ar_specialist_id", s(id)),
+        CustomerFilter::Tag(tag) => (format!("contains({name}, {value})"), "tags", s(tag)),
+        CustomerFilter::ChasingStatus(status) => (format!("{name} = {value}"), "f_status", s(status)),
+        CustomerFilter::HasOverdue(yes) => (
+            format!("{name} = {value}"),
+            "f_overdue",
+            AttributeValue::Bool(*yes),
+        ),
+        CustomerFilter::Enrolment { cadence_id, version } => (
+            format!("{name} = {value}"),
+            "f_enrolment",
+            s(&enrolment_facet(cadence_id, *version)),
+        ),
+    };
+    (expression, (name, attribute.to_string()), (value, stored))
 }
 
 /// With several filters, one is served by the index and the others narrow
 /// its results; a page then takes at most this many Queries.
 pub const MAX_QUERIES_PER_PAGE: usize = 5;
 
-impl ListQuery {
-    /// The index and partition a page is read from: the cursor must match it.
-    pub fn partition(&self, tenant: &TenantId) -> (&'static str, &'static str, String) {
-        if self.search.is_some() {
-            return (GSI1, GSI1PK, listing_pk(tenant, SEARCH_FACET));
-        }
-        let facet = self
-            .filters
-            .first()
-            .map_or_else(|| "all".to_string(), Filter::facet);
-        let (index, key) = match self.sort {
-            Sort::Name => (GSI1, GSI1PK),
-            Sort::Overdue => (GSI2, GSI2PK),
-            Sort::CreatedAt => (GSI3, GSI3PK),
-        };
-        (index, key, listing_pk(tenant, &facet))
+/// The index and partition a page is read from: the cursor must match it.
+fn partition(query: &CustomerQuery, tenant: &TenantId) -> (&'static str, &'static str, String) {
+    if query.search.is_some() {
+        return (GSI1, GSI1PK, listing_pk(tenant, SEARCH_FACET));
     }
+    let facet = query
+        .filters
+        .first()
+        .map_or_else(|| "all".to_string(), facet_of);
+    let (index, key) = match query.sort {
+        CustomerSort::Name => (GSI1, GSI1PK),
+        CustomerSort::Overdue => (GSI2, GSI2PK),
+        CustomerSort::CreatedAt => (GSI3, GSI3PK),
+    };
+    (index, key, listing_pk(tenant, &facet))
 }
 
 pub async fn list(
     table: &Table,
     tenant: &TenantId,
-    query: ListQuery,
-) -> Result<(Vec<Customer>, Option<Item>), StoreError> {
-    let (index, key, partition) = query.partition(tenant);
+    query: CustomerQuery,
+) -> Result<Page<Customer>, StoreError> {
+    let (index, key, partition) = partition(&query, tenant);
+    let limit = i32::try_from(query.page.limit).unwrap_or(i32::MAX);
     // With a search, every filter narrows; otherwise the first is the index partition.
-    let narrowing: &[Filter] = if query.search.is_some() {
+    let narrowing: &[CustomerFilter] = if query.search.is_some() {
         &query.filters
     } else {
         query.filters.get(1..).unwrap_or(&[])
@@ -406,21 +380,21 @@ pub async fn list(
         let mut condition = Condition::new("");
         let mut parts = Vec::new();
         for (n, f) in narrowing.iter().enumerate() {
-            let (expression, names, (placeholder, value)) = f.condition(n);
+            let (expression, (placeholder, attribute), (value_placeholder, value)) =
+                condition_of(f, n);
             parts.push(expression);
-            for (placeholder, attribute) in names {
-                condition = condition.name(&placeholder, &attribute);
-            }
-            condition = condition.value(&placeholder, value);
+            condition = condition
+                .name(&placeholder, &attribute)
+                .value(&value_placeholder, value);
         }
         condition.expression = parts.join(" AND ");
         condition
     });
     let mut customers: Vec<Customer> = Vec::new();
-    let mut start = query.start;
+    let mut start = crate::cursor::decode(query.page.cursor.as_deref(), (key, &partition))?;
     let mut seen = BTreeSet::new();
     for _ in 0..MAX_QUERIES_PER_PAGE {
-        let remaining = query.limit - customers.len() as i32;
+        let remaining = limit - customers.len() as i32;
         let mut key_query = KeyQuery::partition(key, partition.clone())
             .on_index(index)
             .limit(remaining)
@@ -429,7 +403,7 @@ pub async fn list(
         if let Some(search) = &query.search {
             key_query = key_query.sort_begins_with(GSI1SK, normalize(search));
         }
-        if query.sort == Sort::CreatedAt && query.search.is_none() {
+        if query.sort == CustomerSort::CreatedAt && query.search.is_none() {
             key_query = key_query.descending();
         }
         let page = table.query(key_query).await?;
@@ -440,11 +414,14 @@ pub async fn list(
             }
         }
         start = page.last_key;
-        if start.is_none() || customers.len() as i32 >= query.limit || filter.is_none() {
+        if start.is_none() || customers.len() as i32 >= limit || filter.is_none() {
             break;
         }
     }
-    Ok((customers, start))
+    Ok(Page {
+        items: customers,
+        next_cursor: start.as_ref().and_then(crate::cursor::encode),
+    })
 }
 
 /// The scheduler's write: only the chasing fields and the due index entry,
@@ -522,4 +499,70 @@ mod tests {
         let huge = overdue_sort_key(Decimal::MAX, "X");
         assert!(huge <= keys[0]);
     }
+}
+
+/// The ids of the customers holding `numbers`, by number.
+pub async fn ids_by_number(
+    table: &Table,
+    tenant: &TenantId,
+    numbers: &[String],
+) -> Result<std::collections::HashMap<String, String>, StoreError> {
+    let pk = tenant_pk(tenant);
+    let keys: Vec<(String, String)> = numbers
+        .iter()
+        .map(|n| (pk.clone(), customer_number_sk(n)))
+        .collect();
+    let mut by_number = std::collections::HashMap::new();
+    for item in crate::dynamo::batch_get(table, &keys, true).await? {
+        if let (Some(sk), Some(id)) = (
+            crate::dynamo::text_attribute(&item, SK),
+            crate::dynamo::text_attribute(&item, "customer_id"),
+        ) {
+            if let Some(number) = numbers.iter().find(|n| customer_number_sk(n) == sk) {
+                by_number.insert(number.clone(), id.to_string());
+            }
+        }
+    }
+    Ok(by_number)
+}
+
+/// The customer page from one Query of its page range (customer, contacts,
+/// open invoices, open tasks), unless it passes DynamoDB's 1 MB page.
+pub async fn page(
+    table: &Table,
+    tenant: &TenantId,
+    customer_id: &str,
+) -> Result<Option<app::records::CustomerPage>, StoreError> {
+    let items = table
+        .query_all(
+            KeyQuery::partition(PK, customer_pk(tenant, customer_id))
+                .sort_begins_with(SK, PAGE_PREFIX)
+                .consistent(),
+        )
+        .await?;
+    let mut customer = None;
+    let mut contacts = Vec::new();
+    let mut open_invoices = Vec::new();
+    let mut open_tasks = Vec::new();
+    for item in items {
+        let sk = match item.get(SK) {
+            Some(AttributeValue::S(sk)) => sk.clone(),
+            _ => continue,
+        };
+        if sk == CUSTOMER_SK {
+            customer = Some(parse(item)?);
+        } else if sk.starts_with(CONTACT_PREFIX) {
+            contacts.push(from_item(item)?);
+        } else if sk.starts_with(OPEN_INVOICE_PREFIX) {
+            open_invoices.push(from_item(item)?);
+        } else if sk.starts_with(TASK_PREFIX) {
+            open_tasks.push(from_item(item)?);
+        }
+    }
+    Ok(customer.map(|customer| app::records::CustomerPage {
+        customer,
+        contacts,
+        open_invoices,
+        open_tasks,
+    }))
 }

@@ -1,16 +1,12 @@
 //! Reading the sparse due index: only customers with a next evaluation time
 //! have an entry, so the scheduler's work follows the number of due customers.
 
-use super::dynamo::{StoreError, Table};
+use app::ports::{DueCustomer, StoreError};
+use super::dynamo::{Table};
 use super::keys::{due_pk, DUE_INDEX, DUE_PK, DUE_SHARDS, DUE_SK, PK};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, SecondsFormat, Utc};
 
-/// One due entry: the customer's partition key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DueEntry {
-    pub customer_pk: String,
-}
 
 /// Sort keys start with the evaluation instant in a fixed-width UTC form, so
 /// "due by `at`" is a range condition on one shard.
@@ -19,7 +15,7 @@ pub fn due_sort_prefix(at: DateTime<Utc>) -> String {
 }
 
 /// Every entry due at or before `at`, across all shards.
-pub async fn due_by(table: &Table, at: DateTime<Utc>) -> Result<Vec<DueEntry>, StoreError> {
+pub async fn due_by(table: &Table, at: DateTime<Utc>) -> Result<Vec<DueCustomer>, StoreError> {
     // '~' sorts after every character used in the rest of the key.
     let upper = format!("{}~", due_sort_prefix(at));
     let mut entries = Vec::new();
@@ -39,12 +35,12 @@ pub async fn due_by(table: &Table, at: DateTime<Utc>) -> Result<Vec<DueEntry>, S
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .map_err(StoreError::from_sdk)?;
+                .map_err(crate::dynamo::from_sdk)?;
             for item in output.items() {
                 if let Some(AttributeValue::S(pk)) = item.get(PK) {
-                    entries.push(DueEntry {
-                        customer_pk: pk.clone(),
-                    });
+                    if let Some(due) = crate::keys::customer_of_pk(pk) {
+                        entries.push(due);
+                    }
                 }
             }
             start = output.last_evaluated_key;

@@ -10,53 +10,37 @@ use std::collections::HashMap;
 
 pub type Item = HashMap<String, AttributeValue>;
 
-/// DynamoDB refuses transactions with more items than this.
-pub const MAX_TRANSACTION_ITEMS: usize = 100;
+pub use app::ports::MAX_TRANSACTION_ITEMS;
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// A condition on a write did not hold; `index` is the failed operation
-    /// of a transaction (0 for a single write).
-    #[error("condition failed on write {index}")]
-    ConditionFailed { index: usize },
-    /// Another transaction touched the same items at the same time; retryable.
-    #[error("transaction conflict")]
-    TransactionConflict,
-    #[error("throttled: {0}")]
-    Throttled(String),
-    #[error("unavailable: {0}")]
-    Unavailable(String),
-    #[error("stored item is malformed: {0}")]
-    Malformed(String),
-    #[error("request rejected: {0}")]
-    Rejected(String),
-}
+/// Attempts of a transaction cancelled by a concurrent one.
+const TRANSACTION_ATTEMPTS: u32 = 4;
 
-impl StoreError {
-    pub(crate) fn from_sdk<E, R>(error: SdkError<E, R>) -> Self
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
-    {
-        match &error {
-            SdkError::ServiceError(context) => {
-                let err = context.err();
-                let code = err.code().unwrap_or("Unknown").to_string();
-                match code.as_str() {
-                    "ConditionalCheckFailedException" => Self::ConditionFailed { index: 0 },
-                    "TransactionConflictException" => Self::TransactionConflict,
-                    "ThrottlingException"
-                    | "ProvisionedThroughputExceededException"
-                    | "RequestLimitExceeded" => Self::Throttled(code),
-                    "InternalServerError" | "ServiceUnavailable" => Self::Unavailable(code),
-                    _ => Self::Rejected(format!("{code}: {}", err.message().unwrap_or(""))),
-                }
+pub use app::ports::StoreError;
+
+/// The one mapping of DynamoDB's errors to what the application can act on.
+pub(crate) fn from_sdk<E, R>(error: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match &error {
+        SdkError::ServiceError(context) => {
+            let err = context.err();
+            let code = err.code().unwrap_or("Unknown").to_string();
+            match code.as_str() {
+                "ConditionalCheckFailedException" => StoreError::ConditionFailed { index: 0 },
+                "TransactionConflictException" => StoreError::TransactionConflict,
+                "ThrottlingException"
+                | "ProvisionedThroughputExceededException"
+                | "RequestLimitExceeded" => StoreError::Throttled(code),
+                "InternalServerError" | "ServiceUnavailable" => StoreError::Unavailable(code),
+                _ => StoreError::Rejected(format!("{code}: {}", err.message().unwrap_or(""))),
             }
-            SdkError::TimeoutError(_)
-            | SdkError::DispatchFailure(_)
-            | SdkError::ResponseError(_) => Self::Unavailable(format!("{error}")),
-            _ => Self::Rejected(format!("{error}")),
         }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            StoreError::Unavailable(format!("{error}"))
+        }
+        _ => StoreError::Rejected(format!("{error}")),
     }
 }
 
@@ -95,7 +79,7 @@ impl Table {
             .consistent_read(true)
             .send()
             .await
-            .map_err(StoreError::from_sdk)?;
+            .map_err(from_sdk)?;
         Ok(output.item)
     }
 
@@ -110,17 +94,15 @@ impl Table {
     /// Commits every write or none. A failed condition reports which write
     /// failed. A transaction cancelled only because another one touched the
     /// same items wrote nothing, so it is retried a few times here.
+    /// Commits every write or none. A failed condition reports which write
+    /// failed. A transaction cancelled only because another one touched the
+    /// same items wrote nothing, so it is retried (the one retry loop of
+    /// this adapter; everything else relies on the SDK's own retries).
     pub async fn transact(&self, writes: Vec<TransactWriteItem>) -> Result<(), StoreError> {
-        let mut attempt = 0;
-        loop {
-            match self.transact_once(writes.clone()).await {
-                Err(StoreError::TransactionConflict) if attempt < 3 => {
-                    attempt += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(20 * attempt)).await;
-                }
-                result => return result,
-            }
-        }
+        app::retry::retrying(TRANSACTION_ATTEMPTS, |e| matches!(e, StoreError::TransactionConflict), || {
+            self.transact_once(writes.clone())
+        })
+        .await
     }
 
     async fn transact_once(&self, writes: Vec<TransactWriteItem>) -> Result<(), StoreError> {
@@ -170,9 +152,9 @@ impl Table {
                         "transaction cancelled: {codes:?}"
                     )))
                 }
-                _ => Err(StoreError::from_sdk(SdkError::ServiceError(context))),
+                _ => Err(from_sdk(SdkError::ServiceError(context))),
             },
-            Err(other) => Err(StoreError::from_sdk(other)),
+            Err(other) => Err(from_sdk(other)),
         }
     }
 
@@ -373,7 +355,7 @@ impl Table {
             .key_condition_expression(condition)
             .send()
             .await
-            .map_err(StoreError::from_sdk)?;
+            .map_err(from_sdk)?;
         Ok(QueryPage {
             items: output.items.unwrap_or_default(),
             last_key: output.last_evaluated_key,
@@ -410,18 +392,25 @@ impl Table {
     /// sort key starts with `prefix` (cadences, templates, groups, roles).
     pub async fn tenant_list_page(
         &self,
-        tenant: &crate::domain::identity::TenantId,
+        tenant: &domain::identity::TenantId,
         prefix: &str,
-        limit: i32,
-        start: Option<Item>,
-    ) -> Result<QueryPage, StoreError> {
-        self.query(
-            KeyQuery::partition(super::keys::PK, super::keys::tenant_pk(tenant))
-                .sort_begins_with(super::keys::SK, prefix)
-                .limit(limit)
-                .start(start),
-        )
-        .await
+        request: &app::ports::PageRequest,
+    ) -> Result<(Vec<Item>, Option<String>), StoreError> {
+        let partition = super::keys::tenant_pk(tenant);
+        let start =
+            crate::cursor::decode(request.cursor.as_deref(), (super::keys::PK, &partition))?;
+        let page = self
+            .query(
+                KeyQuery::partition(super::keys::PK, partition)
+                    .sort_begins_with(super::keys::SK, prefix)
+                    .limit(i32::try_from(request.limit).unwrap_or(i32::MAX))
+                    .start(start),
+            )
+            .await?;
+        Ok((
+            page.items,
+            page.last_key.as_ref().and_then(crate::cursor::encode),
+        ))
     }
 
     pub async fn query_all(&self, query: KeyQuery) -> Result<Vec<Item>, StoreError> {
@@ -529,7 +518,7 @@ pub async fn batch_get(
                 .request_items(table.name(), request)
                 .send()
                 .await
-                .map_err(StoreError::from_sdk)?;
+                .map_err(from_sdk)?;
             if let Some(mut responses) = output.responses {
                 found.extend(responses.remove(table.name()).unwrap_or_default());
             }

@@ -1,11 +1,12 @@
 //! Customer groups in the tenant's partition, with a member count that guards
 //! deletion and is moved in the same transaction as the member.
 
-use super::dynamo::{from_item, to_item, Condition, Item, StoreError, Table};
+use app::ports::{Page, PageRequest, StoreError};
+use super::dynamo::{from_item, to_item, Condition, Table};
 use super::keys::{customer_pk, group_sk, tenant_pk, CUSTOMER_SK, GROUP_PREFIX, PK, SK};
-use crate::domain::customer::GroupSettings;
-use crate::domain::group::CustomerGroup;
-use crate::domain::identity::TenantId;
+use domain::customer::GroupSettings;
+use domain::group::CustomerGroup;
+use domain::identity::TenantId;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 
 pub async fn get(
@@ -19,18 +20,11 @@ pub async fn get(
 pub async fn list(
     table: &Table,
     tenant: &TenantId,
-    limit: i32,
-    start: Option<Item>,
-) -> Result<(Vec<CustomerGroup>, Option<Item>), StoreError> {
-    let page = table
-        .tenant_list_page(tenant, GROUP_PREFIX, limit, start)
-        .await?;
-    let groups = page
-        .items
-        .into_iter()
-        .map(from_item)
-        .collect::<Result<_, _>>()?;
-    Ok((groups, page.last_key))
+    request: &PageRequest,
+) -> Result<Page<CustomerGroup>, StoreError> {
+    let (items, next_cursor) = table.tenant_list_page(tenant, GROUP_PREFIX, request).await?;
+    let items = items.into_iter().map(from_item).collect::<Result<_, _>>()?;
+    Ok(Page { items, next_cursor })
 }
 
 /// Stores the group; `expected_version` 0 creates it. The member count is
@@ -98,26 +92,21 @@ pub fn delete(
 }
 
 /// Copies the group's settings onto one member, if it is still a member.
-pub async fn push_settings_to_member(
+pub fn push_settings_to_member(
     table: &Table,
     tenant: &TenantId,
     group_id: &str,
     customer_id: &str,
     settings: &GroupSettings,
-) -> Result<(), StoreError> {
+) -> Result<TransactWriteItem, StoreError> {
     let condition = Condition::new("group_id = :group")
         .value(":group", AttributeValue::S(group_id.to_string()))
         .value(":settings", AttributeValue::M(to_item(settings)?))
         .value(":one", AttributeValue::N("1".into()));
-    let write = table.update(
+    table.update(
         &customer_pk(tenant, customer_id),
         CUSTOMER_SK,
         "SET group_settings = :settings ADD revision :one",
         condition,
-    )?;
-    match table.transact(vec![write]).await {
-        // The customer left the group meanwhile: nothing to copy.
-        Err(StoreError::ConditionFailed { .. }) => Ok(()),
-        other => other,
-    }
+    )
 }

@@ -6,11 +6,14 @@
 //! recording items with the customer's `recent_history` kept current in the
 //! same transaction, and reading the timeline newest first with filters.
 
-use super::customer_store::{history_put, StoredCustomer, REVISION};
-use super::dynamo::{from_item, Condition, Item, StoreError, Table};
+use app::ports::StoreError;
+use super::customer::{history_put, REVISION};
+use app::ports::{HistoryFilter, Page, PageRequest};
+use app::records::StoredCustomer;
+use super::dynamo::{from_item, Condition, Item, Table};
 use super::keys::{customer_pk, CUSTOMER_SK, HISTORY_PREFIX, PK, SK};
-use crate::domain::history::{push_recent, HistoryItem, HistoryType};
-use crate::domain::identity::TenantId;
+use domain::history::{push_recent, HistoryItem, HistoryType};
+use domain::identity::TenantId;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 
 /// A filtered page reads at most this many Query pages, so a rare filter
@@ -128,7 +131,7 @@ async fn query_once(
         .key_condition_expression(condition)
         .send()
         .await
-        .map_err(StoreError::from_sdk)?;
+        .map_err(crate::dynamo::from_sdk)?;
     Ok((output.items.unwrap_or_default(), output.last_evaluated_key))
 }
 
@@ -180,12 +183,6 @@ pub fn record(
     Ok(writes)
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HistoryFilter {
-    Type(HistoryType),
-    Invoice(String),
-}
-
 /// The key attributes of a history item: the cursor of a timeline page.
 pub const HISTORY_KEY: &[&str] = &[PK, SK];
 
@@ -195,9 +192,10 @@ pub async fn list(
     tenant: &TenantId,
     customer_id: &str,
     filters: &[HistoryFilter],
-    limit: usize,
-    start: Option<Item>,
-) -> Result<(Vec<HistoryItem>, Option<Item>), StoreError> {
+    request: PageRequest,
+) -> Result<Page<HistoryItem>, StoreError> {
+    let partition = customer_pk(tenant, customer_id);
+    let start = crate::cursor::decode(request.cursor.as_deref(), (PK, &partition))?;
     let filter = (!filters.is_empty()).then(|| {
         let mut condition = Condition::new("");
         let mut parts = Vec::new();
@@ -225,10 +223,10 @@ pub async fn list(
         table,
         PageQuery {
             index: None,
-            partition: (PK, customer_pk(tenant, customer_id)),
+            partition: (PK, partition.clone()),
             sort: Some(SortCondition::BeginsWith(SK, HISTORY_PREFIX.to_string())),
             descending: true,
-            limit,
+            limit: request.limit,
             start,
             filter,
             consistent: true,
@@ -240,7 +238,10 @@ pub async fn list(
         .into_iter()
         .map(from_item)
         .collect::<Result<Vec<HistoryItem>, _>>()?;
-    Ok((items, last_key))
+    Ok(Page {
+        items,
+        next_cursor: last_key.as_ref().and_then(crate::cursor::encode),
+    })
 }
 
 /// The stored spelling of a type (its API name).

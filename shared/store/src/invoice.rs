@@ -2,21 +2,15 @@
 //! while open), a pointer in the tenant partition to find it by id, a number
 //! reservation, and GSI1 keys for tenant-wide lists by status and due date.
 
-use super::dynamo::{from_item, to_item, Condition, Item, KeyQuery, StoreError, Table};
+use app::ports::StoreError;
+use super::dynamo::{from_item, to_item, Condition, Item, KeyQuery, Table};
 use super::keys::*;
-use crate::domain::identity::TenantId;
-use crate::domain::invoice::{Invoice, InvoiceStatus};
+use app::ports::{InvoiceQuery, Page};
+use app::records::InvoiceRecord;
+use domain::identity::TenantId;
+use domain::invoice::{Invoice, InvoiceStatus};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct InvoiceRecord {
-    pub invoice: Invoice,
-    pub version: u64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
+use serde::Serialize;
 
 fn status_key(invoice: &Invoice) -> &'static str {
     match invoice.status() {
@@ -146,73 +140,95 @@ pub fn release_number(
     table.delete(&tenant_pk(tenant), &invoice_number_sk(number), None)
 }
 
-#[derive(Debug, Clone)]
-pub enum InvoiceList {
-    /// One customer's invoices: its partition (open, or closed, or both).
-    Customer {
-        customer_id: String,
-        open: Option<bool>,
-    },
-    /// The tenant's invoices in one status, by due date; `due_before` makes
-    /// it the overdue list.
-    Status {
-        status: &'static str,
-        due_before: Option<String>,
-    },
-}
-
+/// One page of invoices: a customer's (its partition: open, closed or
+/// both) or the tenant's in one status by due date (GSI1), narrowed by the
+/// other filters.
 pub async fn list(
     table: &Table,
     tenant: &TenantId,
-    list: InvoiceList,
-    filter: Option<Condition>,
-    limit: i32,
-    start: Option<Item>,
-) -> Result<(Vec<InvoiceRecord>, Option<Item>), StoreError> {
-    let query = match list {
-        InvoiceList::Customer { customer_id, open } => {
-            let prefix = match open {
-                Some(true) => OPEN_INVOICE_PREFIX.to_string(),
-                Some(false) => "Z#INVOICE#".to_string(),
-                None => String::new(),
+    query: InvoiceQuery,
+) -> Result<Page<InvoiceRecord>, StoreError> {
+    let mut filter = Condition::default();
+    let mut parts = Vec::new();
+    if let Some(collection) = query.collection_status {
+        parts.push("f_collection_status = :collection");
+        filter = filter.value(":collection", to_item_value(&collection)?);
+    }
+    let status = query.status.map(|s| match s {
+        InvoiceStatus::Open => "open",
+        InvoiceStatus::Paid => "paid",
+        InvoiceStatus::Void => "void",
+    });
+    let (key_query, partition_key, partition) = match &query.customer_id {
+        Some(customer_id) => {
+            if let Some(status) = status {
+                parts.push("f_status = :status");
+                filter = filter.value(":status", s(status));
+            }
+            if let Some(today) = query.overdue_on {
+                parts.push("f_due < :today");
+                filter = filter.value(":today", s(&today.to_string()));
+            }
+            let open = match (status, query.overdue_on) {
+                (Some("open"), _) | (_, Some(_)) => Some(true),
+                (Some(_), _) => Some(false),
+                _ => None,
             };
-            let mut query = KeyQuery::partition(PK, customer_pk(tenant, &customer_id)).consistent();
-            if open.is_some() {
-                query = query.sort_begins_with(SK, prefix);
-            } else {
+            let partition = customer_pk(tenant, customer_id);
+            let mut key_query = KeyQuery::partition(PK, partition.clone()).consistent();
+            match open {
+                Some(true) => key_query = key_query.sort_begins_with(SK, OPEN_INVOICE_PREFIX),
+                Some(false) => key_query = key_query.sort_begins_with(SK, CLOSED_INVOICE_PREFIX),
                 // Key attributes cannot be filtered on; only invoices have this one.
-                let both = Condition::new("attribute_exists(#invoice_record)")
-                    .name("#invoice_record", "invoice");
-                return collect(table, query, Some(merge(filter, both)), limit, start).await;
+                None => {
+                    parts.push("attribute_exists(#invoice_record)");
+                    filter = filter.name("#invoice_record", "invoice");
+                }
             }
-            query
+            (key_query, PK, partition)
         }
-        InvoiceList::Status { status, due_before } => {
-            let mut query =
-                KeyQuery::partition(GSI1PK, invoice_list_pk(tenant, status)).on_index(GSI1);
-            if let Some(before) = due_before {
-                query = query.sort_before(GSI1SK, before);
+        None => {
+            let status = status.unwrap_or("open");
+            let partition = invoice_list_pk(tenant, status);
+            let mut key_query = KeyQuery::partition(GSI1PK, partition.clone()).on_index(GSI1);
+            if let Some(today) = query.overdue_on {
+                key_query = key_query.sort_before(GSI1SK, today.to_string());
             }
-            query
+            (key_query, GSI1PK, partition)
         }
     };
-    collect(table, query, filter, limit, start).await
+    filter.expression = parts.join(" AND ");
+    let filter = (!parts.is_empty()).then_some(filter);
+    let start = crate::cursor::decode(query.page.cursor.as_deref(), (partition_key, &partition))?;
+    let limit = i32::try_from(query.page.limit).unwrap_or(i32::MAX);
+    let (items, last_key) = collect(table, key_query, filter, limit, start).await?;
+    Ok(Page {
+        items,
+        next_cursor: last_key.as_ref().and_then(crate::cursor::encode),
+    })
 }
 
-fn merge(filter: Option<Condition>, extra: Condition) -> Condition {
-    match filter {
-        None => extra,
-        Some(mut filter) => {
-            filter.expression = format!("({}) AND ({})", filter.expression, extra.expression);
-            for (k, v) in extra.values.unwrap_or_default() {
-                filter = filter.value(&k, v);
-            }
-            for (k, v) in extra.names.unwrap_or_default() {
-                filter = filter.name(&k, &v);
-            }
-            filter
-        }
-    }
+/// Which of `numbers` are already taken by an invoice of the tenant.
+pub async fn taken_numbers(
+    table: &Table,
+    tenant: &TenantId,
+    numbers: &[String],
+) -> Result<Vec<String>, StoreError> {
+    let pk = tenant_pk(tenant);
+    let keys: Vec<(String, String)> = numbers
+        .iter()
+        .map(|n| (pk.clone(), invoice_number_sk(n)))
+        .collect();
+    let taken: std::collections::BTreeSet<String> = crate::dynamo::batch_get(table, &keys, true)
+        .await?
+        .iter()
+        .filter_map(|item| crate::dynamo::text_attribute(item, SK).map(str::to_string))
+        .collect();
+    Ok(numbers
+        .iter()
+        .filter(|n| taken.contains(&invoice_number_sk(n)))
+        .cloned()
+        .collect())
 }
 
 /// With a filter, a page takes at most this many Queries.

@@ -1,7 +1,7 @@
 //! The single-table key schema. Every key starts with the tenant, so no key
 //! built here can reach another tenant's items. See `infra/README.md`.
 
-use crate::domain::identity::TenantId;
+use domain::identity::TenantId;
 
 pub const PK: &str = "PK";
 pub const SK: &str = "SK";
@@ -36,6 +36,16 @@ pub fn due_pk(shard: u32) -> String {
 /// history, listing entries and closed records outside that range.
 pub fn customer_pk(tenant: &TenantId, customer_id: &str) -> String {
     format!("T#{tenant}#C#{customer_id}")
+}
+
+/// The tenant and customer a customer partition key names.
+pub fn customer_of_pk(pk: &str) -> Option<app::ports::DueCustomer> {
+    let rest = pk.strip_prefix("T#")?;
+    let (tenant, customer_id) = rest.split_once("#C#")?;
+    Some(app::ports::DueCustomer {
+        tenant: TenantId::parse(tenant)?,
+        customer_id: customer_id.to_string(),
+    })
 }
 
 pub const PAGE_PREFIX: &str = "P#";
@@ -135,13 +145,14 @@ pub fn note_sk(note_id: &str) -> String {
 }
 
 pub const OPEN_INVOICE_PREFIX: &str = "P#2#INVOICE#";
+pub const CLOSED_INVOICE_PREFIX: &str = "Z#INVOICE#";
 
 /// Open invoices sit in the customer page range; paid and void ones outside it.
 pub fn invoice_sk(invoice_id: &str, open: bool) -> String {
     if open {
         format!("{OPEN_INVOICE_PREFIX}{invoice_id}")
     } else {
-        format!("Z#INVOICE#{invoice_id}")
+        format!("{CLOSED_INVOICE_PREFIX}{invoice_id}")
     }
 }
 

@@ -2,47 +2,41 @@
 //! range), listed newest first; and the check that invoices named by a note
 //! or a task belong to the customer.
 
-use super::customer_store::{self, StoredCustomer};
+use app::ports::{Page, PageRequest, StoreError};
 use super::dynamo::{batch_get, text_attribute};
-use super::dynamo::{from_item, to_item, Condition, Item, StoreError, Table};
-use super::history_store::{page, PageQuery, SortCondition};
-use super::keys::{customer_pk, invoice_sk, note_sk, CUSTOMER_SK, NOTE_PREFIX, PK, SK};
-use crate::domain::identity::TenantId;
-use crate::domain::note::Note;
+use super::dynamo::{from_item, to_item, Condition, Table};
+use super::history::{page, PageQuery, SortCondition};
+use super::keys::{customer_pk, invoice_sk, note_sk, NOTE_PREFIX, PK, SK};
+use domain::identity::TenantId;
+use domain::note::Note;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 
-/// The customer record and which of `invoice_ids` are not its invoices
-/// (open or closed), read together in one strongly consistent batch.
-pub async fn customer_and_unknown_invoices(
+/// Which of `invoice_ids` are not invoices of the customer (open or
+/// closed), read in one strongly consistent batch.
+pub async fn unknown_invoices(
     table: &Table,
     tenant: &TenantId,
     customer_id: &str,
     invoice_ids: &[String],
-) -> Result<(Option<StoredCustomer>, Vec<String>), StoreError> {
+) -> Result<Vec<String>, StoreError> {
     let pk = customer_pk(tenant, customer_id);
-    let mut keys = vec![(pk.clone(), CUSTOMER_SK.to_string())];
+    let mut keys = Vec::new();
     for id in invoice_ids {
         keys.push((pk.clone(), invoice_sk(id, true)));
         keys.push((pk.clone(), invoice_sk(id, false)));
     }
-    let mut customer = None;
-    let mut found_invoices = Vec::new();
-    for item in batch_get(table, &keys, true).await? {
-        match text_attribute(&item, SK) {
-            Some(CUSTOMER_SK) => customer = Some(customer_store::parse(item)?),
-            Some(sk) => found_invoices.push(sk.to_string()),
-            None => {}
-        }
-    }
-    let unknown = invoice_ids
+    let found: Vec<String> = batch_get(table, &keys, true)
+        .await?
+        .iter()
+        .filter_map(|item| text_attribute(item, SK).map(str::to_string))
+        .collect();
+    Ok(invoice_ids
         .iter()
         .filter(|id| {
-            !found_invoices.contains(&invoice_sk(id, true))
-                && !found_invoices.contains(&invoice_sk(id, false))
+            !found.contains(&invoice_sk(id, true)) && !found.contains(&invoice_sk(id, false))
         })
         .cloned()
-        .collect();
-    Ok((customer, unknown))
+        .collect())
 }
 
 pub fn insert(
@@ -66,17 +60,18 @@ pub async fn list(
     table: &Table,
     tenant: &TenantId,
     customer_id: &str,
-    limit: usize,
-    start: Option<Item>,
-) -> Result<(Vec<Note>, Option<Item>), StoreError> {
+    request: &PageRequest,
+) -> Result<Page<Note>, StoreError> {
+    let partition = customer_pk(tenant, customer_id);
+    let start = crate::cursor::decode(request.cursor.as_deref(), (PK, &partition))?;
     let (items, last_key) = page(
         table,
         PageQuery {
             index: None,
-            partition: (PK, customer_pk(tenant, customer_id)),
+            partition: (PK, partition.clone()),
             sort: Some(SortCondition::BeginsWith(SK, NOTE_PREFIX.to_string())),
             descending: true,
-            limit,
+            limit: request.limit,
             start,
             filter: None,
             consistent: true,
@@ -88,5 +83,8 @@ pub async fn list(
         .into_iter()
         .map(from_item)
         .collect::<Result<Vec<Note>, _>>()?;
-    Ok((notes, last_key))
+    Ok(Page {
+        items: notes,
+        next_cursor: last_key.as_ref().and_then(crate::cursor::encode),
+    })
 }

@@ -9,18 +9,19 @@
 //!   in one status; GSI3: one customer's tasks in one status. All sorted by
 //!   `<due date>#<id>`, so a list page is one Query of one index partition.
 
-use super::customer_store::{self, StoredCustomer};
+use app::ports::StoreError;
+use super::customer;
+use app::ports::{AssigneeFilter, Page, TaskQuery};
+use app::records::{StoredCustomer, TaskFound};
 use super::dynamo::{
-    batch_get, from_item, text_attribute, to_item, Condition, Item, StoreError, Table,
+    batch_get, from_item, text_attribute, to_item, Condition, Item, Table,
 };
-use super::history_store::{page, PageQuery, SortCondition};
+use super::history::{page, PageQuery, SortCondition};
 use super::keys::*;
-use crate::domain::customer::Customer;
-use crate::domain::identity::TenantId;
-use crate::domain::task::{Task, TaskStatus};
+use domain::identity::TenantId;
+use domain::task::{Task, TaskStatus};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
-use chrono::NaiveDate;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 const POINTER_CUSTOMER: &str = "customer_id";
 const POINTER_SK: &str = "task_sk";
@@ -29,7 +30,7 @@ const POINTER_SK: &str = "task_sk";
 pub async fn customers(
     table: &Table,
     tenant: &TenantId,
-    ids: &[&str],
+    ids: &[String],
     consistent: bool,
 ) -> Result<HashMap<String, StoredCustomer>, StoreError> {
     let keys: Vec<(String, String)> = ids
@@ -38,7 +39,7 @@ pub async fn customers(
         .collect();
     let mut found = HashMap::new();
     for item in batch_get(table, &keys, consistent).await? {
-        let stored = customer_store::parse(item)?;
+        let stored = customer::parse(item)?;
         found.insert(stored.customer.id.clone(), stored);
     }
     Ok(found)
@@ -153,17 +154,10 @@ pub fn close(
     ])
 }
 
-/// A task and its customer's record (`None` if the customer is gone).
-#[derive(Debug, Clone)]
-pub struct Found {
-    pub task: Task,
-    pub customer: Option<StoredCustomer>,
-}
-
 /// Finds a task by id: the pointer, then task and customer in one batch.
 /// A completion can move the task between the two reads; the pointer is
 /// then read again.
-pub async fn find(table: &Table, tenant: &TenantId, id: &str) -> Result<Option<Found>, StoreError> {
+pub async fn find(table: &Table, tenant: &TenantId, id: &str) -> Result<Option<TaskFound>, StoreError> {
     for _ in 0..3 {
         let Some(pointer) = table.get(&tenant_pk(tenant), &task_pointer_sk(id)).await? else {
             return Ok(None);
@@ -180,13 +174,13 @@ pub async fn find(table: &Table, tenant: &TenantId, id: &str) -> Result<Option<F
         let mut customer = None;
         for item in batch_get(table, &keys, true).await? {
             if text_attribute(&item, SK) == Some(CUSTOMER_SK) {
-                customer = Some(customer_store::parse(item)?);
+                customer = Some(customer::parse(item)?);
             } else {
                 task = Some(parse(item)?);
             }
         }
         if let Some(task) = task {
-            return Ok(Some(Found { task, customer }));
+            return Ok(Some(TaskFound { task, customer }));
         }
     }
     Err(StoreError::Unavailable(format!(
@@ -194,47 +188,27 @@ pub async fn find(table: &Table, tenant: &TenantId, id: &str) -> Result<Option<F
     )))
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AssigneeFilter {
-    /// Every task, assigned or not.
-    All,
-    User(String),
-}
-
-#[derive(Debug, Clone)]
-pub struct TaskQuery {
-    pub assignee: AssigneeFilter,
-    pub status: TaskStatus,
-    pub customer_id: Option<String>,
-    /// Due strictly before this date.
-    pub due_before: Option<NaiveDate>,
-    pub limit: usize,
-    pub start: Option<Item>,
-}
-
-impl TaskQuery {
-    /// The index partition a page is read from: a customer's tasks when a
-    /// customer is named, else the assignee's, else the whole team's.
-    pub fn partition(
-        &self,
-        tenant: &TenantId,
-    ) -> (&'static str, &'static str, &'static str, String) {
-        let status = self.status.as_str();
-        match (&self.customer_id, &self.assignee) {
-            (Some(customer), _) => (
-                GSI3,
-                GSI3PK,
-                GSI3SK,
-                customer_tasks_pk(tenant, customer, status),
-            ),
-            (None, AssigneeFilter::User(user)) => (
-                GSI1,
-                GSI1PK,
-                GSI1SK,
-                assignee_tasks_pk(tenant, user, status),
-            ),
-            (None, AssigneeFilter::All) => (GSI2, GSI2PK, GSI2SK, team_tasks_pk(tenant, status)),
-        }
+/// The index partition a page is read from: a customer's tasks when a
+/// customer is named, else the assignee's, else the whole team's.
+fn partition(
+    query: &TaskQuery,
+    tenant: &TenantId,
+) -> (&'static str, &'static str, &'static str, String) {
+    let status = query.status.as_str();
+    match (&query.customer_id, &query.assignee) {
+        (Some(customer), _) => (
+            GSI3,
+            GSI3PK,
+            GSI3SK,
+            customer_tasks_pk(tenant, customer, status),
+        ),
+        (None, AssigneeFilter::User(user)) => (
+            GSI1,
+            GSI1PK,
+            GSI1SK,
+            assignee_tasks_pk(tenant, user, status),
+        ),
+        (None, AssigneeFilter::All) => (GSI2, GSI2PK, GSI2SK, team_tasks_pk(tenant, status)),
     }
 }
 
@@ -244,8 +218,9 @@ pub async fn list(
     table: &Table,
     tenant: &TenantId,
     query: TaskQuery,
-) -> Result<(Vec<Task>, Option<Item>), StoreError> {
-    let (index, key, sort_key, partition) = query.partition(tenant);
+) -> Result<Page<Task>, StoreError> {
+    let (index, key, sort_key, partition) = partition(&query, tenant);
+    let start = crate::cursor::decode(query.page.cursor.as_deref(), (key, &partition))?;
     let key_attributes: &'static [&'static str] = match index {
         GSI1 => &[PK, SK, GSI1PK, GSI1SK],
         GSI2 => &[PK, SK, GSI2PK, GSI2SK],
@@ -269,8 +244,8 @@ pub async fn list(
                 .due_before
                 .map(|date| SortCondition::Before(sort_key, date.format("%Y-%m-%d").to_string())),
             descending: query.status == TaskStatus::Completed,
-            limit: query.limit,
-            start: query.start,
+            limit: query.page.limit,
+            start,
             filter,
             consistent: false,
             key_attributes,
@@ -278,23 +253,8 @@ pub async fn list(
     )
     .await?;
     let tasks = items.into_iter().map(parse).collect::<Result<_, _>>()?;
-    Ok((tasks, last_key))
-}
-
-/// The customers of a page of tasks, read in one batch.
-pub async fn customers_of(
-    table: &Table,
-    tenant: &TenantId,
-    tasks: &[Task],
-) -> Result<HashMap<String, Customer>, StoreError> {
-    let ids: BTreeSet<&str> = tasks.iter().map(|t| t.customer_id.as_str()).collect();
-    let ids: Vec<&str> = ids.into_iter().collect();
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    Ok(customers(table, tenant, &ids, false)
-        .await?
-        .into_iter()
-        .map(|(id, stored)| (id, stored.customer))
-        .collect())
+    Ok(Page {
+        items: tasks,
+        next_cursor: last_key.as_ref().and_then(crate::cursor::encode),
+    })
 }

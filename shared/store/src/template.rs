@@ -1,19 +1,11 @@
 //! Message templates in the tenant partition, stored as JSON documents.
 
-use super::dynamo::{Condition, Item, StoreError, Table};
+use app::ports::{Page, PageRequest, StoreError};
+use super::dynamo::{Condition, Item, Table};
 use super::keys::{template_sk, tenant_pk, PK, SK, TEMPLATE_PREFIX};
-use crate::domain::identity::TenantId;
-use crate::domain::template::Template;
+use app::records::TemplateRecord;
+use domain::identity::TenantId;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TemplateRecord {
-    pub template: Template,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
 
 fn parse(item: &Item) -> Result<TemplateRecord, StoreError> {
     match item.get("doc") {
@@ -39,14 +31,11 @@ pub async fn get(
 pub async fn list(
     table: &Table,
     tenant: &TenantId,
-    limit: i32,
-    start: Option<Item>,
-) -> Result<(Vec<TemplateRecord>, Option<Item>), StoreError> {
-    let page = table
-        .tenant_list_page(tenant, TEMPLATE_PREFIX, limit, start)
-        .await?;
-    let records = page.items.iter().map(parse).collect::<Result<_, _>>()?;
-    Ok((records, page.last_key))
+    request: &PageRequest,
+) -> Result<Page<TemplateRecord>, StoreError> {
+    let (items, next_cursor) = table.tenant_list_page(tenant, TEMPLATE_PREFIX, request).await?;
+    let items = items.iter().map(parse).collect::<Result<_, _>>()?;
+    Ok(Page { items, next_cursor })
 }
 
 /// Stores the template if the stored version is still `previous_version` (0: new).
