@@ -2,14 +2,14 @@
 //! chasing evaluation, built the same way from a customer and its tenant's
 //! settings.
 
-use crate::domain::balance::CustomerBalance;
-use crate::domain::cadence::{
+use domain::balance::CustomerBalance;
+use domain::cadence::{
     assign_cadence, Cadence, CustomerFacts, Evaluator, OpenPromise, Pause, PreviewEntry, Stops,
 };
-use crate::domain::customer::{ChasingStatus, Customer};
-use crate::domain::fields::Address;
-use crate::domain::settings::Settings;
-use crate::domain::template::{InvoiceLine, TemplateData};
+use domain::customer::{ChasingStatus, Customer};
+use domain::fields::Address;
+use domain::settings::Settings;
+use domain::template::{InvoiceLine, TemplateData};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
 
@@ -206,13 +206,13 @@ pub fn address_line(address: &Address) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::balance::ChasedBalance;
-    use crate::domain::cadence::{Action, Audience, CadenceDraft, StepDraft, Trigger};
-    use crate::domain::customer::CustomerChanges;
-    use crate::domain::invoice::{CollectionStatus, NewInvoice};
-    use crate::domain::money::Currency;
-    use crate::domain::promise::Promise;
-    use crate::domain::template::Channel;
+    use domain::balance::ChasedBalance;
+    use domain::cadence::{Action, Audience, CadenceDraft, StepDraft, Trigger};
+    use domain::customer::CustomerChanges;
+    use domain::invoice::{CollectionStatus, NewInvoice};
+    use domain::money::Currency;
+    use domain::promise::Promise;
+    use domain::template::Channel;
     use rust_decimal::Decimal;
     use serde_json::json;
 
@@ -239,7 +239,7 @@ mod tests {
         number: &str,
         due: &str,
         status: CollectionStatus,
-    ) -> crate::domain::invoice::Invoice {
+    ) -> domain::invoice::Invoice {
         NewInvoice {
             customer_id: "01CUSTOMER".into(),
             number: number.into(),

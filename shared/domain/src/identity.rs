@@ -5,7 +5,7 @@ use std::fmt;
 
 /// A tenant id as issued by the identity provider. Every storage key starts
 /// with it, so it is restricted to characters that cannot break a key.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct TenantId(String);
 

@@ -1,46 +1,29 @@
-//! The chase worker: takes raw SQS batches, handles each record on its own
-//! and reports only the failed ones back, so one bad message never fails its
+//! The chase worker: takes a queue batch, handles each record on its own and
+//! reports only the failed ones back, so one bad message never fails its
 //! neighbours.
 //!
 //! Per record: claim the chase (conditional write), re-check the customer as
-//! of the message's scheduled instant, then act (email via SES, SMS via SNS,
-//! a task, or a letter record) and record the history and cycle state in one
+//! of the message's scheduled instant, then act (email, SMS, a task, or a
+//! letter record) and record the history and cycle state in one
 //! transaction. The claim's status says what a redelivery may still do: a
 //! chase whose provider call may have happened is never sent again.
 
-use crate::adapters::chase_store::{self, ChaseKey, ChaseStatus, Claim};
-use crate::adapters::customer_store::{self, StoredCustomer};
-use crate::adapters::dynamo::StoreError;
-use crate::adapters::messaging::SendError;
-use crate::adapters::{cadence_store, contact_store, task_store, template_store};
-use crate::bootstrap::App;
-use crate::domain::cadence::{
-    Action, Audience, Cadence, Decision, Evaluation, Evaluator, Run, Step,
-};
-use crate::domain::contact::Contact;
-use crate::domain::customer::Customer;
-use crate::domain::history::{HistoryItem, HistoryType, SYSTEM_ACTOR};
-use crate::domain::identity::TenantId;
-use crate::domain::settings::Settings;
-use crate::domain::task::{chase_task_assignee, NewTask, Task, TaskType};
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use aws_sdk_dynamodb::types::TransactWriteItem;
+use crate::context::Context as AppContext;
+use crate::messages::{ChaseMessage, QueuedRecord};
+use crate::ports::{Email, Mailer, SendError, Sms, StoreError, Write};
+use crate::records::{Chase, ChaseKey, ChaseStatus, StoredCustomer};
 use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
+use domain::cadence::{Action, Audience, Cadence, Decision, Evaluation, Evaluator, Run, Step};
+use domain::contact::Contact;
+use domain::customer::Customer;
+use domain::history::{HistoryItem, HistoryType, SYSTEM_ACTOR};
+use domain::identity::TenantId;
+use domain::schedule::RunSlot;
+use domain::settings::Settings;
+use domain::task::{chase_task_assignee, NewTask, Task, TaskType};
 use serde_json::json;
-
-/// One chase to perform: (tenant, customer, cycle, step) identifies it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChaseMessage {
-    pub tenant_id: String,
-    pub customer_id: String,
-    pub cycle: u32,
-    pub step: u32,
-    pub scheduled_for: DateTime<Utc>,
-    pub cadence_id: String,
-    pub cadence_version: u32,
-}
+use std::sync::Arc;
+use tracing::Instrument;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
@@ -54,353 +37,22 @@ pub enum RecordError {
     Store(#[from] StoreError),
 }
 
-pub async fn handle(app: &App, event: SqsEvent) -> SqsBatchResponse {
-    let mut response = SqsBatchResponse::default();
-    for record in &event.records {
-        let id = record.message_id.clone().unwrap_or_default();
-        if let Err(error) = process(app, record).await {
-            // Ids only: bodies hold customer data.
-            tracing::warn!(message_id = %id, error = %error, "record failed");
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = id;
-            response.batch_item_failures.push(failure);
-        }
-    }
-    response
-}
-
-struct Job<'a> {
-    app: &'a App,
-    message: ChaseMessage,
-    tenant: TenantId,
-    now: DateTime<Utc>,
-}
-
-impl Job<'_> {
-    fn key(&self) -> ChaseKey<'_> {
-        ChaseKey {
-            tenant: &self.tenant,
-            customer_id: &self.message.customer_id,
-            cycle: self.message.cycle,
-            step: self.message.step,
-        }
-    }
-}
-
-async fn process(app: &App, record: &SqsMessage) -> Result<(), RecordError> {
-    let body = record.body.as_deref().ok_or(RecordError::Malformed)?;
-    let message: ChaseMessage = serde_json::from_str(body).map_err(|_| RecordError::Malformed)?;
-    let tenant = TenantId::parse(&message.tenant_id).ok_or(RecordError::Malformed)?;
-    let message_id = record.message_id.clone().ok_or(RecordError::Malformed)?;
-    let receive_count = record
-        .attributes
-        .get("ApproximateReceiveCount")
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(1);
-    let span = tracing::info_span!("chase", tenant = %tenant, customer = %message.customer_id, cycle = message.cycle, step = message.step);
-    let _entered = span.enter();
-    let job = Job {
-        app,
-        message,
-        tenant,
-        now: app.clock.now(),
-    };
-    match chase_store::claim(&app.table, &job.key(), &message_id, receive_count, job.now).await? {
-        Claim::Elsewhere(chase) => {
-            tracing::info!(status = ?chase.status, "already handled");
-            Ok(())
-        }
-        Claim::Owned(chase) => match chase.status {
-            ChaseStatus::Claimed => perform(&job).await,
-            ChaseStatus::Sent => finish(&job, chase.provider_message_id, None).await,
-            // A crash after the provider call: it may have gone out, so it
-            // is never sent again; people are told instead.
-            ChaseStatus::Sending => {
-                fail(
-                    &job,
-                    ChaseStatus::Sending,
-                    OUTCOME_UNKNOWN,
-                    Failure::OutcomeUnknown,
-                )
-                .await
-            }
-            ChaseStatus::Done | ChaseStatus::Suppressed | ChaseStatus::Failed => Ok(()),
-        },
-    }
-}
-
-struct Context {
-    stored: StoredCustomer,
-    settings: Settings,
-    cadence: Cadence,
-    evaluation: Evaluation,
-}
-
-async fn context(job: &Job<'_>) -> Result<Option<Context>, RecordError> {
-    let app = job.app;
-    let Some(stored) =
-        customer_store::get(&app.table, &job.tenant, &job.message.customer_id).await?
-    else {
-        return Ok(None);
-    };
-    let settings = app.settings.get(&app.table, &job.tenant).await?;
-    let Some(cadence) = cadence_store::get_version(
-        &app.table,
-        &job.tenant,
-        &job.message.cadence_id,
-        job.message.cadence_version,
-    )
-    .await?
-    else {
-        return Ok(None);
-    };
-    let at = job.message.scheduled_for;
-    let day = at.with_timezone(&settings.time_zone).date_naive();
-    let stops = crate::chasing::stops(&stored.customer, &settings);
-    let balance = stored.customer.chased_balance(day);
-    let evaluation = Evaluator::new(&cadence, settings.time_zone, &stops).evaluate(
-        &balance,
-        &stored.customer.cycle,
-        at,
-    );
-    Ok(Some(Context {
-        stored,
-        settings,
-        cadence,
-        evaluation,
-    }))
-}
-
-/// Send-time re-check, then the action.
-async fn perform(job: &Job<'_>) -> Result<(), RecordError> {
-    let Some(ctx) = context(job).await? else {
-        return suppress_without_customer(job).await;
-    };
-    let customer = &ctx.stored.customer;
-    let enrolled_here = customer.chasing.cadence_id.as_deref()
-        == Some(job.message.cadence_id.as_str())
-        && customer.chasing.cadence_version == Some(job.message.cadence_version);
-    let reason = match &ctx.evaluation.decision {
-        _ if !enrolled_here => Some(("cadence_changed".to_string(), json!({}))),
-        Decision::Run(run)
-            if run.cycle == job.message.cycle && run.position == job.message.step =>
-        {
-            None
-        }
-        Decision::Run(run) => Some((
-            "another_step_due".to_string(),
-            json!({"step": run.position}),
-        )),
-        Decision::Stopped(stop) => Some((stop.code().to_string(), json!(stop))),
-        Decision::Nothing(idle) => Some((
-            json!(idle).as_str().unwrap_or("not_due").to_string(),
-            json!({}),
-        )),
-    };
-    if let Some((reason, detail)) = reason {
-        return suppress(job, &ctx, &reason, detail).await;
-    }
-    let Decision::Run(run) = ctx.evaluation.decision.clone() else {
-        return Ok(());
-    };
-    let Some(step) = ctx.cadence.step(run.position).cloned() else {
-        return suppress(job, &ctx, "step_missing", json!({})).await;
-    };
-    match step.action {
-        Action::Email | Action::Sms => send(job, ctx, &run, &step).await,
-        Action::Letter | Action::PhoneCall | Action::Escalation => {
-            record(job, Some(ctx), &run, ChaseStatus::Claimed, None).await
-        }
-    }
-}
-
-fn recipients<'a>(contacts: &'a [Contact], step: &Step) -> (Vec<&'a Contact>, Vec<&'a Contact>) {
-    let in_role = |c: &&Contact| {
-        step.contact_role
-            .as_ref()
-            .is_none_or(|role| c.roles.contains(role))
-    };
-    let to: Vec<&Contact> = contacts
-        .iter()
-        .filter(in_role)
-        .filter(|c| match step.audience {
-            Audience::Normal => c.receives_chasers,
-            Audience::Escalated => c.receives_escalations,
-        })
-        .collect();
-    let cc = contacts
-        .iter()
-        .filter(|c| c.cc && !to.iter().any(|t| t.id == c.id))
-        .collect();
-    (to, cc)
-}
-
-/// Email or SMS: render, mark `sending`, call the provider, mark `sent`.
-async fn send(job: &Job<'_>, ctx: Context, run: &Run, step: &Step) -> Result<(), RecordError> {
-    let app = job.app;
-    let customer = &ctx.stored.customer;
-    let mut contacts = contact_store::all(&app.table, &job.tenant, &customer.id).await?;
-    // Primary contact first.
-    contacts.sort_by_key(|c| customer.primary_contact_id.as_deref() != Some(c.id.as_str()));
-    let (to, cc) = recipients(&contacts, step);
-    let template = match &step.template_id {
-        Some(id) => template_store::get(&app.table, &job.tenant, id)
-            .await?
-            .map(|r| r.template),
-        None => None,
-    };
-    let Some(template) = template else {
-        return fail(
-            job,
-            ChaseStatus::Claimed,
-            "template_missing",
-            Failure::Unsendable("the step's template no longer exists"),
-        )
-        .await;
-    };
-    let day = job
-        .message
-        .scheduled_for
-        .with_timezone(&ctx.settings.time_zone)
-        .date_naive();
-    let contact_name = to.first().map(|c| c.name.clone());
-    let data = crate::chasing::template_data(customer, contact_name, &ctx.settings, day);
-    let Ok(rendered) = template.render(&data) else {
-        return fail(
-            job,
-            ChaseStatus::Claimed,
-            "template_error",
-            Failure::Unsendable("the template could not be rendered"),
-        )
-        .await;
-    };
-    let outcome = if step.action == Action::Email {
-        let to: Vec<String> = to
-            .iter()
-            .filter(|c| !c.email_bouncing)
-            .filter_map(|c| c.email.clone())
-            .collect();
-        let to = if to.is_empty() && step.contact_role.is_none() {
-            customer.email.clone().into_iter().collect()
-        } else {
-            to
-        };
-        if to.is_empty() {
-            return fail(
-                job,
-                ChaseStatus::Claimed,
-                "no_recipient",
-                Failure::Unsendable(
-                    "no contact with a deliverable email address receives this step",
-                ),
-            )
-            .await;
-        }
-        let cc: Vec<String> = cc
-            .iter()
-            .filter(|c| !c.email_bouncing)
-            .filter_map(|c| c.email.clone())
-            .collect();
-        chase_store::advance_now(
-            &app.table,
-            &job.key(),
-            ChaseStatus::Claimed,
-            ChaseStatus::Sending,
-            None,
-            job.now,
-        )
-        .await?;
-        let from = sender(app, &ctx.settings);
-        let subject = rendered.subject.unwrap_or_else(|| {
-            format!(
-                "Your account with {}",
-                ctx.settings.company_name.clone().unwrap_or_default()
-            )
-        });
-        crate::adapters::messaging::send_email(
-            app,
-            &from,
-            &to,
-            &cc,
-            &subject,
-            &rendered.body,
-            &job.tenant,
-            &customer.id,
-            run,
-        )
-        .await
-    } else {
-        let Some(phone) = to
-            .iter()
-            .filter(|c| c.sms_enabled)
-            .find_map(|c| c.phone.clone())
-        else {
-            return fail(
-                job,
-                ChaseStatus::Claimed,
-                "no_recipient",
-                Failure::Unsendable(
-                    "no SMS-enabled contact with a phone number receives this step",
-                ),
-            )
-            .await;
-        };
-        chase_store::advance_now(
-            &app.table,
-            &job.key(),
-            ChaseStatus::Claimed,
-            ChaseStatus::Sending,
-            None,
-            job.now,
-        )
-        .await?;
-        crate::adapters::messaging::send_sms(app, &phone, &rendered.body).await
-    };
-    match outcome {
-        Ok(provider_id) => {
-            chase_store::advance_now(
-                &app.table,
-                &job.key(),
-                ChaseStatus::Sending,
-                ChaseStatus::Sent,
-                Some(&provider_id),
-                job.now,
-            )
-            .await?;
-            finish(job, Some(provider_id), Some(ctx)).await
-        }
-        Err(SendError::NotSent(reason)) => {
-            // The provider says nothing went out: hand the claim back for
-            // the queue's retry.
-            chase_store::advance_now(
-                &app.table,
-                &job.key(),
-                ChaseStatus::Sending,
-                ChaseStatus::Claimed,
-                None,
-                job.now,
-            )
-            .await?;
-            Err(RecordError::Transient(reason))
-        }
-        Err(SendError::Rejected(code)) => {
-            fail(job, ChaseStatus::Sending, &code, Failure::Rejected).await
-        }
-        Err(SendError::Unknown(reason)) => {
-            tracing::warn!(reason = %reason, "send outcome unknown");
-            fail(
-                job,
-                ChaseStatus::Sending,
-                OUTCOME_UNKNOWN,
-                Failure::OutcomeUnknown,
-            )
-            .await
-        }
-    }
-}
-
 /// The failure reason of a chase that may or may not have reached the customer.
 pub const OUTCOME_UNKNOWN: &str = "outcome_unknown";
+
+/// Where chases come from when a tenant has no sender address of its own.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SenderDefaults {
+    /// The verified SES domain: chases go out as `chasing@<domain>`.
+    pub domain: Option<String>,
+}
+
+pub struct ChaseWorker {
+    pub context: AppContext,
+    pub mailer: Arc<dyn Mailer>,
+    pub sms: Arc<dyn Sms>,
+    pub sender: SenderDefaults,
+}
 
 /// Why a chase failed, for the history and the task a person gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -434,368 +86,731 @@ impl Failure {
     }
 }
 
-fn sender(app: &App, settings: &Settings) -> String {
-    let address = settings.sender_email.clone().unwrap_or_else(|| {
-        format!(
-            "chasing@{}",
-            app.config.sender_domain.as_deref().unwrap_or("localhost")
-        )
-    });
-    match &settings.sender_name {
-        Some(name) => format!("\"{}\" <{address}>", name.replace('"', "")),
-        None => address,
+/// A record being handled: its message and the instant it is handled at.
+struct Job {
+    message: ChaseMessage,
+    tenant: TenantId,
+    now: DateTime<Utc>,
+}
+
+impl Job {
+    fn key(&self) -> ChaseKey {
+        ChaseKey {
+            customer_id: self.message.customer_id.clone(),
+            cycle: self.message.cycle,
+            step: self.message.step,
+        }
     }
 }
 
-/// After a send (or a redelivery that finds it sent): record it.
-async fn finish(
-    job: &Job<'_>,
-    provider_id: Option<String>,
-    ctx: Option<Context>,
-) -> Result<(), RecordError> {
-    let ctx = match ctx {
-        Some(ctx) => ctx,
-        None => match context(job).await? {
-            Some(ctx) => ctx,
-            None => return Ok(()),
-        },
-    };
-    let run = Run {
-        cycle: job.message.cycle,
-        position: job.message.step,
-        action: ctx
-            .cadence
-            .step(job.message.step)
-            .map_or(Action::Email, |s| s.action),
-        superseded: match &ctx.evaluation.decision {
-            Decision::Run(run) if run.position == job.message.step => run.superseded.clone(),
-            _ => Vec::new(),
-        },
-        slot: ctx
-            .evaluation
-            .slot
-            .unwrap_or(crate::domain::schedule::RunSlot {
-                date: job.message.scheduled_for.date_naive(),
-                at: job.message.scheduled_for,
-            }),
-    };
-    record(job, Some(ctx), &run, ChaseStatus::Sent, provider_id).await
+/// What the re-check at send time reads.
+struct Context {
+    stored: StoredCustomer,
+    settings: Settings,
+    cadence: Cadence,
+    evaluation: Evaluation,
 }
 
+/// A transaction retried on a concurrent change of the customer.
 const RECORD_ATTEMPTS: u32 = 3;
 
-/// One transaction: the chase marked done, the customer's cycle and frequency
-/// window moved on, history for the step and the steps it superseded, and
-/// any task. Retried on a concurrent change of the customer.
-async fn record(
-    job: &Job<'_>,
-    ctx: Option<Context>,
-    run: &Run,
-    from: ChaseStatus,
-    provider_id: Option<String>,
-) -> Result<(), RecordError> {
-    let app = job.app;
-    let mut ctx = ctx;
-    for attempt in 0..RECORD_ATTEMPTS {
-        let current = match ctx.take() {
-            Some(ctx) if attempt == 0 => ctx,
-            _ => match context(job).await? {
+impl ChaseWorker {
+    /// Handles a batch; returns the message ids of the records to retry.
+    pub async fn handle(&self, records: Vec<QueuedRecord>) -> Vec<String> {
+        let mut failed = Vec::new();
+        for record in records {
+            let id = record.message_id.clone().unwrap_or_default();
+            let span = tracing::info_span!("chase_record", message_id = %id);
+            if let Err(error) = self.process(record).instrument(span).await {
+                // Ids only: bodies hold customer data.
+                tracing::warn!(message_id = %id, error = %error, "record failed");
+                failed.push(id);
+            }
+        }
+        failed
+    }
+
+    async fn process(&self, record: QueuedRecord) -> Result<(), RecordError> {
+        let body = record.body.as_deref().ok_or(RecordError::Malformed)?;
+        let message: ChaseMessage =
+            serde_json::from_str(body).map_err(|_| RecordError::Malformed)?;
+        let tenant = TenantId::parse(&message.tenant_id).ok_or(RecordError::Malformed)?;
+        let message_id = record.message_id.ok_or(RecordError::Malformed)?;
+        let span = tracing::info_span!("chase", tenant = %tenant, customer = %message.customer_id, cycle = message.cycle, step = message.step);
+        let job = Job {
+            message,
+            tenant,
+            now: self.context.clock.now(),
+        };
+        self.claimed(job, message_id, record.receive_count)
+            .instrument(span)
+            .await
+    }
+
+    /// Claims the chase for this delivery, then does what its status allows.
+    async fn claimed(
+        &self,
+        job: Job,
+        message_id: String,
+        receive_count: u32,
+    ) -> Result<(), RecordError> {
+        let store = &self.context.store;
+        let claim = Chase {
+            customer_id: job.message.customer_id.clone(),
+            cycle: job.message.cycle,
+            step: job.message.step,
+            status: ChaseStatus::Claimed,
+            owner_message_id: message_id.clone(),
+            owner_receive_count: receive_count,
+            provider_message_id: None,
+            updated_at: job.now,
+        };
+        let chase = match store
+            .commit(&job.tenant, vec![Write::ClaimChase(Box::new(claim.clone()))])
+            .await
+        {
+            Ok(()) => claim,
+            Err(StoreError::ConditionFailed { .. }) => {
+                let existing = store
+                    .chase(&job.tenant, &job.key())
+                    .await?
+                    .ok_or_else(|| StoreError::Malformed("chase vanished".into()))?;
+                // A later delivery of the owning message resumes what it left.
+                let resumable = existing.owner_message_id == message_id
+                    && matches!(existing.status, ChaseStatus::Sending | ChaseStatus::Sent);
+                if !resumable {
+                    tracing::info!(status = existing.status.as_ref(), "already handled");
+                    return Ok(());
+                }
+                existing
+            }
+            Err(other) => return Err(other.into()),
+        };
+        match chase.status {
+            ChaseStatus::Claimed => self.perform(&job).await,
+            ChaseStatus::Sent => self.finish(&job, chase.provider_message_id, None).await,
+            // A crash after the provider call: it may have gone out, so it
+            // is never sent again; people are told instead.
+            ChaseStatus::Sending => {
+                self.fail(&job, ChaseStatus::Sending, OUTCOME_UNKNOWN, Failure::OutcomeUnknown)
+                    .await
+            }
+            ChaseStatus::Done | ChaseStatus::Suppressed | ChaseStatus::Failed => Ok(()),
+        }
+    }
+
+    async fn context(&self, job: &Job) -> Result<Option<Context>, RecordError> {
+        let store = &self.context.store;
+        let Some(stored) = store.customer(&job.tenant, &job.message.customer_id).await? else {
+            return Ok(None);
+        };
+        let settings = self.context.settings(&job.tenant).await?;
+        let Some(cadence) = store
+            .cadence_version(
+                &job.tenant,
+                &job.message.cadence_id,
+                job.message.cadence_version,
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let at = job.message.scheduled_for;
+        let day = at.with_timezone(&settings.time_zone).date_naive();
+        let stops = crate::chasing::stops(&stored.customer, &settings);
+        let balance = stored.customer.chased_balance(day);
+        let evaluation = Evaluator::new(&cadence, settings.time_zone, &stops).evaluate(
+            &balance,
+            &stored.customer.cycle,
+            at,
+        );
+        Ok(Some(Context {
+            stored,
+            settings,
+            cadence,
+            evaluation,
+        }))
+    }
+
+    /// Send-time re-check, then the action.
+    async fn perform(&self, job: &Job) -> Result<(), RecordError> {
+        let Some(ctx) = self.context(job).await? else {
+            return self.suppress_without_customer(job).await;
+        };
+        let customer = &ctx.stored.customer;
+        let enrolled_here = customer.chasing.cadence_id.as_deref()
+            == Some(job.message.cadence_id.as_str())
+            && customer.chasing.cadence_version == Some(job.message.cadence_version);
+        let reason = match &ctx.evaluation.decision {
+            _ if !enrolled_here => Some(("cadence_changed".to_string(), json!({}))),
+            Decision::Run(run)
+                if run.cycle == job.message.cycle && run.position == job.message.step =>
+            {
+                None
+            }
+            Decision::Run(run) => Some((
+                "another_step_due".to_string(),
+                json!({"step": run.position}),
+            )),
+            Decision::Stopped(stop) => Some((stop.code().to_string(), json!(stop))),
+            Decision::Nothing(idle) => Some((
+                json!(idle).as_str().unwrap_or("not_due").to_string(),
+                json!({}),
+            )),
+        };
+        if let Some((reason, detail)) = reason {
+            return self.suppress(job, &ctx, &reason, detail).await;
+        }
+        let Decision::Run(run) = ctx.evaluation.decision.clone() else {
+            return Ok(());
+        };
+        let Some(step) = ctx.cadence.step(run.position).cloned() else {
+            return self.suppress(job, &ctx, "step_missing", json!({})).await;
+        };
+        match step.action {
+            Action::Email | Action::Sms => self.send(job, ctx, &run, &step).await,
+            Action::Letter | Action::PhoneCall | Action::Escalation => {
+                self.record(job, Some(ctx), &run, ChaseStatus::Claimed, None)
+                    .await
+            }
+        }
+    }
+
+    async fn advance(
+        &self,
+        job: &Job,
+        from: ChaseStatus,
+        to: ChaseStatus,
+        provider_message_id: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.context
+            .store
+            .commit(
+                &job.tenant,
+                vec![advance(job, from, to, provider_message_id)],
+            )
+            .await
+    }
+
+    /// Email or SMS: render, mark `sending`, call the provider, mark `sent`.
+    async fn send(&self, job: &Job, ctx: Context, run: &Run, step: &Step) -> Result<(), RecordError> {
+        let store = &self.context.store;
+        let customer = &ctx.stored.customer;
+        let mut contacts = store.contacts(&job.tenant, &customer.id).await?;
+        // Primary contact first.
+        contacts.sort_by_key(|c| customer.primary_contact_id.as_deref() != Some(c.id.as_str()));
+        let (to, cc) = recipients(&contacts, step);
+        let template = match &step.template_id {
+            Some(id) => store.template(&job.tenant, id).await?.map(|r| r.template),
+            None => None,
+        };
+        let Some(template) = template else {
+            return self
+                .fail(
+                    job,
+                    ChaseStatus::Claimed,
+                    "template_missing",
+                    Failure::Unsendable("the step's template no longer exists"),
+                )
+                .await;
+        };
+        let day = job
+            .message
+            .scheduled_for
+            .with_timezone(&ctx.settings.time_zone)
+            .date_naive();
+        let contact_name = to.first().map(|c| c.name.clone());
+        let data = crate::chasing::template_data(customer, contact_name, &ctx.settings, day);
+        let Ok(rendered) = template.render(&data) else {
+            return self
+                .fail(
+                    job,
+                    ChaseStatus::Claimed,
+                    "template_error",
+                    Failure::Unsendable("the template could not be rendered"),
+                )
+                .await;
+        };
+        let outcome = if step.action == Action::Email {
+            let to: Vec<String> = to
+                .iter()
+                .filter(|c| !c.email_bouncing)
+                .filter_map(|c| c.email.clone())
+                .collect();
+            let to = if to.is_empty() && step.contact_role.is_none() {
+                customer.email.clone().into_iter().collect()
+            } else {
+                to
+            };
+            if to.is_empty() {
+                return self
+                    .fail(
+                        job,
+                        ChaseStatus::Claimed,
+                        "no_recipient",
+                        Failure::Unsendable(
+                            "no contact with a deliverable email address receives this step",
+                        ),
+                    )
+                    .await;
+            }
+            let cc: Vec<String> = cc
+                .iter()
+                .filter(|c| !c.email_bouncing)
+                .filter_map(|c| c.email.clone())
+                .collect();
+            self.advance(job, ChaseStatus::Claimed, ChaseStatus::Sending, None)
+                .await?;
+            let subject = rendered.subject.unwrap_or_else(|| {
+                format!(
+                    "Your account with {}",
+                    ctx.settings.company_name.clone().unwrap_or_default()
+                )
+            });
+            let email = Email {
+                from: self.sender(&ctx.settings),
+                to,
+                cc,
+                subject,
+                html: rendered.body,
+                tags: vec![
+                    ("tenant".into(), job.tenant.to_string()),
+                    ("customer".into(), customer.id.clone()),
+                    ("chase".into(), format!("{}-{}", run.cycle, run.position)),
+                ],
+            };
+            self.mailer.send_email(&email).await
+        } else {
+            let Some(phone) = to
+                .iter()
+                .filter(|c| c.sms_enabled)
+                .find_map(|c| c.phone.clone())
+            else {
+                return self
+                    .fail(
+                        job,
+                        ChaseStatus::Claimed,
+                        "no_recipient",
+                        Failure::Unsendable(
+                            "no SMS-enabled contact with a phone number receives this step",
+                        ),
+                    )
+                    .await;
+            };
+            self.advance(job, ChaseStatus::Claimed, ChaseStatus::Sending, None)
+                .await?;
+            self.sms.send_sms(&phone, &rendered.body).await
+        };
+        match outcome {
+            Ok(provider_id) => {
+                self.advance(job, ChaseStatus::Sending, ChaseStatus::Sent, Some(&provider_id))
+                    .await?;
+                self.finish(job, Some(provider_id), Some(ctx)).await
+            }
+            Err(SendError::NotSent(reason)) => {
+                // The provider says nothing went out: hand the claim back
+                // for the queue's retry.
+                self.advance(job, ChaseStatus::Sending, ChaseStatus::Claimed, None)
+                    .await?;
+                Err(RecordError::Transient(reason))
+            }
+            Err(SendError::Rejected(code)) => {
+                self.fail(job, ChaseStatus::Sending, &code, Failure::Rejected)
+                    .await
+            }
+            Err(SendError::Unknown(reason)) => {
+                tracing::warn!(reason = %reason, "send outcome unknown");
+                self.fail(job, ChaseStatus::Sending, OUTCOME_UNKNOWN, Failure::OutcomeUnknown)
+                    .await
+            }
+        }
+    }
+
+    fn sender(&self, settings: &Settings) -> String {
+        let address = settings.sender_email.clone().unwrap_or_else(|| {
+            format!(
+                "chasing@{}",
+                self.sender.domain.as_deref().unwrap_or("localhost")
+            )
+        });
+        match &settings.sender_name {
+            Some(name) => format!("\"{}\" <{address}>", name.replace('"', "")),
+            None => address,
+        }
+    }
+
+    /// After a send (or a redelivery that finds it sent): record it.
+    async fn finish(
+        &self,
+        job: &Job,
+        provider_id: Option<String>,
+        ctx: Option<Context>,
+    ) -> Result<(), RecordError> {
+        let ctx = match ctx {
+            Some(ctx) => ctx,
+            None => match self.context(job).await? {
                 Some(ctx) => ctx,
                 None => return Ok(()),
             },
         };
-        let customer = &current.stored.customer;
-        let Some(step) = current.cadence.step(run.position) else {
-            return Ok(());
+        let run = Run {
+            cycle: job.message.cycle,
+            position: job.message.step,
+            action: ctx
+                .cadence
+                .step(job.message.step)
+                .map_or(Action::Email, |s| s.action),
+            superseded: match &ctx.evaluation.decision {
+                Decision::Run(run) if run.position == job.message.step => run.superseded.clone(),
+                _ => Vec::new(),
+            },
+            slot: ctx.evaluation.slot.unwrap_or(RunSlot {
+                date: job.message.scheduled_for.date_naive(),
+                at: job.message.scheduled_for,
+            }),
         };
-        let mut next = customer.clone();
-        next.cycle.record_run(run);
-        if run.action.is_message() {
-            next.messages_sent.push(job.now);
-            let window = Duration::days(i64::from(current.settings.frequency_cap.window_days));
-            next.messages_sent.retain(|at| *at > job.now - window);
-        }
-        next.reschedule(current.settings.time_zone, job.now);
-        let detail = json!({
-            "cadence_id": job.message.cadence_id,
-            "cadence_version": job.message.cadence_version,
-            "cycle": run.cycle,
-            "step": run.position,
-            "action": run.action,
-            "scheduled_for": job.message.scheduled_for,
-            "account_age": current.evaluation.account_age,
-            "past_due_age": current.evaluation.past_due_age,
-            "chased_balance": current.evaluation.chased_balance,
-            "provider_message_id": provider_id,
-        });
-        let invoice_ids: Vec<String> = customer
-            .open_invoices
-            .iter()
-            .map(|i| i.id.clone())
-            .collect();
-        let (kind, summary) = match run.action {
-            Action::Email => (
-                HistoryType::ChaseEmail,
-                format!("Chase email (step {}) sent", run.position + 1),
-            ),
-            Action::Sms => (
-                HistoryType::ChaseSms,
-                format!("Chase SMS (step {}) sent", run.position + 1),
-            ),
-            Action::Letter => (
-                HistoryType::ChaseLetter,
-                format!(
-                    "Chase letter (step {}) pending fulfilment",
-                    run.position + 1
-                ),
-            ),
-            Action::PhoneCall => (
-                HistoryType::TaskCreated,
-                format!("Call reminder (step {}) created", run.position + 1),
-            ),
-            Action::Escalation => (
-                HistoryType::TaskCreated,
-                format!("Escalation (step {}) created", run.position + 1),
-            ),
-        };
-        let mut detail = detail;
-        if run.action == Action::Letter {
-            detail["fulfilment"] = json!("pending");
-        }
-        let mut history =
-            vec![
-                HistoryItem::new(&customer.id, kind, job.now, SYSTEM_ACTOR, summary, detail)
-                    .with_invoices(invoice_ids),
-            ];
-        for position in &run.superseded {
-            history.push(HistoryItem::new(
-                &customer.id,
-                HistoryType::ChaseSuperseded,
-                job.now,
-                SYSTEM_ACTOR,
-                format!("Step {} superseded by step {}", position + 1, run.position + 1),
-                json!({"cadence_id": job.message.cadence_id, "cycle": run.cycle, "step": position, "superseded_by": run.position}),
-            ));
-        }
-        let mut writes: Vec<TransactWriteItem> = Vec::new();
-        let task = match run.action {
-            Action::PhoneCall => Some(chase_task(
-                job,
-                customer,
-                step,
-                TaskType::CallReminder,
-                "Call about the overdue balance",
-            )),
-            Action::Escalation => Some(chase_task(
-                job,
-                customer,
-                step,
-                TaskType::Escalation,
-                "Escalated account: review",
-            )),
-            _ => None,
-        };
-        if let Some(task) = &task {
-            writes.extend(task_store::insert(&app.table, &job.tenant, task)?);
-        }
-        let mut all = customer_store::put(
-            &app.table,
-            &job.tenant,
-            next,
-            Some(&current.stored),
-            &history,
-        )?;
-        all.push(chase_store::advance(
-            &app.table,
-            &job.key(),
-            from,
-            ChaseStatus::Done,
-            provider_id.as_deref(),
-            job.now,
-        )?);
-        let chase_index = all.len() - 1;
-        all.extend(writes);
-        match app.table.transact(all).await {
-            Ok(()) => return Ok(()),
-            // Someone else finished this chase.
-            Err(StoreError::ConditionFailed { index }) if index == chase_index => return Ok(()),
-            Err(StoreError::ConditionFailed { .. }) | Err(StoreError::TransactionConflict) => {
-                continue
+        self.record(job, Some(ctx), &run, ChaseStatus::Sent, provider_id)
+            .await
+    }
+
+    /// One transaction: the chase marked done, the customer's cycle and
+    /// frequency window moved on, history for the step and the steps it
+    /// superseded, and any task. Retried on a concurrent change of the customer.
+    async fn record(
+        &self,
+        job: &Job,
+        ctx: Option<Context>,
+        run: &Run,
+        from: ChaseStatus,
+        provider_id: Option<String>,
+    ) -> Result<(), RecordError> {
+        let mut ctx = ctx;
+        for attempt in 0..RECORD_ATTEMPTS {
+            let current = match ctx.take() {
+                Some(ctx) if attempt == 0 => ctx,
+                _ => match self.context(job).await? {
+                    Some(ctx) => ctx,
+                    None => return Ok(()),
+                },
+            };
+            let customer = &current.stored.customer;
+            let Some(step) = current.cadence.step(run.position) else {
+                return Ok(());
+            };
+            let mut next = customer.clone();
+            next.cycle.record_run(run);
+            if run.action.is_message() {
+                next.messages_sent.push(job.now);
+                let window =
+                    Duration::days(i64::from(current.settings.frequency_cap.window_days));
+                next.messages_sent.retain(|at| *at > job.now - window);
             }
-            Err(other) => return Err(other.into()),
+            next.reschedule(current.settings.time_zone, job.now);
+            let history = run_history(job, &current, run, provider_id.as_deref());
+            let task = match run.action {
+                Action::PhoneCall => Some(self.chase_task(
+                    job,
+                    customer,
+                    step,
+                    TaskType::CallReminder,
+                    "Call about the overdue balance",
+                )),
+                Action::Escalation => Some(self.chase_task(
+                    job,
+                    customer,
+                    step,
+                    TaskType::Escalation,
+                    "Escalated account: review",
+                )),
+                _ => None,
+            };
+            let mut writes = crate::writes::customer(next, Some(&current.stored), &history);
+            let chase_index = writes.len();
+            writes.push(advance(
+                job,
+                from,
+                ChaseStatus::Done,
+                provider_id.as_deref(),
+            ));
+            if let Some(task) = task {
+                writes.push(Write::InsertTask(Box::new(task)));
+            }
+            match self.context.store.commit(&job.tenant, writes).await {
+                Ok(()) => return Ok(()),
+                // Someone else finished this chase.
+                Err(StoreError::ConditionFailed { index }) if index == chase_index => {
+                    return Ok(())
+                }
+                Err(StoreError::ConditionFailed { .. }) | Err(StoreError::TransactionConflict) => {
+                    continue
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(RecordError::Transient(
+            "the customer kept changing while recording".into(),
+        ))
+    }
+
+    fn chase_task(
+        &self,
+        job: &Job,
+        customer: &Customer,
+        step: &Step,
+        kind: TaskType,
+        title: &str,
+    ) -> Task {
+        NewTask {
+            customer_id: customer.id.clone(),
+            kind,
+            title: Some(title.to_string()),
+            invoice_ids: customer
+                .open_invoices
+                .iter()
+                .map(|i| i.id.clone())
+                .collect(),
+            assignee_id: chase_task_assignee(
+                step.assignee_id.as_deref(),
+                customer.ar_specialist_id.as_deref(),
+            ),
+            due_date: job.message.scheduled_for.date_naive(),
+        }
+        .open(self.context.ids.new_id(job.now), SYSTEM_ACTOR, job.now)
+    }
+
+    /// Not due any more at send time: nothing is sent; history says why.
+    async fn suppress(
+        &self,
+        job: &Job,
+        ctx: &Context,
+        reason: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), RecordError> {
+        let customer = &ctx.stored.customer;
+        let history = HistoryItem::new(
+            &customer.id,
+            HistoryType::ChaseSuppressed,
+            job.now,
+            SYSTEM_ACTOR,
+            format!("Chase step {} not sent: {reason}", job.message.step + 1),
+            json!({"reason": reason, "detail": detail, "cadence_id": job.message.cadence_id, "cycle": job.message.cycle, "step": job.message.step, "chased_balance": ctx.evaluation.chased_balance}),
+        );
+        self.close(
+            job,
+            ChaseStatus::Claimed,
+            ChaseStatus::Suppressed,
+            vec![history],
+            Vec::new(),
+        )
+        .await
+    }
+
+    async fn suppress_without_customer(&self, job: &Job) -> Result<(), RecordError> {
+        match self
+            .advance(job, ChaseStatus::Claimed, ChaseStatus::Suppressed, None)
+            .await
+        {
+            Ok(()) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
+            Err(other) => Err(other.into()),
         }
     }
-    Err(RecordError::Transient(
-        "the customer kept changing while recording".into(),
-    ))
-}
 
-fn chase_task(
-    job: &Job<'_>,
-    customer: &Customer,
-    step: &Step,
-    kind: TaskType,
-    title: &str,
-) -> Task {
-    NewTask {
-        customer_id: customer.id.clone(),
-        kind,
-        title: Some(title.to_string()),
-        invoice_ids: customer
-            .open_invoices
-            .iter()
-            .map(|i| i.id.clone())
-            .collect(),
-        assignee_id: chase_task_assignee(
-            step.assignee_id.as_deref(),
-            customer.ar_specialist_id.as_deref(),
-        ),
-        due_date: job.message.scheduled_for.date_naive(),
+    /// A permanent failure: recorded, a `fix_contact` task for a person, and
+    /// acknowledged (never retried).
+    async fn fail(
+        &self,
+        job: &Job,
+        from: ChaseStatus,
+        code: &str,
+        failure: Failure,
+    ) -> Result<(), RecordError> {
+        let Some(stored) = self
+            .context
+            .store
+            .customer(&job.tenant, &job.message.customer_id)
+            .await?
+        else {
+            return self.suppress_without_customer(job).await;
+        };
+        let customer = &stored.customer;
+        let history = HistoryItem::new(
+            &customer.id,
+            HistoryType::ChaseFailed,
+            job.now,
+            SYSTEM_ACTOR,
+            format!(
+                "Chase step {} failed: {}",
+                job.message.step + 1,
+                failure.summary()
+            ),
+            json!({"reason": code, "cadence_id": job.message.cadence_id, "cycle": job.message.cycle, "step": job.message.step}),
+        );
+        let task = NewTask {
+            customer_id: customer.id.clone(),
+            kind: TaskType::FixContact,
+            title: Some(failure.task_title(code)),
+            invoice_ids: Vec::new(),
+            assignee_id: customer.ar_specialist_id.clone(),
+            due_date: job.now.date_naive(),
+        }
+        .open(self.context.ids.new_id(job.now), SYSTEM_ACTOR, job.now);
+        let task_history = task.created_history(SYSTEM_ACTOR, job.now);
+        self.close(
+            job,
+            from,
+            ChaseStatus::Failed,
+            vec![history, task_history],
+            vec![Write::InsertTask(Box::new(task))],
+        )
+        .await
     }
-    .open(
-        ulid::Ulid::from_datetime(job.now.into()).to_string(),
-        SYSTEM_ACTOR,
-        job.now,
-    )
-}
 
-/// Not due any more at send time: nothing is sent; history says why.
-async fn suppress(
-    job: &Job<'_>,
-    ctx: &Context,
-    reason: &str,
-    detail: serde_json::Value,
-) -> Result<(), RecordError> {
-    let customer = &ctx.stored.customer;
-    let history = HistoryItem::new(
-        &customer.id,
-        HistoryType::ChaseSuppressed,
-        job.now,
-        SYSTEM_ACTOR,
-        format!("Chase step {} not sent: {reason}", job.message.step + 1),
-        json!({"reason": reason, "detail": detail, "cadence_id": job.message.cadence_id, "cycle": job.message.cycle, "step": job.message.step, "chased_balance": ctx.evaluation.chased_balance}),
-    );
-    close(
-        job,
-        ChaseStatus::Claimed,
-        ChaseStatus::Suppressed,
-        vec![history],
-        Vec::new(),
-    )
-    .await
-}
-
-async fn suppress_without_customer(job: &Job<'_>) -> Result<(), RecordError> {
-    match chase_store::advance_now(
-        &job.app.table,
-        &job.key(),
-        ChaseStatus::Claimed,
-        ChaseStatus::Suppressed,
-        None,
-        job.now,
-    )
-    .await
-    {
-        Ok(()) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
-        Err(other) => Err(other.into()),
+    /// Ends a chase without sending: the claim moves to `to`, and the history
+    /// lands on the customer (its recent items included) with `extra`
+    /// writes, in one transaction retried when the customer changes meanwhile.
+    async fn close(
+        &self,
+        job: &Job,
+        from: ChaseStatus,
+        to: ChaseStatus,
+        history: Vec<HistoryItem>,
+        extra: Vec<Write>,
+    ) -> Result<(), RecordError> {
+        let store = &self.context.store;
+        for _ in 0..RECORD_ATTEMPTS {
+            let Some(stored) = store
+                .customer(&job.tenant, &job.message.customer_id)
+                .await?
+            else {
+                return self.suppress_without_customer(job).await;
+            };
+            let mut writes =
+                crate::writes::customer(stored.customer.clone(), Some(&stored), &history);
+            let chase_index = writes.len();
+            writes.push(advance(job, from, to, None));
+            writes.extend(extra.clone());
+            match store.commit(&job.tenant, writes).await {
+                Ok(()) => return Ok(()),
+                // Someone else closed this chase.
+                Err(StoreError::ConditionFailed { index }) if index == chase_index => {
+                    return Ok(())
+                }
+                Err(StoreError::ConditionFailed { index: 0 })
+                | Err(StoreError::TransactionConflict) => continue,
+                // A task or history item that already exists: written before.
+                Err(StoreError::ConditionFailed { .. }) => return Ok(()),
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(RecordError::Transient(
+            "the customer kept changing while recording".into(),
+        ))
     }
 }
 
-/// A permanent failure: recorded, a `fix_contact` task for a person, and
-/// acknowledged (never retried).
-async fn fail(
-    job: &Job<'_>,
-    from: ChaseStatus,
-    code: &str,
-    failure: Failure,
-) -> Result<(), RecordError> {
-    let summary = failure.summary();
-    let app = job.app;
-    let Some(stored) =
-        customer_store::get(&app.table, &job.tenant, &job.message.customer_id).await?
-    else {
-        return suppress_without_customer(job).await;
-    };
-    let customer = &stored.customer;
-    let history = HistoryItem::new(
-        &customer.id,
-        HistoryType::ChaseFailed,
-        job.now,
-        SYSTEM_ACTOR,
-        format!("Chase step {} failed: {summary}", job.message.step + 1),
-        json!({"reason": code, "cadence_id": job.message.cadence_id, "cycle": job.message.cycle, "step": job.message.step}),
-    );
-    let task = NewTask {
-        customer_id: customer.id.clone(),
-        kind: TaskType::FixContact,
-        title: Some(failure.task_title(code)),
-        invoice_ids: Vec::new(),
-        assignee_id: customer.ar_specialist_id.clone(),
-        due_date: job.now.date_naive(),
-    }
-    .open(
-        ulid::Ulid::from_datetime(job.now.into()).to_string(),
-        SYSTEM_ACTOR,
-        job.now,
-    );
-    let task_history = task.created_history(SYSTEM_ACTOR, job.now);
-    let writes = task_store::insert(&app.table, &job.tenant, &task)?;
-    close(
-        job,
-        from,
-        ChaseStatus::Failed,
-        vec![history, task_history],
-        writes,
-    )
-    .await
-}
-
-/// Ends a chase without sending: the claim moves to `to`, and the history
-/// lands on the customer (its recent items included) with `extra` writes, in
-/// one transaction retried when the customer changes meanwhile.
-async fn close(
-    job: &Job<'_>,
+fn advance(
+    job: &Job,
     from: ChaseStatus,
     to: ChaseStatus,
-    history: Vec<HistoryItem>,
-    extra: Vec<TransactWriteItem>,
-) -> Result<(), RecordError> {
-    let app = job.app;
-    for _ in 0..RECORD_ATTEMPTS {
-        let Some(stored) =
-            customer_store::get(&app.table, &job.tenant, &job.message.customer_id).await?
-        else {
-            return suppress_without_customer(job).await;
-        };
-        let mut writes = customer_store::put(
-            &app.table,
-            &job.tenant,
-            stored.customer.clone(),
-            Some(&stored),
-            &history,
-        )?;
-        let chase_index = writes.len();
-        writes.push(chase_store::advance(
-            &app.table,
-            &job.key(),
-            from,
-            to,
-            None,
-            job.now,
-        )?);
-        writes.extend(extra.clone());
-        match app.table.transact(writes).await {
-            Ok(()) => return Ok(()),
-            // Someone else closed this chase.
-            Err(StoreError::ConditionFailed { index }) if index == chase_index => return Ok(()),
-            Err(StoreError::ConditionFailed { index: 0 })
-            | Err(StoreError::TransactionConflict) => continue,
-            // A task or history item that already exists: written before.
-            Err(StoreError::ConditionFailed { .. }) => return Ok(()),
-            Err(other) => return Err(other.into()),
-        }
+    provider_message_id: Option<&str>,
+) -> Write {
+    Write::AdvanceChase {
+        key: job.key(),
+        from,
+        to,
+        provider_message_id: provider_message_id.map(str::to_string),
+        at: job.now,
     }
-    Err(RecordError::Transient(
-        "the customer kept changing while recording".into(),
-    ))
+}
+
+fn recipients<'a>(contacts: &'a [Contact], step: &Step) -> (Vec<&'a Contact>, Vec<&'a Contact>) {
+    let in_role = |c: &&Contact| {
+        step.contact_role
+            .as_ref()
+            .is_none_or(|role| c.roles.contains(role))
+    };
+    let to: Vec<&Contact> = contacts
+        .iter()
+        .filter(in_role)
+        .filter(|c| match step.audience {
+            Audience::Normal => c.receives_chasers,
+            Audience::Escalated => c.receives_escalations,
+        })
+        .collect();
+    let cc = contacts
+        .iter()
+        .filter(|c| c.cc && !to.iter().any(|t| t.id == c.id))
+        .collect();
+    (to, cc)
+}
+
+/// The history of a run: the step's item and one per superseded step.
+fn run_history(
+    job: &Job,
+    current: &Context,
+    run: &Run,
+    provider_id: Option<&str>,
+) -> Vec<HistoryItem> {
+    let customer = &current.stored.customer;
+    let mut detail = json!({
+        "cadence_id": job.message.cadence_id,
+        "cadence_version": job.message.cadence_version,
+        "cycle": run.cycle,
+        "step": run.position,
+        "action": run.action,
+        "scheduled_for": job.message.scheduled_for,
+        "account_age": current.evaluation.account_age,
+        "past_due_age": current.evaluation.past_due_age,
+        "chased_balance": current.evaluation.chased_balance,
+        "provider_message_id": provider_id,
+    });
+    let (kind, summary) = match run.action {
+        Action::Email => (
+            HistoryType::ChaseEmail,
+            format!("Chase email (step {}) sent", run.position + 1),
+        ),
+        Action::Sms => (
+            HistoryType::ChaseSms,
+            format!("Chase SMS (step {}) sent", run.position + 1),
+        ),
+        Action::Letter => (
+            HistoryType::ChaseLetter,
+            format!(
+                "Chase letter (step {}) pending fulfilment",
+                run.position + 1
+            ),
+        ),
+        Action::PhoneCall => (
+            HistoryType::TaskCreated,
+            format!("Call reminder (step {}) created", run.position + 1),
+        ),
+        Action::Escalation => (
+            HistoryType::TaskCreated,
+            format!("Escalation (step {}) created", run.position + 1),
+        ),
+    };
+    if run.action == Action::Letter {
+        detail["fulfilment"] = json!("pending");
+    }
+    let invoice_ids: Vec<String> = customer
+        .open_invoices
+        .iter()
+        .map(|i| i.id.clone())
+        .collect();
+    let mut history =
+        vec![
+            HistoryItem::new(&customer.id, kind, job.now, SYSTEM_ACTOR, summary, detail)
+                .with_invoices(invoice_ids),
+        ];
+    for position in &run.superseded {
+        history.push(HistoryItem::new(
+            &customer.id,
+            HistoryType::ChaseSuperseded,
+            job.now,
+            SYSTEM_ACTOR,
+            format!("Step {} superseded by step {}", position + 1, run.position + 1),
+            json!({"cadence_id": job.message.cadence_id, "cycle": run.cycle, "step": position, "superseded_by": run.position}),
+        ));
+    }
+    history
 }

@@ -5,15 +5,12 @@
 //! carries. Redelivered events write nothing new: each history item's id is
 //! derived from the event itself and written only if absent.
 
-use crate::adapters::customer_store;
-use crate::adapters::dynamo::StoreError;
-use crate::adapters::{contact_store, task_store};
-use crate::bootstrap::App;
-use crate::domain::history::{HistoryItem, HistoryType, SYSTEM_ACTOR};
-use crate::domain::identity::TenantId;
-use crate::domain::task::{NewTask, TaskType};
-use aws_lambda_events::sns::SnsEvent;
+use crate::context::Context;
+use crate::ports::{StoreError, Write};
 use chrono::{DateTime, Utc};
+use domain::history::{HistoryItem, HistoryType, SYSTEM_ACTOR};
+use domain::identity::TenantId;
+use domain::task::{NewTask, TaskType};
 use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -72,23 +69,31 @@ pub struct FeedbackReport {
     pub ignored: usize,
 }
 
-/// Store failures are returned so Lambda retries the event; events that
-/// cannot be about a chase (no tags, unknown type) are logged and skipped.
-pub async fn handle(app: &App, event: SnsEvent) -> Result<FeedbackReport, FeedbackError> {
-    let mut report = FeedbackReport::default();
-    for record in &event.records {
-        let Ok(ses) = serde_json::from_str::<SesEvent>(&record.sns.message) else {
-            tracing::warn!(sns_message_id = %record.sns.message_id, "not an SES event");
-            report.ignored += 1;
-            continue;
-        };
-        if record_event(app, &ses).await? {
-            report.recorded += 1;
-        } else {
-            report.ignored += 1;
+pub struct DeliveryFeedback {
+    pub context: Context,
+}
+
+impl DeliveryFeedback {
+    /// Handles the SES event notifications of one delivery (each the text
+    /// of an SNS message). Store failures are returned so Lambda retries the
+    /// event; events that cannot be about a chase (no tags, unknown type)
+    /// are logged and skipped.
+    pub async fn handle(&self, messages: &[String]) -> Result<FeedbackReport, FeedbackError> {
+        let mut report = FeedbackReport::default();
+        for message in messages {
+            let Ok(ses) = serde_json::from_str::<SesEvent>(message) else {
+                tracing::warn!("not an SES event");
+                report.ignored += 1;
+                continue;
+            };
+            if self.record_event(&ses).await? {
+                report.recorded += 1;
+            } else {
+                report.ignored += 1;
+            }
         }
+        Ok(report)
     }
-    Ok(report)
 }
 
 fn tag<'a>(mail: &'a Mail, name: &str) -> Option<&'a str> {
@@ -107,88 +112,92 @@ fn event_id(mail: &Mail, kind: &str) -> String {
     ulid::Ulid::from_parts(mail.timestamp.timestamp_millis().max(0) as u64, random).to_string()
 }
 
-async fn record_event(app: &App, ses: &SesEvent) -> Result<bool, FeedbackError> {
-    let (Some(tenant), Some(customer_id)) = (
-        tag(&ses.mail, "tenant").and_then(TenantId::parse),
-        tag(&ses.mail, "customer"),
-    ) else {
-        return Ok(false);
-    };
-    let now = app.clock.now();
-    let (kind, addresses, hard) = match (ses.event_type.as_str(), &ses.bounce, &ses.complaint) {
-        ("Delivery", _, _) => (HistoryType::Delivery, Vec::new(), false),
-        ("Bounce", Some(bounce), _) => (
-            HistoryType::Bounce,
-            bounce
-                .bounced_recipients
-                .iter()
-                .map(|r| r.email_address.to_lowercase())
-                .collect(),
-            bounce.bounce_type == "Permanent",
-        ),
-        ("Complaint", _, Some(complaint)) => (
-            HistoryType::Complaint,
-            complaint
-                .complained_recipients
-                .iter()
-                .map(|r| r.email_address.to_lowercase())
-                .collect(),
-            false,
-        ),
-        _ => return Ok(false),
-    };
-    let mut history = HistoryItem::new(
-        customer_id,
-        kind,
-        now,
-        SYSTEM_ACTOR,
-        match kind {
-            HistoryType::Delivery => "Chase email delivered".to_string(),
-            HistoryType::Bounce if hard => format!(
-                "Chase email bounced permanently ({} address)",
-                addresses.len()
+impl DeliveryFeedback {
+    async fn record_event(&self, ses: &SesEvent) -> Result<bool, FeedbackError> {
+        let (Some(tenant), Some(customer_id)) = (
+            tag(&ses.mail, "tenant").and_then(TenantId::parse),
+            tag(&ses.mail, "customer"),
+        ) else {
+            return Ok(false);
+        };
+        let now = self.context.clock.now();
+        let (kind, addresses, hard) = match (ses.event_type.as_str(), &ses.bounce, &ses.complaint) {
+            ("Delivery", _, _) => (HistoryType::Delivery, Vec::new(), false),
+            ("Bounce", Some(bounce), _) => (
+                HistoryType::Bounce,
+                bounce
+                    .bounced_recipients
+                    .iter()
+                    .map(|r| r.email_address.to_lowercase())
+                    .collect(),
+                bounce.bounce_type == "Permanent",
             ),
-            HistoryType::Bounce => "Chase email bounced temporarily".to_string(),
-            _ => "The recipient marked the chase email as spam".to_string(),
-        },
-        json!({"provider_message_id": ses.mail.message_id, "chase": tag(&ses.mail, "chase"), "hard": hard, "recipients": addresses.len()}),
-    );
-    history.id = event_id(&ses.mail, &ses.event_type);
-    let table = &app.table;
-    let mut writes = vec![customer_store::history_put(table, &tenant, &history)?];
-    if hard {
-        let contacts = contact_store::all(table, &tenant, customer_id).await?;
-        for contact in contacts.iter().filter(|c| {
-            c.email
-                .as_ref()
-                .is_some_and(|e| addresses.contains(&e.to_lowercase()))
-        }) {
-            let mut bouncing = contact.clone();
-            bouncing.email_bouncing = true;
-            bouncing.version += 1;
-            bouncing.updated_at = now;
-            writes.push(contact_store::save(
-                table,
-                &tenant,
-                &bouncing,
-                contact.version,
-            )?);
+            ("Complaint", _, Some(complaint)) => (
+                HistoryType::Complaint,
+                complaint
+                    .complained_recipients
+                    .iter()
+                    .map(|r| r.email_address.to_lowercase())
+                    .collect(),
+                false,
+            ),
+            _ => return Ok(false),
+        };
+        let mut history = HistoryItem::new(
+            customer_id,
+            kind,
+            now,
+            SYSTEM_ACTOR,
+            match kind {
+                HistoryType::Delivery => "Chase email delivered".to_string(),
+                HistoryType::Bounce if hard => format!(
+                    "Chase email bounced permanently ({} address)",
+                    addresses.len()
+                ),
+                HistoryType::Bounce => "Chase email bounced temporarily".to_string(),
+                _ => "The recipient marked the chase email as spam".to_string(),
+            },
+            json!({"provider_message_id": ses.mail.message_id, "chase": tag(&ses.mail, "chase"), "hard": hard, "recipients": addresses.len()}),
+        );
+        history.id = event_id(&ses.mail, &ses.event_type);
+        let store = &self.context.store;
+        // Events of customers deleted since (or never ours) leave nothing behind.
+        if store.customer(&tenant, customer_id).await?.is_none() {
+            return Ok(false);
         }
-        let task = NewTask {
-            customer_id: customer_id.to_string(),
-            kind: TaskType::FixContact,
-            title: Some("A chase email bounced: fix the contact's address".to_string()),
-            invoice_ids: Vec::new(),
-            assignee_id: None,
-            due_date: now.date_naive(),
+        let mut writes = vec![Write::History(Box::new(history))];
+        if hard {
+            let contacts = store.contacts(&tenant, customer_id).await?;
+            for contact in contacts.iter().filter(|c| {
+                c.email
+                    .as_ref()
+                    .is_some_and(|e| addresses.contains(&e.to_lowercase()))
+            }) {
+                let mut bouncing = contact.clone();
+                bouncing.email_bouncing = true;
+                bouncing.version += 1;
+                bouncing.updated_at = now;
+                writes.push(Write::SaveContact {
+                    contact: Box::new(bouncing),
+                    expected_version: contact.version,
+                });
+            }
+            let task = NewTask {
+                customer_id: customer_id.to_string(),
+                kind: TaskType::FixContact,
+                title: Some("A chase email bounced: fix the contact's address".to_string()),
+                invoice_ids: Vec::new(),
+                assignee_id: None,
+                due_date: now.date_naive(),
+            }
+            .open(event_id(&ses.mail, "fix_contact"), SYSTEM_ACTOR, now);
+            writes.push(Write::InsertTask(Box::new(task)));
         }
-        .open(event_id(&ses.mail, "fix_contact"), SYSTEM_ACTOR, now);
-        writes.extend(task_store::insert(table, &tenant, &task)?);
-    }
-    match table.transact(writes).await {
-        Ok(()) => Ok(true),
-        // Already recorded (a redelivered event) or the contact changed meanwhile.
-        Err(StoreError::ConditionFailed { .. }) => Ok(false),
-        Err(other) => Err(other.into()),
+        match store.commit(&tenant, writes).await {
+            Ok(()) => Ok(true),
+            // Already recorded (a redelivered event) or the contact changed meanwhile.
+            Err(StoreError::ConditionFailed { .. }) => Ok(false),
+            Err(other) => Err(other.into()),
+        }
     }
 }

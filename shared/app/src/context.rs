@@ -1,0 +1,57 @@
+//! What every use case and job works with: the store, the clock, ids, and
+//! the tenant settings cache.
+
+use crate::ports::{Clock, Ids, Store, StoreResult};
+use domain::identity::TenantId;
+use domain::settings::Settings;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// Settings change rarely and nearly every request needs the tenant's time
+/// zone, so each process keeps them for a short while. A change is seen at
+/// once by the process that made it and within this long by others.
+pub const SETTINGS_CACHE_TTL: Duration = Duration::from_secs(30);
+
+#[derive(Clone)]
+pub struct Context {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn Ids>,
+    settings: Arc<Mutex<HashMap<TenantId, (Settings, Instant)>>>,
+}
+
+impl Context {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, ids: Arc<dyn Ids>) -> Self {
+        Self {
+            store,
+            clock,
+            ids,
+            settings: Arc::default(),
+        }
+    }
+
+    /// The tenant's settings, from this process's cache when fresh.
+    pub async fn settings(&self, tenant: &TenantId) -> StoreResult<Settings> {
+        if let Some((settings, fetched)) = self.cache().get(tenant) {
+            if fetched.elapsed() < SETTINGS_CACHE_TTL {
+                return Ok(settings.clone());
+            }
+        }
+        let settings = self.store.settings(tenant).await?;
+        self.cache()
+            .insert(tenant.clone(), (settings.clone(), Instant::now()));
+        Ok(settings)
+    }
+
+    /// After this process saved new settings: they are seen at once here.
+    pub fn remember_settings(&self, tenant: &TenantId, settings: Settings) {
+        self.cache().insert(tenant.clone(), (settings, Instant::now()));
+    }
+
+    fn cache(&self) -> MutexGuard<'_, HashMap<TenantId, (Settings, Instant)>> {
+        // A poisoned lock only means another thread panicked holding it; the
+        // map inside is still a plain cache.
+        self.settings.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
