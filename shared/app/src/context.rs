@@ -13,20 +13,35 @@ use std::time::{Duration, Instant};
 /// once by the process that made it and within this long by others.
 pub const SETTINGS_CACHE_TTL: Duration = Duration::from_secs(30);
 
+/// Deployment facts the rules need.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppConfig {
+    /// The verified SES domain: tenants' sender addresses must be on it, and
+    /// chases from tenants without one go out as `chasing@<domain>`.
+    pub sender_domain: Option<String>,
+}
+
 #[derive(Clone)]
 pub struct Context {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn Ids>,
+    pub config: AppConfig,
     settings: Arc<Mutex<HashMap<TenantId, (Settings, Instant)>>>,
 }
 
 impl Context {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, ids: Arc<dyn Ids>) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn Ids>,
+        config: AppConfig,
+    ) -> Self {
         Self {
             store,
             clock,
             ids,
+            config,
             settings: Arc::default(),
         }
     }

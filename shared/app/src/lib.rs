@@ -2,6 +2,7 @@
 //! jobs (scheduler, chase worker, delivery feedback) and the ports they use.
 //! Nothing here knows DynamoDB, SQS, SES, SNS, HTTP or Lambda.
 
+pub mod access;
 pub mod chasing;
 pub mod context;
 pub mod error;

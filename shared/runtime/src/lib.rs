@@ -1,120 +1,63 @@
-//! Start-up shared by every function: tracing, configuration, SDK clients.
-//! Built once per sandbox and reused across invocations.
+//! Start-up shared by every function, built once per sandbox and reused
+//! across invocations: configuration, tracing, and how AWS clients are made
+//! (timeouts below the function's, interceptors and endpoint overrides the
+//! local runner adds). The clients themselves are built by the adapter
+//! crates, so a function links only the SDKs it uses.
 
-use crate::adapters::dynamo::Table;
-use crate::adapters::settings_store::SettingsCache;
-use crate::config::{AwsTimeouts, Config, ConfigError};
-use crate::ports::{Clock, SystemClock};
-use aws_config::retry::RetryConfig;
+pub mod config;
+
+pub use aws_config::SdkConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::BehaviorVersion;
 use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
-use std::sync::Arc;
+use config::AwsTimeouts;
 
-pub struct App {
-    pub config: Config,
-    pub table: Table,
-    pub sqs: aws_sdk_sqs::Client,
-    pub ses: aws_sdk_sesv2::Client,
-    pub sns: aws_sdk_sns::Client,
-    pub clock: Arc<dyn Clock>,
-    pub settings: SettingsCache,
+/// The shared SDK configuration (region, credentials, endpoints from the
+/// standard `AWS_*` variables).
+pub async fn sdk_config() -> SdkConfig {
+    aws_config::load_defaults(BehaviorVersion::latest()).await
 }
 
-/// How the SDK clients are built beyond the shared SDK configuration. On
-/// Lambda this is the default: no extra interceptors, the endpoints the SDK
-/// resolves itself. The local runner adds its request counter and, in
-/// fault tests, points one service at a misbehaving proxy.
+/// How the adapters build their clients beyond the shared SDK
+/// configuration. On Lambda: the default (no extra interceptors, the
+/// endpoints the SDK resolves itself). The local runner adds its request
+/// counter and, in fault tests, points a service at a misbehaving proxy.
 #[derive(Clone, Default)]
 pub struct ClientOptions {
+    pub timeouts: AwsTimeouts,
     pub interceptors: Vec<SharedInterceptor>,
     pub dynamodb_endpoint: Option<String>,
     pub ses_endpoint: Option<String>,
     pub sns_endpoint: Option<String>,
 }
 
-impl App {
-    /// Reads configuration from the environment. The SDK itself honours
-    /// `AWS_ENDPOINT_URL[_<SERVICE>]`, which is how the local stack points
-    /// this same code at DynamoDB Local and moto.
-    pub async fn from_env() -> Result<Self, ConfigError> {
-        init_tracing();
-        let config = Config::from_env()?;
-        let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
-        Ok(Self::new(
-            &sdk,
-            config,
-            Arc::new(SystemClock),
-            &ClientOptions::default(),
-        ))
-    }
-
-    pub fn new(
-        sdk: &SdkConfig,
-        config: Config,
-        clock: Arc<dyn Clock>,
-        options: &ClientOptions,
-    ) -> Self {
-        let storage = storage_timeouts(&config.aws_timeouts);
-        let sends = send_timeouts(&config.aws_timeouts);
-        let mut dynamodb =
-            aws_sdk_dynamodb::config::Builder::from(sdk).timeout_config(storage.clone());
-        if let Some(url) = &options.dynamodb_endpoint {
-            dynamodb.set_endpoint_url(Some(url.clone()));
-        }
-        let mut sqs = aws_sdk_sqs::config::Builder::from(sdk).timeout_config(storage);
-        // A send that timed out may have gone out: the SDK must not repeat
-        // it; the worker decides what an error means (DESIGN §9).
-        let mut ses = aws_sdk_sesv2::config::Builder::from(sdk)
-            .timeout_config(sends.clone())
-            .retry_config(RetryConfig::disabled());
-        if let Some(url) = &options.ses_endpoint {
-            ses.set_endpoint_url(Some(url.clone()));
-        }
-        let mut sns = aws_sdk_sns::config::Builder::from(sdk)
-            .timeout_config(sends)
-            .retry_config(RetryConfig::disabled());
-        if let Some(url) = &options.sns_endpoint {
-            sns.set_endpoint_url(Some(url.clone()));
-        }
-        for interceptor in &options.interceptors {
-            dynamodb.push_interceptor(interceptor.clone());
-            sqs.push_interceptor(interceptor.clone());
-            ses.push_interceptor(interceptor.clone());
-            sns.push_interceptor(interceptor.clone());
-        }
+impl ClientOptions {
+    pub fn new(timeouts: AwsTimeouts) -> Self {
         Self {
-            table: Table::new(
-                aws_sdk_dynamodb::Client::from_conf(dynamodb.build()),
-                config.table_name.clone(),
-            ),
-            config,
-            sqs: aws_sdk_sqs::Client::from_conf(sqs.build()),
-            ses: aws_sdk_sesv2::Client::from_conf(ses.build()),
-            sns: aws_sdk_sns::Client::from_conf(sns.build()),
-            clock,
-            settings: SettingsCache::default(),
+            timeouts,
+            ..Self::default()
         }
     }
-}
 
-/// Reads and writes: each attempt bounded, retries (the SDK's standard
-/// ones) inside one operation bound, both below the function's timeout.
-fn storage_timeouts(timeouts: &AwsTimeouts) -> TimeoutConfig {
-    TimeoutConfig::builder()
-        .connect_timeout(timeouts.connect)
-        .operation_attempt_timeout(timeouts.attempt)
-        .operation_timeout(timeouts.operation)
-        .build()
-}
+    /// Reads and writes: each attempt bounded, the SDK's standard retries
+    /// inside one operation bound, both below the function's timeout.
+    pub fn storage_timeouts(&self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(self.timeouts.connect)
+            .operation_attempt_timeout(self.timeouts.attempt)
+            .operation_timeout(self.timeouts.operation)
+            .build()
+    }
 
-/// Sends: one attempt, bounded by the operation timeout.
-fn send_timeouts(timeouts: &AwsTimeouts) -> TimeoutConfig {
-    TimeoutConfig::builder()
-        .connect_timeout(timeouts.connect)
-        .operation_attempt_timeout(timeouts.operation)
-        .operation_timeout(timeouts.operation)
-        .build()
+    /// Sends: one attempt, bounded by the operation timeout (a send that
+    /// timed out may have gone out and is never repeated by the SDK).
+    pub fn send_timeouts(&self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(self.timeouts.connect)
+            .operation_attempt_timeout(self.timeouts.operation)
+            .operation_timeout(self.timeouts.operation)
+            .build()
+    }
 }
 
 /// JSON logs. The level comes from `RUST_LOG`, else Lambda's

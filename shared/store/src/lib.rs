@@ -465,3 +465,17 @@ impl IdempotencyStore for DynamoStore {
         idempotency::get(&self.table, tenant, key_hash).await
     }
 }
+
+/// The DynamoDB client every function uses: bounded attempts and
+/// operations, the runner's interceptors and endpoint when it sets them.
+pub fn client(sdk: &runtime::SdkConfig, options: &runtime::ClientOptions) -> aws_sdk_dynamodb::Client {
+    let mut config =
+        aws_sdk_dynamodb::config::Builder::from(sdk).timeout_config(options.storage_timeouts());
+    if let Some(url) = &options.dynamodb_endpoint {
+        config.set_endpoint_url(Some(url.clone()));
+    }
+    for interceptor in &options.interceptors {
+        config.push_interceptor(interceptor.clone());
+    }
+    aws_sdk_dynamodb::Client::from_conf(config.build())
+}

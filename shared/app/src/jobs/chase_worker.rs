@@ -40,18 +40,10 @@ pub enum RecordError {
 /// The failure reason of a chase that may or may not have reached the customer.
 pub const OUTCOME_UNKNOWN: &str = "outcome_unknown";
 
-/// Where chases come from when a tenant has no sender address of its own.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SenderDefaults {
-    /// The verified SES domain: chases go out as `chasing@<domain>`.
-    pub domain: Option<String>,
-}
-
 pub struct ChaseWorker {
     pub context: AppContext,
     pub mailer: Arc<dyn Mailer>,
     pub sms: Arc<dyn Sms>,
-    pub sender: SenderDefaults,
 }
 
 /// Why a chase failed, for the history and the task a person gets.
@@ -430,7 +422,11 @@ impl ChaseWorker {
         let address = settings.sender_email.clone().unwrap_or_else(|| {
             format!(
                 "chasing@{}",
-                self.sender.domain.as_deref().unwrap_or("localhost")
+                self.context
+                    .config
+                    .sender_domain
+                    .as_deref()
+                    .unwrap_or("localhost")
             )
         });
         match &settings.sender_name {

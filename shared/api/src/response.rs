@@ -1,11 +1,13 @@
 //! Successful responses, built the same way by every handler.
 
-use super::ApiError;
+use crate::error::ApiError;
+use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode};
-use lambda_http::{Body, Response};
 use serde::Serialize;
 
-/// A JSON response before it is turned into an HTTP one; kept as data so an
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+
+/// A response before it is turned into an HTTP one; kept as data so an
 /// idempotent POST can store it and replay it byte for byte.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiResponse {
@@ -50,13 +52,16 @@ impl ApiResponse {
 
     pub fn text(content_type: &'static str, body: String) -> Self {
         Self {
-            status: StatusCode::OK,
-            body,
-            version: None,
-            location: None,
             content_type: Some(content_type),
-            replayed: false,
+            body,
+            ..Self::no_content()
         }
+        .with_status(StatusCode::OK)
+    }
+
+    fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
     }
 
     pub fn with_version(mut self, version: u64) -> Self {
@@ -68,22 +73,24 @@ impl ApiResponse {
         self.location = Some(location.into());
         self
     }
+}
 
-    pub fn into_http(self, request_id: &str) -> Response<Body> {
-        let content_type = self.content_type;
-        let mut response = json_response(self.status, self.body, request_id);
+impl IntoResponse for ApiResponse {
+    fn into_response(self) -> Response {
+        let mut response = if self.body.is_empty() {
+            self.status.into_response()
+        } else {
+            (self.status, self.body).into_response()
+        };
         let headers = response.headers_mut();
-        if self.replayed {
-            headers.insert(
-                super::idempotency::REPLAYED_HEADER,
-                HeaderValue::from_static("true"),
-            );
-        }
-        if let Some(content_type) = content_type {
+        if !matches!(self.status, StatusCode::NO_CONTENT) {
             headers.insert(
                 http::header::CONTENT_TYPE,
-                HeaderValue::from_static(content_type),
+                HeaderValue::from_static(self.content_type.unwrap_or("application/json")),
             );
+        }
+        if self.replayed {
+            headers.insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
         }
         if let Some(version) = self.version {
             if let Ok(value) = HeaderValue::from_str(&format!("\"{version}\"")) {
@@ -97,33 +104,4 @@ impl ApiResponse {
         }
         response
     }
-}
-
-pub fn error_response(error: &ApiError, request_id: &str) -> Response<Body> {
-    let mut response = json_response(error.status(), error.body().to_string(), request_id);
-    if error.is_retryable() {
-        response
-            .headers_mut()
-            .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
-    }
-    response
-}
-
-fn json_response(status: StatusCode, body: String, request_id: &str) -> Response<Body> {
-    let body = if body.is_empty() {
-        Body::Empty
-    } else {
-        Body::Text(body)
-    };
-    let mut response = Response::new(body);
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    if let Ok(value) = HeaderValue::from_str(request_id) {
-        headers.insert("x-request-id", value);
-    }
-    response
 }

@@ -1,0 +1,4 @@
+//! One module per resource: parse the request, call the use case, answer
+//! with the resource's view.
+
+pub mod settings;

@@ -1,0 +1,75 @@
+//! The HTTP edge: one route table ([`routes!`]) turned into an axum Router
+//! served through `lambda_http` (and by the local runner), the edge every
+//! request passes ([`edge`]), the handlers (parse, call a use case, answer
+//! with a view), and the one mapping from errors to responses ([`error`]).
+//! The OpenAPI document `openapi.yaml` beside this crate describes it.
+
+pub mod edge;
+pub mod error;
+pub mod extract;
+mod handlers;
+pub mod idempotency;
+pub mod response;
+
+pub use error::ApiError;
+pub use response::ApiResponse;
+
+use app::context::Context;
+use axum::routing::{delete, get, patch, post, put};
+use axum::Router;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What every handler shares.
+pub struct ApiState {
+    pub context: Context,
+    /// Answered 503 when a request runs longer (below the function's timeout).
+    pub request_deadline: Duration,
+}
+
+/// Declares every route once: the Router is built from it, and [`ROUTES`]
+/// lists it (for the OpenAPI check and the docs).
+macro_rules! routes {
+    ($( $path:literal => { $( $method:ident $handler:path ),+ $(,)? } ),+ $(,)?) => {
+        /// Every `(method, path)` the API serves, in the route table's order.
+        pub const ROUTES: &[(&str, &str)] = &[
+            $( $( (stringify!($method), $path), )+ )+
+        ];
+
+        fn table() -> Router<Arc<ApiState>> {
+            Router::new()
+            $( .route($path, routes!(@chain $( $method $handler ),+)) )+
+        }
+    };
+    (@chain $method:ident $handler:path $(, $rest_method:ident $rest_handler:path)*) => {
+        routes!(@method $method)($handler) $( .merge(routes!(@method $rest_method)($rest_handler)) )*
+    };
+    (@method GET) => { get };
+    (@method POST) => { post };
+    (@method PUT) => { put };
+    (@method PATCH) => { patch };
+    (@method DELETE) => { delete };
+}
+
+routes! {
+    "/v1/settings" => { GET handlers::settings::get, PATCH handlers::settings::patch },
+}
+
+/// The API's router: the route table behind the edge, JSON 404 and 405
+/// (with `Allow`) for paths and methods the table does not have.
+pub fn router(state: ApiState) -> Router {
+    let state = Arc::new(state);
+    table()
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), edge::edge))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NoRoute
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
