@@ -1,12 +1,11 @@
-use lambda_http::{service_fn, Error, Request};
-use shared::bootstrap::App;
+//! The tenant API: every `/v1/*` route, behind API Gateway's JWT authorizer.
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    let app = App::from_env().await?;
-    let app = &app;
-    lambda_http::run(service_fn(move |request: Request| async move {
-        Ok::<_, Error>(shared::api::handle(app, request).await)
-    }))
-    .await
+async fn main() -> Result<(), lambda_http::Error> {
+    let started = runtime::start().await?;
+    let router = api::router(api::ApiState {
+        context: store::context(&started),
+        request_deadline: started.config.request_deadline,
+    });
+    lambda_http::run(router).await
 }

@@ -1,15 +1,25 @@
+//! Delivery feedback: SES delivery, bounce and complaint events (through
+//! SNS) become customer history; hard bounces flag the address.
+
+use app::jobs::delivery_feedback::DeliveryFeedback;
 use aws_lambda_events::sns::SnsEvent;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use shared::bootstrap::App;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let app = App::from_env().await?;
-    let app = &app;
+    let started = runtime::start().await?;
+    let feedback = DeliveryFeedback {
+        context: store::context(&started),
+    };
+    let feedback = &feedback;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SnsEvent>| async move {
-        shared::feedback::handle(app, event.payload)
-            .await
-            .map_err(Error::from)
+        let messages: Vec<String> = event
+            .payload
+            .records
+            .into_iter()
+            .map(|record| record.sns.message)
+            .collect();
+        Ok::<_, Error>(feedback.handle(&messages).await?)
     }))
     .await
 }

@@ -17,7 +17,8 @@ pub enum ConfigError {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub table_name: String,
-    pub chase_queue_url: String,
+    /// The chase queue (the scheduler's; see [`Config::chase_queue_url`]).
+    chase_queue_url: Option<String>,
     /// SES configuration set that routes delivery events; optional locally.
     pub ses_configuration_set: Option<String>,
     /// The verified SES domain; chases from tenants without their own
@@ -55,7 +56,9 @@ impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
             table_name: required("TABLE_NAME")?,
-            chase_queue_url: required("CHASE_QUEUE_URL")?,
+            chase_queue_url: std::env::var("CHASE_QUEUE_URL")
+                .ok()
+                .filter(|v| !v.trim().is_empty()),
             ses_configuration_set: std::env::var("SES_CONFIGURATION_SET")
                 .ok()
                 .filter(|v| !v.is_empty()),
@@ -98,6 +101,33 @@ fn millis(name: &'static str) -> Result<Option<Duration>, ConfigError> {
                 reason: "must be a positive number of milliseconds".into(),
             }),
         },
+    }
+}
+
+impl Config {
+    /// Configuration for the local runner and tests, which create their own resources.
+    pub fn local(
+        table_name: String,
+        chase_queue_url: String,
+        sender_domain: Option<String>,
+        aws_timeouts: AwsTimeouts,
+        request_deadline: Duration,
+    ) -> Self {
+        Self {
+            table_name,
+            chase_queue_url: Some(chase_queue_url),
+            ses_configuration_set: None,
+            sender_domain,
+            aws_timeouts,
+            request_deadline,
+        }
+    }
+
+    /// The chase queue; only the functions that send to it need it.
+    pub fn chase_queue_url(&self) -> Result<String, ConfigError> {
+        self.chase_queue_url
+            .clone()
+            .ok_or(ConfigError::Missing("CHASE_QUEUE_URL"))
     }
 }
 

@@ -12,6 +12,28 @@ use aws_config::BehaviorVersion;
 use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
 use config::AwsTimeouts;
 
+/// What a function starts with: its configuration, the shared SDK
+/// configuration and how clients are built.
+pub struct Started {
+    pub config: config::Config,
+    pub sdk: SdkConfig,
+    pub options: ClientOptions,
+}
+
+/// Tracing, configuration from the environment (missing values fail
+/// start-up loudly) and the SDK configuration: the first lines of every main.
+pub async fn start() -> Result<Started, config::ConfigError> {
+    init_tracing();
+    let config = config::Config::from_env()?;
+    let sdk = sdk_config().await;
+    let options = ClientOptions::new(config.aws_timeouts);
+    Ok(Started {
+        config,
+        sdk,
+        options,
+    })
+}
+
 /// The shared SDK configuration (region, credentials, endpoints from the
 /// standard `AWS_*` variables).
 pub async fn sdk_config() -> SdkConfig {

@@ -479,3 +479,20 @@ pub fn client(sdk: &runtime::SdkConfig, options: &runtime::ClientOptions) -> aws
     }
     aws_sdk_dynamodb::Client::from_conf(config.build())
 }
+
+/// The application context every function runs with: this store, the wall
+/// clock and random ULIDs.
+pub fn context(started: &runtime::Started) -> app::context::Context {
+    let store = DynamoStore::new(
+        client(&started.sdk, &started.options),
+        started.config.table_name.clone(),
+    );
+    app::context::Context::new(
+        std::sync::Arc::new(store),
+        std::sync::Arc::new(app::ports::SystemClock),
+        std::sync::Arc::new(app::ports::UlidIds),
+        app::context::AppConfig {
+            sender_domain: started.config.sender_domain.clone(),
+        },
+    )
+}
