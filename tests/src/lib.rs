@@ -135,9 +135,48 @@ impl TestStack {
         self.stack.reset_request_counts();
     }
 
-    /// The API function's app, for tests that read the table directly.
-    pub fn api(&self) -> &shared::bootstrap::App {
-        &self.stack.functions.api.app
+    /// The table, for tests that read or write items directly (requests
+    /// not counted against any function).
+    pub fn table(&self) -> &store::Table {
+        &self.stack.table
+    }
+
+    /// One scheduler invocation for the tick at `at`.
+    pub async fn schedule(&self, at: chrono::DateTime<chrono::Utc>) -> app::jobs::scheduler::SchedulerReport {
+        self.stack
+            .functions
+            .scheduler
+            .job
+            .tick(at)
+            .await
+            .expect("scheduler tick")
+    }
+
+    /// One chase worker invocation for an SQS event; the failed message ids.
+    pub async fn work(&self, event: aws_lambda_events::sqs::SqsEvent) -> Vec<String> {
+        self.stack
+            .functions
+            .chase_worker
+            .job
+            .handle(messaging::sqs_events::records(event))
+            .await
+    }
+
+    /// One delivery feedback invocation for an SNS event.
+    pub async fn feedback(
+        &self,
+        event: aws_lambda_events::sns::SnsEvent,
+    ) -> Result<app::jobs::delivery_feedback::FeedbackReport, app::jobs::delivery_feedback::FeedbackError> {
+        let messages: Vec<String> = event.records.into_iter().map(|r| r.sns.message).collect();
+        self.stack.functions.delivery_feedback.job.handle(&messages).await
+    }
+
+    /// One API function invocation for a Lambda request (as `lambda_http` builds it).
+    pub async fn invoke_api(&self, request: lambda_http::Request) -> axum::response::Response {
+        match tower::ServiceExt::oneshot(self.stack.functions.api.job.clone(), request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        }
     }
 }
 

@@ -2,8 +2,7 @@
 //! its own; only failed records are reported back for redelivery.
 
 use app::jobs::chase_worker::ChaseWorker;
-use app::messages::QueuedRecord;
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use std::sync::Arc;
 
@@ -21,36 +20,8 @@ async fn main() -> Result<(), Error> {
     };
     let worker = &worker;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        let failed = worker.handle(records(event.payload)).await;
-        Ok::<_, Error>(failures(failed))
+        let failed = worker.handle(messaging::sqs_events::records(event.payload)).await;
+        Ok::<_, Error>(messaging::sqs_events::batch_response(failed))
     }))
     .await
-}
-
-/// Each SQS record as the worker reads it (a record without an id or body
-/// is the worker's to refuse, not this adapter's).
-fn records(event: SqsEvent) -> Vec<QueuedRecord> {
-    event
-        .records
-        .into_iter()
-        .map(|record| QueuedRecord {
-            receive_count: record
-                .attributes
-                .get("ApproximateReceiveCount")
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(1),
-            message_id: record.message_id,
-            body: record.body,
-        })
-        .collect()
-}
-
-fn failures(failed: Vec<String>) -> SqsBatchResponse {
-    let mut response = SqsBatchResponse::default();
-    for id in failed {
-        let mut failure = BatchItemFailure::default();
-        failure.item_identifier = id;
-        response.batch_item_failures.push(failure);
-    }
-    response
 }

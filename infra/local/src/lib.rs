@@ -4,6 +4,7 @@
 //! scheduler and the chase worker as EventBridge and Lambda's SQS event
 //! source mapping would.
 
+pub mod clock;
 pub mod policies;
 pub mod requests;
 pub mod resources;
@@ -12,38 +13,45 @@ pub mod template;
 pub mod tick;
 pub mod token;
 
+use app::context::{AppConfig, Context};
+use app::jobs::chase_worker::ChaseWorker;
+use app::jobs::delivery_feedback::DeliveryFeedback;
+use app::jobs::scheduler::Scheduler;
+use app::ports::UlidIds;
 use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
+use clock::SettableClock;
 use requests::RequestCounter;
 use resources::{Clients, Resources};
-use shared::bootstrap::{App, ClientOptions};
-use shared::config::{AwsTimeouts, Config, DEFAULT_REQUEST_DEADLINE};
-use shared::ports::SettableClock;
+use runtime::config::AwsTimeouts;
+use runtime::ClientOptions;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use template::StackDefinition;
 
 /// One function as Lambda would run it: its own clients (and here its own
 /// request counter), sharing the stack's clock.
-pub struct Function {
-    pub app: App,
+pub struct Function<T> {
+    pub job: T,
+    pub context: Context,
     pub requests: RequestCounter,
 }
 
-/// The template's functions, each with its binary's name.
+/// The template's functions.
 pub struct Functions {
-    pub api: Function,
-    pub scheduler: Function,
-    pub chase_worker: Function,
-    pub delivery_feedback: Function,
+    pub api: Function<axum::Router>,
+    pub scheduler: Function<Scheduler>,
+    pub chase_worker: Function<ChaseWorker>,
+    pub delivery_feedback: Function<DeliveryFeedback>,
 }
 
 impl Functions {
-    pub fn all(&self) -> [(&'static str, &Function); 4] {
+    /// Each function's request counter, by its binary's name.
+    pub fn counters(&self) -> [(&'static str, &RequestCounter); 4] {
         [
-            ("api", &self.api),
-            ("scheduler", &self.scheduler),
-            ("chase-worker", &self.chase_worker),
-            ("delivery-feedback", &self.delivery_feedback),
+            ("api", &self.api.requests),
+            ("scheduler", &self.scheduler.requests),
+            ("chase-worker", &self.chase_worker.requests),
+            ("delivery-feedback", &self.delivery_feedback.requests),
         ]
     }
 }
@@ -62,8 +70,9 @@ pub struct StackOptions {
 pub struct LocalStack {
     pub functions: Functions,
     /// Clients of the runner itself (resources, the SQS event source
-    /// mapping); their requests are not any function's.
+    /// mapping, tests reading the table); their requests are no function's.
     pub clients: Clients,
+    pub table: store::Table,
     pub clock: Arc<SettableClock>,
     pub jwt_secret: String,
     pub resources: Resources,
@@ -81,39 +90,87 @@ impl LocalStack {
         jwt_secret: &str,
         options: StackOptions,
     ) -> anyhow::Result<Self> {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let sdk = runtime::sdk_config().await;
         let stack = StackDefinition::load(&template::default_path())?;
         let clients = Clients::new(&sdk);
         let resources = resources::create(&clients, &stack, prefix).await?;
         let clock = Arc::new(SettableClock::default());
-        let config = Config {
-            table_name: resources.table_name.clone(),
-            chase_queue_url: resources.chase_queue_url.clone(),
-            ses_configuration_set: None,
+        let timeouts = options.aws_timeouts.unwrap_or_default();
+        let app_config = AppConfig {
             sender_domain: Some(resources.sender_domain.clone()),
-            aws_timeouts: options.aws_timeouts.unwrap_or_default(),
-            request_deadline: options.request_deadline.unwrap_or(DEFAULT_REQUEST_DEADLINE),
         };
+        // Each function gets its own clients with its own request counter.
         let function = || {
             let requests = RequestCounter::default();
             let client_options = ClientOptions {
+                timeouts,
                 interceptors: vec![SharedInterceptor::new(requests.clone())],
                 dynamodb_endpoint: options.dynamodb_endpoint.clone(),
                 ses_endpoint: options.ses_endpoint.clone(),
                 sns_endpoint: None,
             };
-            Function {
-                app: App::new(&sdk, config.clone(), clock.clone(), &client_options),
-                requests,
-            }
+            let store = store::DynamoStore::new(
+                store::client(&sdk, &client_options),
+                resources.table_name.clone(),
+            );
+            let context = Context::new(
+                Arc::new(store),
+                clock.clone(),
+                Arc::new(UlidIds),
+                app_config.clone(),
+            );
+            (context, client_options, requests)
+        };
+        let (context, _, requests) = function();
+        let api = Function {
+            job: api::router(api::ApiState {
+                context: context.clone(),
+                request_deadline: options
+                    .request_deadline
+                    .unwrap_or(runtime::config::DEFAULT_REQUEST_DEADLINE),
+            }),
+            context,
+            requests,
+        };
+        let (context, client_options, requests) = function();
+        let scheduler = Function {
+            job: Scheduler {
+                context: context.clone(),
+                queue: Arc::new(messaging::sqs::SqsChaseQueue::new(
+                    &sdk,
+                    &client_options,
+                    resources.chase_queue_url.clone(),
+                )),
+            },
+            context,
+            requests,
+        };
+        let (context, client_options, requests) = function();
+        let chase_worker = Function {
+            job: ChaseWorker {
+                context: context.clone(),
+                mailer: Arc::new(messaging::ses::SesMailer::new(&sdk, &client_options, None)),
+                sms: Arc::new(messaging::sns::SnsSms::new(&sdk, &client_options)),
+            },
+            context,
+            requests,
+        };
+        let (context, _, requests) = function();
+        let delivery_feedback = Function {
+            job: DeliveryFeedback {
+                context: context.clone(),
+            },
+            context,
+            requests,
         };
         Ok(Self {
             functions: Functions {
-                api: function(),
-                scheduler: function(),
-                chase_worker: function(),
-                delivery_feedback: function(),
+                api,
+                scheduler,
+                chase_worker,
+                delivery_feedback,
             },
+            table: store::Table::new(clients.dynamodb.clone(), resources.table_name.clone()),
             clients,
             clock,
             jwt_secret: jwt_secret.to_string(),
@@ -124,8 +181,8 @@ impl LocalStack {
     /// AWS requests of every function since the last reset, by operation.
     pub fn request_counts(&self) -> BTreeMap<String, u64> {
         let mut total = BTreeMap::new();
-        for (_, function) in self.functions.all() {
-            for (operation, count) in function.requests.snapshot() {
+        for (_, counter) in self.functions.counters() {
+            for (operation, count) in counter.snapshot() {
                 *total.entry(operation).or_default() += count;
             }
         }
@@ -133,17 +190,17 @@ impl LocalStack {
     }
 
     pub fn reset_request_counts(&self) {
-        for (_, function) in self.functions.all() {
-            function.requests.reset();
+        for (_, counter) in self.functions.counters() {
+            counter.reset();
         }
     }
 
     /// The IAM actions each function has used, by binary name.
     pub fn actions(&self) -> BTreeMap<&'static str, BTreeSet<String>> {
         self.functions
-            .all()
+            .counters()
             .into_iter()
-            .map(|(name, function)| (name, function.requests.actions()))
+            .map(|(name, counter)| (name, counter.actions()))
             .collect()
     }
 }

@@ -57,7 +57,7 @@ fn option(args: &[String], name: &str) -> anyhow::Result<Option<String>> {
 }
 
 async fn serve(args: &[String], secret: &str) -> anyhow::Result<()> {
-    shared::bootstrap::init_tracing();
+    runtime::init_tracing();
     let port: u16 = option(args, "--port")?
         .map(|p| p.parse())
         .transpose()?

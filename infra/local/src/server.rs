@@ -3,7 +3,7 @@
 //! in `requestContext.authorizer.jwt.claims`. `/_local/*` exists only here.
 
 use crate::LocalStack;
-use axum::body::{to_bytes, Body};
+use axum::body::to_bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -58,7 +58,7 @@ async fn set_clock(State(stack): State<Arc<LocalStack>>, body: axum::body::Bytes
         );
     };
     stack.clock.set(body.now);
-    Json(json!({"now": shared::ports::Clock::now(stack.clock.as_ref()), "fixed": body.now.is_some()}))
+    Json(json!({"now": app::ports::Clock::now(stack.clock.as_ref()), "fixed": body.now.is_some()}))
         .into_response()
 }
 
@@ -89,7 +89,13 @@ async fn tick(State(stack): State<Arc<LocalStack>>, body: axum::body::Bytes) -> 
 }
 
 async fn request_counts(State(stack): State<Arc<LocalStack>>) -> Response {
-    Json(json!({"total": stack.request_counts(), "by_function": stack.functions.all().map(|(name, f)| (name, f.requests.snapshot())).into_iter().collect::<std::collections::BTreeMap<_, _>>()})).into_response()
+    let by_function: std::collections::BTreeMap<&str, _> = stack
+        .functions
+        .counters()
+        .into_iter()
+        .map(|(name, counter)| (name, counter.snapshot()))
+        .collect();
+    Json(json!({"total": stack.request_counts(), "by_function": by_function})).into_response()
 }
 
 async fn reset_request_counts(State(stack): State<Arc<LocalStack>>) -> Response {
@@ -131,15 +137,10 @@ async fn api_gateway(State(stack): State<Arc<LocalStack>>, request: Request) -> 
             );
         }
     };
-    let response = shared::api::handle(&stack.functions.api.app, lambda_request).await;
-    let (parts, body) = response.into_parts();
-    let bytes: Vec<u8> = match body {
-        lambda_http::Body::Empty => Vec::new(),
-        lambda_http::Body::Text(text) => text.into_bytes(),
-        lambda_http::Body::Binary(bytes) => bytes,
-        _ => Vec::new(),
-    };
-    Response::from_parts(parts, Body::from(bytes))
+    match tower::ServiceExt::oneshot(stack.functions.api.job.clone(), lambda_request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
 }
 
 fn bearer_claims(stack: &LocalStack, headers: &HeaderMap) -> Option<HashMap<String, String>> {

@@ -2,13 +2,11 @@
 //! do in AWS, run to completion for one instant.
 
 use crate::LocalStack;
-use aws_lambda_events::eventbridge::EventBridgeEvent;
-use aws_lambda_events::sqs::SqsEvent;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::{json, Map, Value};
-use shared::scheduler::SchedulerReport;
+use app::jobs::scheduler::SchedulerReport;
+use app::messages::QueuedRecord;
 use std::collections::HashSet;
 
 /// Lambda's event source mapping hands a function at most this many records.
@@ -33,18 +31,7 @@ pub struct TickReport {
 /// so the queue's redrive policy moves poison messages to the DLQ.
 pub async fn run(stack: &LocalStack, at: DateTime<Utc>) -> anyhow::Result<TickReport> {
     stack.clock.set(Some(at));
-    let scheduled: EventBridgeEvent = serde_json::from_value(json!({
-        "version": "0",
-        "id": ulid::Ulid::new().to_string(),
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": "000000000000",
-        "time": at,
-        "region": "us-east-1",
-        "resources": ["arn:aws:events:us-east-1:000000000000:rule/local-scheduler"],
-        "detail": {}
-    }))?;
-    let scheduler = shared::scheduler::handle(&stack.functions.scheduler.app, scheduled).await?;
+    let scheduler = stack.functions.scheduler.job.tick(at).await?;
     let mut report = TickReport {
         at,
         scheduler,
@@ -67,12 +54,13 @@ pub async fn run(stack: &LocalStack, at: DateTime<Utc>) -> anyhow::Result<TickRe
         }
         report.batches += 1;
         report.records += messages.len();
-        let event: SqsEvent = serde_json::from_value(sqs_event(&messages))?;
-        let response = shared::worker::handle(&stack.functions.chase_worker.app, event).await;
-        let failed: HashSet<String> = response
-            .batch_item_failures
+        let failed: HashSet<String> = stack
+            .functions
+            .chase_worker
+            .job
+            .handle(records(&messages))
+            .await
             .into_iter()
-            .map(|f| f.item_identifier)
             .collect();
         let mut deletes = Vec::new();
         for message in &messages {
@@ -108,34 +96,18 @@ pub async fn run(stack: &LocalStack, at: DateTime<Utc>) -> anyhow::Result<TickRe
     Ok(report)
 }
 
-/// The SQS event Lambda would deliver for these messages.
-fn sqs_event(messages: &[Message]) -> Value {
-    let records: Vec<Value> = messages
+/// The records Lambda's event source mapping would deliver for these messages.
+fn records(messages: &[Message]) -> Vec<QueuedRecord> {
+    messages
         .iter()
-        .map(|message| {
-            let attributes: Map<String, Value> = message
+        .map(|message| QueuedRecord {
+            message_id: message.message_id().map(str::to_string),
+            body: message.body().map(str::to_string),
+            receive_count: message
                 .attributes()
-                .map(|attributes| {
-                    attributes
-                        .iter()
-                        .map(|(name, value)| {
-                            (name.as_str().to_string(), Value::String(value.clone()))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            json!({
-                "messageId": message.message_id(),
-                "receiptHandle": message.receipt_handle(),
-                "body": message.body(),
-                "md5OfBody": message.md5_of_body(),
-                "attributes": attributes,
-                "messageAttributes": {},
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:local-chase",
-                "awsRegion": "us-east-1"
-            })
+                .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(1),
         })
-        .collect();
-    json!({ "Records": records })
+        .collect()
 }

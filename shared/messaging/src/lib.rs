@@ -10,3 +10,5 @@ pub mod ses;
 pub mod sns;
 #[cfg(feature = "sqs")]
 pub mod sqs;
+#[cfg(feature = "sqs-events")]
+pub mod sqs_events;

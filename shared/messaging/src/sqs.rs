@@ -94,3 +94,4 @@ impl ChaseQueue for SqsChaseQueue {
         accepted
     }
 }
+

@@ -4,9 +4,9 @@
 use chrono::{TimeZone, Utc};
 use integration_tests::TestStack;
 use serde_json::json;
-use shared::adapters::customer_store;
-use shared::domain::customer::CustomerChanges;
-use shared::domain::identity::TenantId;
+use store::customer as customer_store;
+use domain::customer::CustomerChanges;
+use domain::identity::TenantId;
 use std::collections::BTreeMap;
 
 async fn due_customers(
@@ -54,18 +54,9 @@ async fn a_due_chase_costs_a_few_requests_and_idle_customers_cost_none() {
     let cadence_id = cadence.id();
     due_customers(&stack, &owner, &cadence_id, "A", 20).await;
 
-    let event = |at: &str| {
-        serde_json::from_value(json!({"version": "0", "id": "x", "detail-type": "Scheduled Event", "source": "aws.events",
-        "account": "000000000000", "time": at, "region": "us-east-1", "resources": [], "detail": {}})).unwrap()
-    };
     stack.set_clock("2026-03-01T08:00:00Z").await;
     stack.reset_aws_requests();
-    let report = shared::scheduler::handle(
-        &stack.stack.functions.scheduler.app,
-        event("2026-03-01T08:00:00Z"),
-    )
-    .await
-    .unwrap();
+    let report = stack.schedule("2026-03-01T08:00:00Z".parse().unwrap()).await;
     assert_eq!(report.enqueued, 20);
     let scheduler_first = per_operation(&stack);
     assert_eq!(
@@ -86,7 +77,7 @@ async fn a_due_chase_costs_a_few_requests_and_idle_customers_cost_none() {
 
     // 1,000 enrolled customers that are not due, and 20 more that are due tomorrow.
     let tenant = TenantId::parse(&stack.tenant).unwrap();
-    let table = &stack.api().table;
+    let table = stack.table();
     let mut writes = Vec::new();
     for i in 0..1000 {
         let body =
@@ -98,7 +89,7 @@ async fn a_due_chase_costs_a_few_requests_and_idle_customers_cost_none() {
         customer.chasing.cadence_id = Some(cadence_id.clone());
         customer.chasing.cadence_version = Some(1);
         customer.next_evaluation_at = Some(Utc.with_ymd_and_hms(2027, 1, 1, 8, 0, 0).unwrap());
-        writes.push(customer_store::put(table, &tenant, customer, None, &[]).unwrap());
+        writes.push(customer_store::put(table, &tenant, &customer, None).unwrap());
     }
     for chunk in writes.chunks(25) {
         let batch = chunk.iter().map(|w| table.transact(w.clone()));
@@ -109,12 +100,7 @@ async fn a_due_chase_costs_a_few_requests_and_idle_customers_cost_none() {
     // The 20 customers of the first run are due again tomorrow (step 2).
     stack.set_clock("2026-03-02T08:00:00Z").await;
     stack.reset_aws_requests();
-    let report = shared::scheduler::handle(
-        &stack.stack.functions.scheduler.app,
-        event("2026-03-02T08:00:00Z"),
-    )
-    .await
-    .unwrap();
+    let report = stack.schedule("2026-03-02T08:00:00Z".parse().unwrap()).await;
     assert_eq!(report.enqueued, 20);
     let scheduler_second = per_operation(&stack);
     println!("scheduler for 20 due chases with 1,000 idle customers: {scheduler_second:?}");

@@ -7,7 +7,7 @@ use chrono::{NaiveDate, TimeZone, Utc};
 use integration_tests::proxy::{Fault, FaultyProxy};
 use integration_tests::{StackOptions, TestStack};
 use serde_json::{json, Value};
-use shared::config::AwsTimeouts;
+use runtime::config::AwsTimeouts;
 use std::time::Duration;
 
 fn day(s: &str) -> NaiveDate {
@@ -268,18 +268,9 @@ async fn the_same_tick_twice_or_concurrently_sends_once() {
     stack.create("/v1/invoices", &owner, &json!({"customer_id": setup.customer_id, "number": "T-1", "currency": "EUR", "issue_date": "2026-03-01", "due_date": "2026-03-31", "total": "80.00"})).await;
     stack.enrol(&owner, &setup.customer_id, &cadence_id).await;
     let at = Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 0).unwrap();
-    let event = |at: chrono::DateTime<Utc>| -> aws_lambda_events::eventbridge::EventBridgeEvent {
-        serde_json::from_value(json!({"version": "0", "id": ulid::Ulid::new().to_string(), "detail-type": "Scheduled Event",
-            "source": "aws.events", "account": "000000000000", "time": at, "region": "us-east-1", "resources": [], "detail": {}}))
-        .unwrap()
-    };
     // Two scheduler runs for one instant, at the same time: both may enqueue.
-    let app = &stack.stack.functions.scheduler.app;
-    let (a, b) = tokio::join!(
-        shared::scheduler::handle(app, event(at)),
-        shared::scheduler::handle(app, event(at))
-    );
-    let enqueued = a.unwrap().enqueued + b.unwrap().enqueued;
+    let (a, b) = tokio::join!(stack.schedule(at), stack.schedule(at));
+    let enqueued = a.enqueued + b.enqueued;
     assert!(enqueued >= 1);
     // Then the same tick twice through the runner, which also drains the queue.
     stack.tick(at).await;
@@ -311,11 +302,9 @@ async fn one_step_customer(stack: &TestStack, owner: &str, tag: &str) -> (Setup,
     stack.enrol(owner, &setup.customer_id, &cadence_id).await;
     stack.set_clock("2026-03-01T08:00:00Z").await;
     // The scheduler's evaluation, so the cycle exists as the worker expects.
-    let event = serde_json::from_value(json!({"version": "0", "id": "x", "detail-type": "Scheduled Event", "source": "aws.events",
-        "account": "000000000000", "time": "2026-03-01T08:00:00Z", "region": "us-east-1", "resources": [], "detail": {}})).unwrap();
-    let report = shared::scheduler::handle(&stack.stack.functions.scheduler.app, event)
-        .await
-        .unwrap();
+    let report = stack
+        .schedule("2026-03-01T08:00:00Z".parse().unwrap())
+        .await;
     assert_eq!(report.enqueued, 1);
     // The test takes the message off the queue itself, as Lambda's event source mapping would.
     let (sqs, queue) = (
@@ -338,14 +327,13 @@ async fn a_batch_delivered_twice_sends_once() {
     let stack = TestStack::start().await;
     let owner = stack.token("owner");
     let (setup, body) = one_step_customer(&stack, &owner, "dup").await;
-    let app = &stack.stack.functions.chase_worker.app;
-    let first = shared::worker::handle(app, sqs_event("m-1", 1, &body)).await;
-    let second = shared::worker::handle(app, sqs_event("m-1", 2, &body)).await;
-    let duplicate = shared::worker::handle(app, sqs_event("m-2", 1, &body)).await;
+    let first = stack.work(sqs_event("m-1", 1, &body)).await;
+    let second = stack.work(sqs_event("m-1", 2, &body)).await;
+    let duplicate = stack.work(sqs_event("m-2", 1, &body)).await;
     assert!(
-        first.batch_item_failures.is_empty()
-            && second.batch_item_failures.is_empty()
-            && duplicate.batch_item_failures.is_empty()
+        first.is_empty()
+            && second.is_empty()
+            && duplicate.is_empty()
     );
     assert_eq!(stack.emails_to(&setup.email).await.len(), 1);
     assert_eq!(
@@ -376,7 +364,7 @@ async fn faulty_stack() -> (TestStack, FaultyProxy, FaultyProxy) {
 
 /// The worker's invocation, killed after `after` as if its sandbox died.
 async fn crash_after(stack: &TestStack, after: Duration, event: SqsEvent) {
-    let run = shared::worker::handle(&stack.stack.functions.chase_worker.app, event);
+    let run = stack.work(event);
     assert!(
         tokio::time::timeout(after, run).await.is_err(),
         "the worker was meant to be stuck at the fault"
@@ -393,16 +381,15 @@ async fn a_crash_after_the_claim_is_redelivered_and_sent_once() {
     crash_after(&stack, Duration::from_secs(2), sqs_event("m-9", 1, &body)).await;
     dynamodb.heal();
     assert_eq!(stack.emails_to(&setup.email).await.len(), 0);
-    let app = &stack.stack.functions.chase_worker.app;
-    let redelivered = shared::worker::handle(app, sqs_event("m-9", 2, &body)).await;
-    assert!(redelivered.batch_item_failures.is_empty());
+    let redelivered = stack.work(sqs_event("m-9", 2, &body)).await;
+    assert!(redelivered.is_empty());
     assert_eq!(
         stack.emails_to(&setup.email).await.len(),
         1,
         "sent, not lost"
     );
-    let again = shared::worker::handle(app, sqs_event("m-9", 3, &body)).await;
-    assert!(again.batch_item_failures.is_empty());
+    let again = stack.work(sqs_event("m-9", 3, &body)).await;
+    assert!(again.is_empty());
     assert_eq!(
         stack.emails_to(&setup.email).await.len(),
         1,
@@ -421,9 +408,8 @@ async fn a_crash_after_sending_is_recorded_not_resent() {
     crash_after(&stack, Duration::from_secs(2), sqs_event("m-7", 1, &body)).await;
     dynamodb.heal();
     assert_eq!(stack.emails_to(&setup.email).await.len(), 1);
-    let app = &stack.stack.functions.chase_worker.app;
-    let redelivered = shared::worker::handle(app, sqs_event("m-7", 2, &body)).await;
-    assert!(redelivered.batch_item_failures.is_empty());
+    let redelivered = stack.work(sqs_event("m-7", 2, &body)).await;
+    assert!(redelivered.is_empty());
     assert_eq!(stack.emails_to(&setup.email).await.len(), 1, "never twice");
     assert_eq!(
         timeline(&stack, &owner, &setup.customer_id).await,
@@ -441,9 +427,8 @@ async fn a_crash_during_the_send_is_never_resent_and_a_person_checks() {
     ses.fail_after("outbound-emails", &dynamodb, Fault::Stall);
     crash_after(&stack, Duration::from_secs(2), sqs_event("m-8", 1, &body)).await;
     dynamodb.heal();
-    let app = &stack.stack.functions.chase_worker.app;
-    let redelivered = shared::worker::handle(app, sqs_event("m-8", 2, &body)).await;
-    assert!(redelivered.batch_item_failures.is_empty());
+    let redelivered = stack.work(sqs_event("m-8", 2, &body)).await;
+    assert!(redelivered.is_empty());
     assert_eq!(stack.emails_to(&setup.email).await.len(), 1, "never twice");
     assert_outcome_unknown(&stack, &owner, &setup.customer_id).await;
 }
@@ -493,10 +478,9 @@ async fn an_unknown_send_outcome_is_recorded_and_never_retried() {
     // SES sends the email, then the answer is lost: the worker's call
     // times out after the request was written.
     ses.fail(Fault::LoseAnswers);
-    let app = &stack.stack.functions.chase_worker.app;
-    let first = shared::worker::handle(app, sqs_event("m-u", 1, &body)).await;
+    let first = stack.work(sqs_event("m-u", 1, &body)).await;
     assert!(
-        first.batch_item_failures.is_empty(),
+        first.is_empty(),
         "recorded and acknowledged, not retried"
     );
     ses.heal();
@@ -504,8 +488,8 @@ async fn an_unknown_send_outcome_is_recorded_and_never_retried() {
     assert_outcome_unknown(&stack, &owner, &setup.customer_id).await;
     // A redelivery and a duplicate from a second scheduler run change nothing.
     for (id, count) in [("m-u", 2), ("m-dup", 1)] {
-        let again = shared::worker::handle(app, sqs_event(id, count, &body)).await;
-        assert!(again.batch_item_failures.is_empty());
+        let again = stack.work(sqs_event(id, count, &body)).await;
+        assert!(again.is_empty());
     }
     assert_eq!(stack.emails_to(&setup.email).await.len(), 1, "never twice");
     // The next day's tick does not chase this step again either.
@@ -524,11 +508,9 @@ async fn a_payment_between_enqueue_and_send_suppresses_the_chase() {
     let (setup, cadence_id) = setup(&stack, &owner, steps, "paid").await;
     let inv = stack.create("/v1/invoices", &owner, &json!({"customer_id": setup.customer_id, "number": "PD-1", "currency": "EUR", "issue_date": "2026-03-01", "due_date": "2026-03-31", "total": "80.00"})).await;
     stack.enrol(&owner, &setup.customer_id, &cadence_id).await;
-    let event = serde_json::from_value(json!({"version": "0", "id": "x", "detail-type": "Scheduled Event", "source": "aws.events",
-        "account": "000000000000", "time": "2026-03-01T08:00:00Z", "region": "us-east-1", "resources": [], "detail": {}})).unwrap();
-    let report = shared::scheduler::handle(&stack.stack.functions.scheduler.app, event)
-        .await
-        .unwrap();
+    let report = stack
+        .schedule("2026-03-01T08:00:00Z".parse().unwrap())
+        .await;
     assert_eq!(report.enqueued, 1);
     stack.set_clock("2026-03-01T08:05:00Z").await;
     pay(

@@ -201,9 +201,9 @@ async fn every_customer_change_is_in_its_history() {
         .await;
     stack.delete(&format!("{base}/{contact_id}"), &owner).await;
 
-    let table = &stack.api().table;
-    let tenant = shared::domain::identity::TenantId::parse(&stack.tenant).unwrap();
-    let stored = shared::adapters::customer_store::get(table, &tenant, &customer_id)
+    let table = stack.table();
+    let tenant = domain::identity::TenantId::parse(&stack.tenant).unwrap();
+    let stored = store::customer::get(table, &tenant, &customer_id)
         .await
         .unwrap()
         .unwrap();

@@ -37,11 +37,11 @@ async fn a_hard_bounce_flags_the_contact_once_however_often_it_arrives() {
     let event: SnsEvent = serde_json::from_value(fixture).unwrap();
 
     let first =
-        shared::feedback::handle(&stack.stack.functions.delivery_feedback.app, event.clone())
+        stack.feedback(event.clone())
             .await
             .unwrap();
     assert_eq!(first.recorded, 1);
-    let again = shared::feedback::handle(&stack.stack.functions.delivery_feedback.app, event)
+    let again = stack.feedback(event)
         .await
         .unwrap();
     assert_eq!(again.recorded, 0, "a redelivered event writes nothing");
@@ -81,7 +81,7 @@ async fn events_without_chase_tags_are_ignored() {
                 "Timestamp": "2026-06-09T08:00:06.000Z", "SignatureVersion": "1", "Signature": "s", "SigningCertUrl": "u", "UnsubscribeUrl": "u", "MessageAttributes": {}}
     }]}))
     .unwrap();
-    let report = shared::feedback::handle(&stack.stack.functions.delivery_feedback.app, event)
+    let report = stack.feedback(event)
         .await
         .unwrap();
     assert_eq!(report.ignored, 2);

@@ -3,7 +3,7 @@
 //! evaluation for arbitrary timelines is the property test
 //! `the_preview_is_what_day_by_day_evaluation_does` in
 //! `shared/tests/chasing_timelines.rs`; the endpoint calls that same
-//! `Evaluator::preview` through `shared::chasing::preview`, and the tests
+//! `Evaluator::preview` through `app::chasing::preview`, and the tests
 //! here pin its output for known customers.
 
 use integration_tests::{Reply, TestStack};

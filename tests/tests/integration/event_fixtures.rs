@@ -26,12 +26,10 @@ fn tenant_of(name: &str) -> String {
         .to_string()
 }
 
-fn body_json(response: lambda_http::Response<lambda_http::Body>) -> (u16, Value) {
+async fn body_json(response: axum::response::Response) -> (u16, Value) {
     let status = response.status().as_u16();
-    let body = match response.into_body() {
-        lambda_http::Body::Text(text) => serde_json::from_str(&text).unwrap(),
-        _ => Value::Null,
-    };
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     (status, body)
 }
 
@@ -41,12 +39,11 @@ async fn api_gateway_events_reach_the_settings_handler() {
     // The fixtures' tenant is fixed; clear what an earlier run may have left.
     let tenant = tenant_of("api-get-settings.json");
     let (status, body) = body_json(
-        shared::api::handle(
-            &stack.stack.functions.api.app,
-            api_request("api-get-settings.json"),
-        )
-        .await,
-    );
+        stack
+            .invoke_api(api_request("api-get-settings.json"))
+            .await,
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["id"], tenant.as_str());
 
@@ -65,12 +62,11 @@ async fn api_gateway_events_reach_the_settings_handler() {
         assert_eq!(reply.status, 200);
     }
     let (status, body) = body_json(
-        shared::api::handle(
-            &stack.stack.functions.api.app,
-            api_request("api-patch-settings.json"),
-        )
-        .await,
-    );
+        stack
+            .invoke_api(api_request("api-patch-settings.json"))
+            .await,
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["company_name"], "Acme Ltd");
     assert_eq!(body["time_zone"], "Europe/London");
@@ -85,9 +81,7 @@ async fn the_scheduled_event_runs_the_scheduler_at_its_own_time() {
         event.time.unwrap().to_rfc3339(),
         "2026-06-09T08:00:00+00:00"
     );
-    let report = shared::scheduler::handle(&stack.stack.functions.scheduler.app, event)
-        .await
-        .unwrap();
+    let report = stack.schedule(event.time.unwrap()).await;
     assert_eq!(report.due_customers, 0);
 }
 
@@ -98,13 +92,7 @@ async fn the_sqs_batch_parses_and_each_record_is_reported_on_its_own() {
         serde_json::from_value(fixture("chase-worker-sqs-batch.json")).unwrap();
     assert_eq!(event.records.len(), 2);
     event.records[1].body = Some("{not json".into());
-    let response =
-        shared::worker::handle(&stack.stack.functions.chase_worker.app, event.clone()).await;
-    let failed: Vec<_> = response
-        .batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.clone())
-        .collect();
+    let failed = stack.work(event.clone()).await;
     assert!(
         failed.contains(&event.records[1].message_id.clone().unwrap()),
         "the malformed record fails alone"

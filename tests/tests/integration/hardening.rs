@@ -5,7 +5,7 @@
 use integration_tests::proxy::{Fault, FaultyProxy};
 use integration_tests::{StackOptions, TestStack};
 use serde_json::{json, Value};
-use shared::config::AwsTimeouts;
+use runtime::config::AwsTimeouts;
 use std::time::{Duration, Instant};
 
 fn timeouts(attempt_ms: u64, operation_ms: u64) -> AwsTimeouts {

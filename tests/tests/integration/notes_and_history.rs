@@ -4,9 +4,10 @@
 use chrono::{DateTime, Duration, Utc};
 use integration_tests::TestStack;
 use serde_json::{json, Value};
-use shared::adapters::{customer_store, keys};
-use shared::domain::history::{HistoryItem, HistoryType};
-use shared::domain::identity::TenantId;
+use store::customer as customer_store;
+use store::keys;
+use domain::history::{HistoryItem, HistoryType};
+use domain::identity::TenantId;
 
 async fn invoice(stack: &TestStack, token: &str, customer_id: &str, number: &str) -> String {
     stack
@@ -148,8 +149,7 @@ async fn a_note_links_invoices_sets_a_reminder_and_appears_in_the_history() {
     // The customer record's recent history (the page's timeline) is current.
     let tenant = TenantId::parse(&stack.tenant).unwrap();
     let record = stack
-        .api()
-        .table
+        .table()
         .get(&keys::customer_pk(&tenant, &cid), keys::CUSTOMER_SK)
         .await
         .unwrap()
@@ -303,7 +303,7 @@ async fn concurrent_notes_on_one_customer_all_land() {
 /// money routes would), `count / 10` of them payments of `invoice_id`.
 async fn seed_history(stack: &TestStack, customer_id: &str, invoice_id: &str, count: usize) {
     let tenant = TenantId::parse(&stack.tenant).unwrap();
-    let table = &stack.api().table;
+    let table = stack.table();
     let start: DateTime<Utc> = "2025-01-01T08:00:00Z".parse().unwrap();
     let mut writes = Vec::new();
     for i in 0..count {

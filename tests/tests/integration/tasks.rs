@@ -4,8 +4,8 @@
 use integration_tests::{Reply, TestStack};
 use reqwest::Method;
 use serde_json::{json, Value};
-use shared::adapters::keys;
-use shared::domain::identity::TenantId;
+use store::keys;
+use domain::identity::TenantId;
 
 async fn customer(stack: &TestStack, token: &str, number: &str) -> String {
     stack
@@ -33,8 +33,7 @@ async fn post(stack: &TestStack, path: &str, token: &str, body: Option<&Value>) 
 async fn stored(stack: &TestStack, customer_id: &str, sk: &str) -> bool {
     let tenant = TenantId::parse(&stack.tenant).unwrap();
     stack
-        .api()
-        .table
+        .table()
         .get(&keys::customer_pk(&tenant, customer_id), sk)
         .await
         .unwrap()

@@ -66,4 +66,5 @@ pub fn valid_id(id: &str) -> bool {
     id.len() == 26 && id.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
+pub mod customers;
 pub mod settings;
