@@ -142,7 +142,10 @@ impl TestStack {
     }
 
     /// One scheduler invocation for the tick at `at`.
-    pub async fn schedule(&self, at: chrono::DateTime<chrono::Utc>) -> app::jobs::scheduler::SchedulerReport {
+    pub async fn schedule(
+        &self,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> app::jobs::scheduler::SchedulerReport {
         self.stack
             .functions
             .scheduler
@@ -166,9 +169,17 @@ impl TestStack {
     pub async fn feedback(
         &self,
         event: aws_lambda_events::sns::SnsEvent,
-    ) -> Result<app::jobs::delivery_feedback::FeedbackReport, app::jobs::delivery_feedback::FeedbackError> {
+    ) -> Result<
+        app::jobs::delivery_feedback::FeedbackReport,
+        app::jobs::delivery_feedback::FeedbackError,
+    > {
         let messages: Vec<String> = event.records.into_iter().map(|r| r.sns.message).collect();
-        self.stack.functions.delivery_feedback.job.handle(&messages).await
+        self.stack
+            .functions
+            .delivery_feedback
+            .job
+            .handle(&messages)
+            .await
     }
 
     /// One API function invocation for a Lambda request (as `lambda_http` builds it).

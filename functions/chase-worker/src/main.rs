@@ -20,7 +20,9 @@ async fn main() -> Result<(), Error> {
     };
     let worker = &worker;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        let failed = worker.handle(messaging::sqs_events::records(event.payload)).await;
+        let failed = worker
+            .handle(messaging::sqs_events::records(event.payload))
+            .await;
         Ok::<_, Error>(messaging::sqs_events::batch_response(failed))
     }))
     .await

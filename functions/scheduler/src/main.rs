@@ -22,7 +22,10 @@ async fn main() -> Result<(), Error> {
         move |event: LambdaEvent<EventBridgeEvent>| async move {
             // The event's time, never the wall clock: a late or retried
             // event evaluates the instant it was scheduled for.
-            let at = event.payload.time.ok_or("the scheduled event has no time")?;
+            let at = event
+                .payload
+                .time
+                .ok_or("the scheduled event has no time")?;
             Ok::<_, Error>(scheduler.tick(at).await?)
         },
     ))

@@ -2,11 +2,11 @@
 //! do in AWS, run to completion for one instant.
 
 use crate::LocalStack;
+use app::jobs::scheduler::SchedulerReport;
+use app::messages::QueuedRecord;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use app::jobs::scheduler::SchedulerReport;
-use app::messages::QueuedRecord;
 use std::collections::HashSet;
 
 /// Lambda's event source mapping hands a function at most this many records.

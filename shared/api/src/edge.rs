@@ -150,11 +150,9 @@ pub fn caller_from_claims(claims: &HashMap<String, String>) -> Result<Caller, Ap
         .get("sub")
         .and_then(|raw| UserId::parse(raw))
         .ok_or(ApiError::Unauthorized)?;
-    let role = first(&ROLE_CLAIMS)
-        .and_then(|raw| Role::parse(raw))
-        .ok_or(app::error::AppError::Forbidden(
-            "the token carries no known role",
-        ))?;
+    let role = first(&ROLE_CLAIMS).and_then(|raw| Role::parse(raw)).ok_or(
+        app::error::AppError::Forbidden("the token carries no known role"),
+    )?;
     Ok(Caller { tenant, user, role })
 }
 

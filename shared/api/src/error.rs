@@ -94,10 +94,8 @@ impl ApiError {
     /// Worth the same request again shortly (`Retry-After`): the service was
     /// busy or slow, or the records changed under a concurrent request.
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            Self::TimedOut | Self::App(AppError::Unavailable(_))
-        ) || matches!(self, Self::App(AppError::Conflict { code, .. }) if *code == CONCURRENT_UPDATE)
+        matches!(self, Self::TimedOut | Self::App(AppError::Unavailable(_)))
+            || matches!(self, Self::App(AppError::Conflict { code, .. }) if *code == CONCURRENT_UPDATE)
     }
 
     /// The client-facing body. Messages are fixed or built from validated

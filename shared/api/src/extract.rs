@@ -173,6 +173,11 @@ impl Ctx {
         response: ApiResponse,
     ) -> Result<ApiResponse, ApiError> {
         let Change { writes, .. } = &change;
+        // Nothing changes (already in that state): nothing is written, and
+        // the Idempotency-Key stays unused.
+        if writes.is_empty() {
+            return Ok(response);
+        }
         let mut writes: Vec<Write> = writes.clone();
         if let Some(key) = &self.facts.idempotency {
             writes.push(key.claim(&response, self.now));
@@ -193,7 +198,10 @@ impl Ctx {
 
     async fn replay(&self) -> Result<Option<ApiResponse>, ApiError> {
         match &self.facts.idempotency {
-            Some(key) => key.replay(&self.context, &self.caller.tenant, self.now).await,
+            Some(key) => {
+                key.replay(&self.context, &self.caller.tenant, self.now)
+                    .await
+            }
             None => Ok(None),
         }
     }

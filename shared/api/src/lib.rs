@@ -53,6 +53,17 @@ macro_rules! routes {
 
 routes! {
     "/v1/settings" => { GET handlers::settings::get, PATCH handlers::settings::patch },
+    "/v1/customers" => { GET handlers::customers::list, POST handlers::customers::create },
+    "/v1/customers/export" => { GET handlers::customers::export },
+    "/v1/customers/{id}" => {
+        GET handlers::customers::get,
+        PATCH handlers::customers::patch,
+        DELETE handlers::customers::delete,
+    },
+    "/v1/customers/{id}/chasing" => { PUT handlers::chasing::enrol, DELETE handlers::chasing::unenrol },
+    "/v1/customers/{id}/chasing/pause" => { POST handlers::chasing::pause },
+    "/v1/customers/{id}/chasing/resume" => { POST handlers::chasing::resume },
+    "/v1/customers/{id}/chasing/preview" => { GET handlers::chasing::preview },
 }
 
 /// The API's router: the route table behind the edge, JSON 404 and 405
@@ -62,7 +73,10 @@ pub fn router(state: ApiState) -> Router {
     table()
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), edge::edge))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            edge::edge,
+        ))
         .with_state(state)
 }
 

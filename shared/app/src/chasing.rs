@@ -2,6 +2,8 @@
 //! chasing evaluation, built the same way from a customer and its tenant's
 //! settings.
 
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use chrono_tz::Tz;
 use domain::balance::CustomerBalance;
 use domain::cadence::{
     assign_cadence, Cadence, CustomerFacts, Evaluator, OpenPromise, Pause, PreviewEntry, Stops,
@@ -10,8 +12,6 @@ use domain::customer::{ChasingStatus, Customer};
 use domain::fields::Address;
 use domain::settings::Settings;
 use domain::template::{InvoiceLine, TemplateData};
-use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
-use chrono_tz::Tz;
 
 /// Everything besides the balance that can hold a chase back.
 pub fn stops(customer: &Customer, settings: &Settings) -> Stops {
@@ -235,11 +235,7 @@ mod tests {
             .unwrap()
     }
 
-    fn invoice(
-        number: &str,
-        due: &str,
-        status: CollectionStatus,
-    ) -> domain::invoice::Invoice {
+    fn invoice(number: &str, due: &str, status: CollectionStatus) -> domain::invoice::Invoice {
         NewInvoice {
             customer_id: "01CUSTOMER".into(),
             number: number.into(),

@@ -61,7 +61,8 @@ impl Context {
 
     /// After this process saved new settings: they are seen at once here.
     pub fn remember_settings(&self, tenant: &TenantId, settings: Settings) {
-        self.cache().insert(tenant.clone(), (settings, Instant::now()));
+        self.cache()
+            .insert(tenant.clone(), (settings, Instant::now()));
     }
 
     fn cache(&self) -> MutexGuard<'_, HashMap<TenantId, (Settings, Instant)>> {

@@ -74,10 +74,12 @@ impl From<StoreError> for AppError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Throttled(_) | StoreError::Unavailable(_) => Self::Unavailable(error),
-            StoreError::BadCursor => Self::invalid_field("cursor", "is not a cursor from this listing"),
-            StoreError::TransactionConflict => Self::concurrent(
-                "another request changed the same records at the same time; retry",
-            ),
+            StoreError::BadCursor => {
+                Self::invalid_field("cursor", "is not a cursor from this listing")
+            }
+            StoreError::TransactionConflict => {
+                Self::concurrent("another request changed the same records at the same time; retry")
+            }
             other => Self::internal(other),
         }
     }

@@ -122,7 +122,10 @@ pub enum CustomerFilter {
     ChasingStatus(String),
     HasOverdue(bool),
     /// Customers enrolled in one version of a cadence.
-    Enrolment { cadence_id: String, version: u32 },
+    Enrolment {
+        cadence_id: String,
+        version: u32,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -303,8 +306,11 @@ pub trait ContactRoleStore: Send + Sync {
 #[async_trait]
 pub trait GroupStore: Send + Sync {
     async fn group(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<CustomerGroup>>;
-    async fn groups(&self, tenant: &TenantId, page: PageRequest)
-        -> StoreResult<Page<CustomerGroup>>;
+    async fn groups(
+        &self,
+        tenant: &TenantId,
+        page: PageRequest,
+    ) -> StoreResult<Page<CustomerGroup>>;
 }
 
 #[async_trait]
@@ -399,10 +405,17 @@ pub enum Write {
         items: Vec<HistoryItem>,
     },
     /// Removes the record if unchanged, its list entries and its number.
-    DeleteCustomer { stored: Box<StoredCustomer> },
+    DeleteCustomer {
+        stored: Box<StoredCustomer>,
+    },
     /// Claims a number for a customer; fails if another customer has it.
-    ReserveCustomerNumber { number: String, customer_id: String },
-    ReleaseCustomerNumber { number: String },
+    ReserveCustomerNumber {
+        number: String,
+        customer_id: String,
+    },
+    ReleaseCustomerNumber {
+        number: String,
+    },
     /// One timeline item (never overwritten).
     History(Box<HistoryItem>),
 
@@ -412,8 +425,13 @@ pub enum Write {
         next: Box<InvoiceRecord>,
         previous: Option<Box<InvoiceRecord>>,
     },
-    ReserveInvoiceNumber { number: String, invoice_id: String },
-    ReleaseInvoiceNumber { number: String },
+    ReserveInvoiceNumber {
+        number: String,
+        invoice_id: String,
+    },
+    ReleaseInvoiceNumber {
+        number: String,
+    },
     InsertPayment(Box<Payment>),
     InsertAdjustment(Box<Adjustment>),
     /// The promise record (created, or its progress updated).
@@ -421,27 +439,47 @@ pub enum Write {
 
     InsertTask(Box<Task>),
     /// `next` in place of the task at `expected_version` (same status).
-    ReplaceTask { next: Box<Task>, expected_version: u64 },
+    ReplaceTask {
+        next: Box<Task>,
+        expected_version: u64,
+    },
     /// A completed task moved out of the open range; fails unless the open
     /// one is still at `expected_version`.
-    CloseTask { completed: Box<Task>, expected_version: u64 },
+    CloseTask {
+        completed: Box<Task>,
+        expected_version: u64,
+    },
 
     InsertNote(Box<Note>),
 
     /// The contact, new (`expected_version` 0) or replacing that version.
-    SaveContact { contact: Box<Contact>, expected_version: u64 },
-    DeleteContact { contact: Box<Contact> },
+    SaveContact {
+        contact: Box<Contact>,
+        expected_version: u64,
+    },
+    DeleteContact {
+        contact: Box<Contact>,
+    },
     /// Moves a contact role's in-use count; fails if the role is gone.
-    CountRoleUse { role_id: String, delta: i64 },
+    CountRoleUse {
+        role_id: String,
+        delta: i64,
+    },
     /// A new contact role; fails if its name is taken.
     CreateContactRole(Box<ContactRole>),
     /// Deletes a role nobody uses.
     DeleteContactRole(Box<ContactRole>),
 
     /// The group, new (`expected_version` 0) or replacing that version.
-    SaveGroup { group: Box<CustomerGroup>, expected_version: u64 },
+    SaveGroup {
+        group: Box<CustomerGroup>,
+        expected_version: u64,
+    },
     /// Moves a group's member count; fails if the group is gone.
-    CountGroupMember { group_id: String, delta: i64 },
+    CountGroupMember {
+        group_id: String,
+        delta: i64,
+    },
     /// Deletes a group without members.
     DeleteGroup(Box<CustomerGroup>),
     /// Copies a group's settings onto one member, if it is still a member.
@@ -452,7 +490,10 @@ pub enum Write {
     },
 
     /// The template, new (`expected_version` 0) or replacing that version.
-    SaveTemplate { record: Box<TemplateRecord>, expected_version: u32 },
+    SaveTemplate {
+        record: Box<TemplateRecord>,
+        expected_version: u32,
+    },
     DeleteTemplate(Box<TemplateRecord>),
 
     /// The cadence's current version and its snapshot; creating counts it
@@ -464,12 +505,17 @@ pub enum Write {
         unenrolled: bool,
     },
     /// Deletes a cadence nobody is enrolled in.
-    DeleteCadence { id: String },
+    DeleteCadence {
+        id: String,
+    },
     /// Moves the enrolment counters of cadences and versions.
     CountEnrolments(EnrolmentDeltas),
 
     /// The tenant's settings, conditioned on `expected_version`.
-    SaveSettings { settings: Box<Settings>, expected_version: u64 },
+    SaveSettings {
+        settings: Box<Settings>,
+        expected_version: u64,
+    },
 
     /// Claims a chase for one delivery of a message (see
     /// [`crate::records::Claim`]); fails if another delivery owns it.

@@ -41,18 +41,26 @@ mod tests {
     #[tokio::test]
     async fn retries_only_what_is_retryable_and_only_so_often() {
         let calls = AtomicU32::new(0);
-        let result: Result<(), &str> = retrying(3, |e| *e == "busy", || {
-            calls.fetch_add(1, Ordering::SeqCst);
-            async { Err("busy") }
-        })
+        let result: Result<(), &str> = retrying(
+            3,
+            |e| *e == "busy",
+            || {
+                calls.fetch_add(1, Ordering::SeqCst);
+                async { Err("busy") }
+            },
+        )
         .await;
         assert_eq!(result, Err("busy"));
         assert_eq!(calls.load(Ordering::SeqCst), 3);
         calls.store(0, Ordering::SeqCst);
-        let result: Result<(), &str> = retrying(3, |e| *e == "busy", || {
-            calls.fetch_add(1, Ordering::SeqCst);
-            async { Err("broken") }
-        })
+        let result: Result<(), &str> = retrying(
+            3,
+            |e| *e == "busy",
+            || {
+                calls.fetch_add(1, Ordering::SeqCst);
+                async { Err("broken") }
+            },
+        )
         .await;
         assert_eq!(result, Err("broken"));
         assert_eq!(calls.load(Ordering::SeqCst), 1);

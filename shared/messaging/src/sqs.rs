@@ -16,7 +16,11 @@ pub struct SqsChaseQueue {
 }
 
 impl SqsChaseQueue {
-    pub fn new(sdk: &runtime::SdkConfig, options: &runtime::ClientOptions, queue_url: String) -> Self {
+    pub fn new(
+        sdk: &runtime::SdkConfig,
+        options: &runtime::ClientOptions,
+        queue_url: String,
+    ) -> Self {
         let mut config =
             aws_sdk_sqs::config::Builder::from(sdk).timeout_config(options.storage_timeouts());
         for interceptor in &options.interceptors {
@@ -94,4 +98,3 @@ impl ChaseQueue for SqsChaseQueue {
         accepted
     }
 }
-

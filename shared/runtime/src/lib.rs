@@ -6,9 +6,9 @@
 
 pub mod config;
 
-pub use aws_config::SdkConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
+pub use aws_config::SdkConfig;
 use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
 use config::AwsTimeouts;
 

@@ -7,17 +7,17 @@
 //! assignment mode `always` have a copy under `CADENCE_ASSIGNMENT#` so the
 //! rules read only those.
 
-use app::ports::{Page, PageRequest, StoreError};
 use super::dynamo::{Condition, Item, KeyQuery, Table};
 use super::keys::{
     cadence_assignment_sk, cadence_sk, cadence_version_sk, tenant_pk, CADENCE_ASSIGNMENT_PREFIX,
     CADENCE_COUNT_SK, CADENCE_PREFIX, CADENCE_VERSION_PREFIX, PK, SK,
 };
-use domain::cadence::{AssignmentMode, Cadence, MAX_CADENCES_PER_TENANT};
 use app::ports::EnrolmentDeltas;
+use app::ports::{Page, PageRequest, StoreError};
 use app::records::{CadenceRecord, VersionRecord};
-use domain::identity::TenantId;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use domain::cadence::{AssignmentMode, Cadence, MAX_CADENCES_PER_TENANT};
+use domain::identity::TenantId;
 use serde::Serialize;
 
 fn s(value: &str) -> AttributeValue {
@@ -81,7 +81,9 @@ pub async fn list(
     tenant: &TenantId,
     request: &PageRequest,
 ) -> Result<Page<CadenceRecord>, StoreError> {
-    let (items, next_cursor) = table.tenant_list_page(tenant, CADENCE_PREFIX, request).await?;
+    let (items, next_cursor) = table
+        .tenant_list_page(tenant, CADENCE_PREFIX, request)
+        .await?;
     let items = items.iter().map(parse_record).collect::<Result<_, _>>()?;
     Ok(Page { items, next_cursor })
 }
@@ -98,7 +100,9 @@ pub async fn all(table: &Table, tenant: &TenantId) -> Result<Vec<CadenceRecord>,
         let page = list(table, tenant, &request).await?;
         records.extend(page.items);
         match page.next_cursor {
-            Some(cursor) if records.len() <= MAX_CADENCES_PER_TENANT => request.cursor = Some(cursor),
+            Some(cursor) if records.len() <= MAX_CADENCES_PER_TENANT => {
+                request.cursor = Some(cursor)
+            }
             _ => return Ok(records),
         }
     }

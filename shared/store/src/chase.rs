@@ -14,9 +14,16 @@ fn s(value: &str) -> AttributeValue {
     AttributeValue::S(value.to_string())
 }
 
-pub async fn get(table: &Table, tenant: &TenantId, key: &ChaseKey) -> Result<Option<Chase>, StoreError> {
+pub async fn get(
+    table: &Table,
+    tenant: &TenantId,
+    key: &ChaseKey,
+) -> Result<Option<Chase>, StoreError> {
     table
-        .get(&customer_pk(tenant, &key.customer_id), &chase_sk(key.cycle, key.step))
+        .get(
+            &customer_pk(tenant, &key.customer_id),
+            &chase_sk(key.cycle, key.step),
+        )
         .await?
         .map(from_item)
         .transpose()
@@ -26,7 +33,11 @@ pub async fn get(table: &Table, tenant: &TenantId, key: &ChaseKey) -> Result<Opt
 /// `claimed` by an earlier delivery of the same message (SQS only
 /// redelivers after the visibility timeout, longer than the worker's, so
 /// that attempt is dead).
-pub fn claim(table: &Table, tenant: &TenantId, chase: &Chase) -> Result<TransactWriteItem, StoreError> {
+pub fn claim(
+    table: &Table,
+    tenant: &TenantId,
+    chase: &Chase,
+) -> Result<TransactWriteItem, StoreError> {
     let mut item = to_item(chase)?;
     item.insert(PK.into(), s(&customer_pk(tenant, &chase.customer_id)));
     item.insert(SK.into(), s(&chase_sk(chase.cycle, chase.step)));

@@ -1,13 +1,13 @@
 //! Contacts live in their customer's page range, so the customer page reads
 //! them in its one Query.
 
-use app::ports::StoreError;
 use super::contact_role::IN_USE;
 use super::dynamo::{from_item, to_item, Condition, Table};
 use super::keys::{contact_sk, customer_pk, tenant_pk, CONTACT_PREFIX, PK, SK};
+use app::ports::StoreError;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use domain::contact::Contact;
 use domain::identity::TenantId;
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 
 /// Every contact of a customer (strongly consistent: writes derive the
 /// customer's contact summary from it).

@@ -1,12 +1,12 @@
 //! Contact roles live in the tenant's partition; a second item per role
 //! reserves its name, so uniqueness is a conditional write, not a read.
 
-use app::ports::{Page, PageRequest, StoreError};
 use super::dynamo::{from_item, to_item, Condition, Table};
 use super::keys::{tenant_pk, PK, SK};
+use app::ports::{Page, PageRequest, StoreError};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use domain::contact_role::ContactRole;
 use domain::identity::TenantId;
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 
 const ROLE_PREFIX: &str = "CONTACT_ROLE#";
 

@@ -21,11 +21,16 @@ pub fn encode(last_key: &Item) -> Option<String> {
 
 /// The start key a cursor stands for, if it belongs to the listing whose
 /// partition attribute `attribute` is `value`.
-pub fn decode(cursor: Option<&str>, (attribute, value): (&str, &str)) -> Result<Option<Item>, StoreError> {
+pub fn decode(
+    cursor: Option<&str>,
+    (attribute, value): (&str, &str),
+) -> Result<Option<Item>, StoreError> {
     let Some(raw) = cursor.filter(|c| !c.is_empty()) else {
         return Ok(None);
     };
-    let json = URL_SAFE_NO_PAD.decode(raw).map_err(|_| StoreError::BadCursor)?;
+    let json = URL_SAFE_NO_PAD
+        .decode(raw)
+        .map_err(|_| StoreError::BadCursor)?;
     let plain: BTreeMap<String, String> =
         serde_json::from_slice(&json).map_err(|_| StoreError::BadCursor)?;
     if plain.get(attribute).map(String::as_str) != Some(value) || plain.len() > 6 {

@@ -7,15 +7,15 @@
 //! plus one entry per searchable field (name, number, email) on GSI1. A list
 //! page is then one Query of one index partition, whatever the tenant's size.
 
-use app::ports::StoreError;
 use super::dynamo::{from_item, to_item, Condition, Item, KeyQuery, Table};
 use super::keys::*;
+use app::ports::StoreError;
 use app::ports::{CustomerFilter, CustomerQuery, CustomerSort, Page};
 use app::records::StoredCustomer;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use domain::customer::Customer;
 use domain::history::HistoryItem;
 use domain::identity::TenantId;
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use rust_decimal::Decimal;
 use std::collections::BTreeSet;
 
@@ -320,20 +320,30 @@ fn facet_of(filter: &CustomerFilter) -> String {
 }
 
 /// The filter expression of a filter that narrows another facet's partition.
-fn condition_of(filter: &CustomerFilter, n: usize) -> (String, (String, String), (String, AttributeValue)) {
+fn condition_of(
+    filter: &CustomerFilter,
+    n: usize,
+) -> (String, (String, String), (String, AttributeValue)) {
     let name = format!("#f{n}");
     let value = format!(":f{n}");
     let (expression, attribute, stored) = match filter {
         CustomerFilter::Group(id) => (format!("{name} = {value}"), "group_id", s(id)),
-        CustomerFilter::ArSpecialist(id) => (format!("{name} = {value}"), "ar_specialist_id", s(id)),
+        CustomerFilter::ArSpecialist(id) => {
+            (format!("{name} = {value}"), "ar_specialist_id", s(id))
+        }
         CustomerFilter::Tag(tag) => (format!("contains({name}, {value})"), "tags", s(tag)),
-        CustomerFilter::ChasingStatus(status) => (format!("{name} = {value}"), "f_status", s(status)),
+        CustomerFilter::ChasingStatus(status) => {
+            (format!("{name} = {value}"), "f_status", s(status))
+        }
         CustomerFilter::HasOverdue(yes) => (
             format!("{name} = {value}"),
             "f_overdue",
             AttributeValue::Bool(*yes),
         ),
-        CustomerFilter::Enrolment { cadence_id, version } => (
+        CustomerFilter::Enrolment {
+            cadence_id,
+            version,
+        } => (
             format!("{name} = {value}"),
             "f_enrolment",
             s(&enrolment_facet(cadence_id, *version)),

@@ -1,12 +1,11 @@
 //! Reading the sparse due index: only customers with a next evaluation time
 //! have an entry, so the scheduler's work follows the number of due customers.
 
-use app::ports::{DueCustomer, StoreError};
-use super::dynamo::{Table};
+use super::dynamo::Table;
 use super::keys::{due_pk, DUE_INDEX, DUE_PK, DUE_SHARDS, DUE_SK, PK};
+use app::ports::{DueCustomer, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, SecondsFormat, Utc};
-
 
 /// Sort keys start with the evaluation instant in a fixed-width UTC form, so
 /// "due by `at`" is a range condition on one shard.

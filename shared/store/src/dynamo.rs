@@ -99,9 +99,11 @@ impl Table {
     /// same items wrote nothing, so it is retried (the one retry loop of
     /// this adapter; everything else relies on the SDK's own retries).
     pub async fn transact(&self, writes: Vec<TransactWriteItem>) -> Result<(), StoreError> {
-        app::retry::retrying(TRANSACTION_ATTEMPTS, |e| matches!(e, StoreError::TransactionConflict), || {
-            self.transact_once(writes.clone())
-        })
+        app::retry::retrying(
+            TRANSACTION_ATTEMPTS,
+            |e| matches!(e, StoreError::TransactionConflict),
+            || self.transact_once(writes.clone()),
+        )
         .await
     }
 

@@ -1,13 +1,13 @@
 //! Customer groups in the tenant's partition, with a member count that guards
 //! deletion and is moved in the same transaction as the member.
 
-use app::ports::{Page, PageRequest, StoreError};
 use super::dynamo::{from_item, to_item, Condition, Table};
 use super::keys::{customer_pk, group_sk, tenant_pk, CUSTOMER_SK, GROUP_PREFIX, PK, SK};
+use app::ports::{Page, PageRequest, StoreError};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use domain::customer::GroupSettings;
 use domain::group::CustomerGroup;
 use domain::identity::TenantId;
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 
 pub async fn get(
     table: &Table,
@@ -22,7 +22,9 @@ pub async fn list(
     tenant: &TenantId,
     request: &PageRequest,
 ) -> Result<Page<CustomerGroup>, StoreError> {
-    let (items, next_cursor) = table.tenant_list_page(tenant, GROUP_PREFIX, request).await?;
+    let (items, next_cursor) = table
+        .tenant_list_page(tenant, GROUP_PREFIX, request)
+        .await?;
     let items = items.into_iter().map(from_item).collect::<Result<_, _>>()?;
     Ok(Page { items, next_cursor })
 }

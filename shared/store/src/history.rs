@@ -6,15 +6,15 @@
 //! recording items with the customer's `recent_history` kept current in the
 //! same transaction, and reading the timeline newest first with filters.
 
-use app::ports::StoreError;
 use super::customer::{history_put, REVISION};
-use app::ports::{HistoryFilter, Page, PageRequest};
-use app::records::StoredCustomer;
 use super::dynamo::{from_item, Condition, Item, Table};
 use super::keys::{customer_pk, CUSTOMER_SK, HISTORY_PREFIX, PK, SK};
+use app::ports::StoreError;
+use app::ports::{HistoryFilter, Page, PageRequest};
+use app::records::StoredCustomer;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use domain::history::{push_recent, HistoryItem, HistoryType};
 use domain::identity::TenantId;
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 
 /// A filtered page reads at most this many Query pages, so a rare filter
 /// value costs a bounded number of requests; the cursor then continues

@@ -2,14 +2,14 @@
 //! while open), a pointer in the tenant partition to find it by id, a number
 //! reservation, and GSI1 keys for tenant-wide lists by status and due date.
 
-use app::ports::StoreError;
 use super::dynamo::{from_item, to_item, Condition, Item, KeyQuery, Table};
 use super::keys::*;
+use app::ports::StoreError;
 use app::ports::{InvoiceQuery, Page};
 use app::records::InvoiceRecord;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use domain::identity::TenantId;
 use domain::invoice::{Invoice, InvoiceStatus};
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use serde::Serialize;
 
 fn status_key(invoice: &Invoice) -> &'static str {

@@ -24,13 +24,13 @@ pub mod template;
 
 use app::ports::{
     CadenceStore, ChaseStore, ContactRoleStore, ContactStore, CustomerQuery, CustomerStore,
-    DueCustomer, DueIndex, GroupStore, HistoryFilter, HistoryStore, IdempotencyStore,
-    InvoiceQuery, InvoiceStore, MoneyRecordStore, NoteStore, Page, PageRequest, SettingsStore,
-    StoreError, StoreResult, TaskQuery, TaskStore, TemplateStore, Transactions, Write,
+    DueCustomer, DueIndex, GroupStore, HistoryFilter, HistoryStore, IdempotencyStore, InvoiceQuery,
+    InvoiceStore, MoneyRecordStore, NoteStore, Page, PageRequest, SettingsStore, StoreError,
+    StoreResult, TaskQuery, TaskStore, TemplateStore, Transactions, Write,
 };
 use app::records::{
-    CadenceRecord, Chase, ChaseKey, CustomerPage, IdempotencyRecord, InvoiceRecord,
-    StoredCustomer, TaskFound, TemplateRecord, VersionRecord,
+    CadenceRecord, Chase, ChaseKey, CustomerPage, IdempotencyRecord, InvoiceRecord, StoredCustomer,
+    TaskFound, TemplateRecord, VersionRecord,
 };
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::TransactWriteItem;
@@ -73,12 +73,19 @@ impl DynamoStore {
             Write::UpdateChasing { stored, next } => {
                 vec![customer::update_chasing(table, tenant, stored, next)?]
             }
-            Write::RecordHistory { stored, items } => history::record(table, tenant, stored, items)?,
+            Write::RecordHistory { stored, items } => {
+                history::record(table, tenant, stored, items)?
+            }
             Write::DeleteCustomer { stored } => customer::delete(table, tenant, stored)?,
             Write::ReserveCustomerNumber {
                 number,
                 customer_id,
-            } => vec![customer::reserve_number(table, tenant, number, customer_id)?],
+            } => vec![customer::reserve_number(
+                table,
+                tenant,
+                number,
+                customer_id,
+            )?],
             Write::ReleaseCustomerNumber { number } => {
                 vec![customer::release_number(table, tenant, number)?]
             }
@@ -92,7 +99,9 @@ impl DynamoStore {
             Write::ReleaseInvoiceNumber { number } => {
                 vec![invoice::release_number(table, tenant, number)?]
             }
-            Write::InsertPayment(payment) => vec![money_records::insert_payment(table, tenant, payment)?],
+            Write::InsertPayment(payment) => {
+                vec![money_records::insert_payment(table, tenant, payment)?]
+            }
             Write::InsertAdjustment(adjustment) => {
                 vec![money_records::insert_adjustment(table, tenant, adjustment)?]
             }
@@ -468,7 +477,10 @@ impl IdempotencyStore for DynamoStore {
 
 /// The DynamoDB client every function uses: bounded attempts and
 /// operations, the runner's interceptors and endpoint when it sets them.
-pub fn client(sdk: &runtime::SdkConfig, options: &runtime::ClientOptions) -> aws_sdk_dynamodb::Client {
+pub fn client(
+    sdk: &runtime::SdkConfig,
+    options: &runtime::ClientOptions,
+) -> aws_sdk_dynamodb::Client {
     let mut config =
         aws_sdk_dynamodb::config::Builder::from(sdk).timeout_config(options.storage_timeouts());
     if let Some(url) = &options.dynamodb_endpoint {

@@ -21,7 +21,10 @@ fn record<T: Serialize>(
     condition: Option<Condition>,
 ) -> Result<TransactWriteItem, StoreError> {
     let mut item = to_item(value)?;
-    item.insert(PK.into(), AttributeValue::S(customer_pk(tenant, customer_id)));
+    item.insert(
+        PK.into(),
+        AttributeValue::S(customer_pk(tenant, customer_id)),
+    );
     item.insert(SK.into(), AttributeValue::S(sk));
     table.put(item, condition)
 }

@@ -2,14 +2,14 @@
 //! range), listed newest first; and the check that invoices named by a note
 //! or a task belong to the customer.
 
-use app::ports::{Page, PageRequest, StoreError};
 use super::dynamo::{batch_get, text_attribute};
 use super::dynamo::{from_item, to_item, Condition, Table};
 use super::history::{page, PageQuery, SortCondition};
 use super::keys::{customer_pk, invoice_sk, note_sk, NOTE_PREFIX, PK, SK};
+use app::ports::{Page, PageRequest, StoreError};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use domain::identity::TenantId;
 use domain::note::Note;
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 
 /// Which of `invoice_ids` are not invoices of the customer (open or
 /// closed), read in one strongly consistent batch.

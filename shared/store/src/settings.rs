@@ -1,11 +1,11 @@
 //! Tenant settings: one item in the tenant's partition.
 
-use app::ports::StoreError;
 use super::dynamo::{from_item, to_item, Condition, Table};
 use super::keys::{tenant_pk, PK, SETTINGS_SK, SK};
+use app::ports::StoreError;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use domain::identity::TenantId;
 use domain::settings::Settings;
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 
 /// The tenant's settings, or the defaults (version 0) if never saved.
 pub async fn load(table: &Table, tenant: &TenantId) -> Result<Settings, StoreError> {

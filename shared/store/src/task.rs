@@ -9,18 +9,16 @@
 //!   in one status; GSI3: one customer's tasks in one status. All sorted by
 //!   `<due date>#<id>`, so a list page is one Query of one index partition.
 
-use app::ports::StoreError;
 use super::customer;
-use app::ports::{AssigneeFilter, Page, TaskQuery};
-use app::records::{StoredCustomer, TaskFound};
-use super::dynamo::{
-    batch_get, from_item, text_attribute, to_item, Condition, Item, Table,
-};
+use super::dynamo::{batch_get, from_item, text_attribute, to_item, Condition, Item, Table};
 use super::history::{page, PageQuery, SortCondition};
 use super::keys::*;
+use app::ports::StoreError;
+use app::ports::{AssigneeFilter, Page, TaskQuery};
+use app::records::{StoredCustomer, TaskFound};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use domain::identity::TenantId;
 use domain::task::{Task, TaskStatus};
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use std::collections::HashMap;
 
 const POINTER_CUSTOMER: &str = "customer_id";
@@ -157,7 +155,11 @@ pub fn close(
 /// Finds a task by id: the pointer, then task and customer in one batch.
 /// A completion can move the task between the two reads; the pointer is
 /// then read again.
-pub async fn find(table: &Table, tenant: &TenantId, id: &str) -> Result<Option<TaskFound>, StoreError> {
+pub async fn find(
+    table: &Table,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Option<TaskFound>, StoreError> {
     for _ in 0..3 {
         let Some(pointer) = table.get(&tenant_pk(tenant), &task_pointer_sk(id)).await? else {
             return Ok(None);

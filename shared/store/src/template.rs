@@ -1,11 +1,11 @@
 //! Message templates in the tenant partition, stored as JSON documents.
 
-use app::ports::{Page, PageRequest, StoreError};
 use super::dynamo::{Condition, Item, Table};
 use super::keys::{template_sk, tenant_pk, PK, SK, TEMPLATE_PREFIX};
+use app::ports::{Page, PageRequest, StoreError};
 use app::records::TemplateRecord;
-use domain::identity::TenantId;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use domain::identity::TenantId;
 
 fn parse(item: &Item) -> Result<TemplateRecord, StoreError> {
     match item.get("doc") {
@@ -33,7 +33,9 @@ pub async fn list(
     tenant: &TenantId,
     request: &PageRequest,
 ) -> Result<Page<TemplateRecord>, StoreError> {
-    let (items, next_cursor) = table.tenant_list_page(tenant, TEMPLATE_PREFIX, request).await?;
+    let (items, next_cursor) = table
+        .tenant_list_page(tenant, TEMPLATE_PREFIX, request)
+        .await?;
     let items = items.iter().map(parse).collect::<Result<_, _>>()?;
     Ok(Page { items, next_cursor })
 }

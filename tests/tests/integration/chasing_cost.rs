@@ -2,12 +2,12 @@
 //! not grow with customers that are enrolled but not due.
 
 use chrono::{TimeZone, Utc};
-use integration_tests::TestStack;
-use serde_json::json;
-use store::customer as customer_store;
 use domain::customer::CustomerChanges;
 use domain::identity::TenantId;
+use integration_tests::TestStack;
+use serde_json::json;
 use std::collections::BTreeMap;
+use store::customer as customer_store;
 
 async fn due_customers(
     stack: &TestStack,
@@ -56,7 +56,9 @@ async fn a_due_chase_costs_a_few_requests_and_idle_customers_cost_none() {
 
     stack.set_clock("2026-03-01T08:00:00Z").await;
     stack.reset_aws_requests();
-    let report = stack.schedule("2026-03-01T08:00:00Z".parse().unwrap()).await;
+    let report = stack
+        .schedule("2026-03-01T08:00:00Z".parse().unwrap())
+        .await;
     assert_eq!(report.enqueued, 20);
     let scheduler_first = per_operation(&stack);
     assert_eq!(
@@ -100,7 +102,9 @@ async fn a_due_chase_costs_a_few_requests_and_idle_customers_cost_none() {
     // The 20 customers of the first run are due again tomorrow (step 2).
     stack.set_clock("2026-03-02T08:00:00Z").await;
     stack.reset_aws_requests();
-    let report = stack.schedule("2026-03-02T08:00:00Z".parse().unwrap()).await;
+    let report = stack
+        .schedule("2026-03-02T08:00:00Z".parse().unwrap())
+        .await;
     assert_eq!(report.enqueued, 20);
     let scheduler_second = per_operation(&stack);
     println!("scheduler for 20 due chases with 1,000 idle customers: {scheduler_second:?}");

@@ -6,8 +6,8 @@ use aws_lambda_events::sqs::SqsEvent;
 use chrono::{NaiveDate, TimeZone, Utc};
 use integration_tests::proxy::{Fault, FaultyProxy};
 use integration_tests::{StackOptions, TestStack};
-use serde_json::{json, Value};
 use runtime::config::AwsTimeouts;
+use serde_json::{json, Value};
 use std::time::Duration;
 
 fn day(s: &str) -> NaiveDate {
@@ -330,11 +330,7 @@ async fn a_batch_delivered_twice_sends_once() {
     let first = stack.work(sqs_event("m-1", 1, &body)).await;
     let second = stack.work(sqs_event("m-1", 2, &body)).await;
     let duplicate = stack.work(sqs_event("m-2", 1, &body)).await;
-    assert!(
-        first.is_empty()
-            && second.is_empty()
-            && duplicate.is_empty()
-    );
+    assert!(first.is_empty() && second.is_empty() && duplicate.is_empty());
     assert_eq!(stack.emails_to(&setup.email).await.len(), 1);
     assert_eq!(
         timeline(&stack, &owner, &setup.customer_id).await,
@@ -479,10 +475,7 @@ async fn an_unknown_send_outcome_is_recorded_and_never_retried() {
     // times out after the request was written.
     ses.fail(Fault::LoseAnswers);
     let first = stack.work(sqs_event("m-u", 1, &body)).await;
-    assert!(
-        first.is_empty(),
-        "recorded and acknowledged, not retried"
-    );
+    assert!(first.is_empty(), "recorded and acknowledged, not retried");
     ses.heal();
     assert_eq!(stack.emails_to(&setup.email).await.len(), 1);
     assert_outcome_unknown(&stack, &owner, &setup.customer_id).await;

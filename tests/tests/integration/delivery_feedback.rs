@@ -36,14 +36,9 @@ async fn a_hard_bounce_flags_the_contact_once_however_often_it_arrives() {
     fixture["Records"][0]["Sns"]["Message"] = json!(message);
     let event: SnsEvent = serde_json::from_value(fixture).unwrap();
 
-    let first =
-        stack.feedback(event.clone())
-            .await
-            .unwrap();
+    let first = stack.feedback(event.clone()).await.unwrap();
     assert_eq!(first.recorded, 1);
-    let again = stack.feedback(event)
-        .await
-        .unwrap();
+    let again = stack.feedback(event).await.unwrap();
     assert_eq!(again.recorded, 0, "a redelivered event writes nothing");
 
     let contacts = stack
@@ -81,8 +76,6 @@ async fn events_without_chase_tags_are_ignored() {
                 "Timestamp": "2026-06-09T08:00:06.000Z", "SignatureVersion": "1", "Signature": "s", "SigningCertUrl": "u", "UnsubscribeUrl": "u", "MessageAttributes": {}}
     }]}))
     .unwrap();
-    let report = stack.feedback(event)
-        .await
-        .unwrap();
+    let report = stack.feedback(event).await.unwrap();
     assert_eq!(report.ignored, 2);
 }

@@ -28,7 +28,9 @@ fn tenant_of(name: &str) -> String {
 
 async fn body_json(response: axum::response::Response) -> (u16, Value) {
     let status = response.status().as_u16();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
     let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     (status, body)
 }
@@ -38,12 +40,8 @@ async fn api_gateway_events_reach_the_settings_handler() {
     let stack = TestStack::start().await;
     // The fixtures' tenant is fixed; clear what an earlier run may have left.
     let tenant = tenant_of("api-get-settings.json");
-    let (status, body) = body_json(
-        stack
-            .invoke_api(api_request("api-get-settings.json"))
-            .await,
-    )
-    .await;
+    let (status, body) =
+        body_json(stack.invoke_api(api_request("api-get-settings.json")).await).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["id"], tenant.as_str());
 

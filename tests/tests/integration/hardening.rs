@@ -4,8 +4,8 @@
 
 use integration_tests::proxy::{Fault, FaultyProxy};
 use integration_tests::{StackOptions, TestStack};
-use serde_json::{json, Value};
 use runtime::config::AwsTimeouts;
+use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 fn timeouts(attempt_ms: u64, operation_ms: u64) -> AwsTimeouts {

@@ -2,12 +2,12 @@
 //! local runner.
 
 use chrono::{DateTime, Duration, Utc};
+use domain::history::{HistoryItem, HistoryType};
+use domain::identity::TenantId;
 use integration_tests::TestStack;
 use serde_json::{json, Value};
 use store::customer as customer_store;
 use store::keys;
-use domain::history::{HistoryItem, HistoryType};
-use domain::identity::TenantId;
 
 async fn invoice(stack: &TestStack, token: &str, customer_id: &str, number: &str) -> String {
     stack

@@ -1,11 +1,11 @@
 //! `/v1/tasks` through the local runner: the lifecycle, validation, lists,
 //! the computed customer fields and what a list page costs.
 
+use domain::identity::TenantId;
 use integration_tests::{Reply, TestStack};
 use reqwest::Method;
 use serde_json::{json, Value};
 use store::keys;
-use domain::identity::TenantId;
 
 async fn customer(stack: &TestStack, token: &str, number: &str) -> String {
     stack

@@ -49,7 +49,8 @@ pub async fn get(ctx: Ctx) -> Result<ApiResponse, ApiError> {
 pub async fn patch(ctx: Ctx) -> Result<ApiResponse, ApiError> {
     let expected_version = ctx.if_match_version()?;
     let patch = SettingsPatch::parse(&ctx.json_object()?)?;
-    let change = settings::update(&ctx.context, &ctx.caller, &patch, expected_version, ctx.now).await?;
+    let change =
+        settings::update(&ctx.context, &ctx.caller, &patch, expected_version, ctx.now).await?;
     let next = change.value.clone();
     // The read in the use case is only a fast path; the condition on the
     // write is what guarantees a concurrent PATCH cannot be overwritten.

@@ -158,7 +158,10 @@ impl ChaseWorker {
             updated_at: job.now,
         };
         let chase = match store
-            .commit(&job.tenant, vec![Write::ClaimChase(Box::new(claim.clone()))])
+            .commit(
+                &job.tenant,
+                vec![Write::ClaimChase(Box::new(claim.clone()))],
+            )
             .await
         {
             Ok(()) => claim,
@@ -184,8 +187,13 @@ impl ChaseWorker {
             // A crash after the provider call: it may have gone out, so it
             // is never sent again; people are told instead.
             ChaseStatus::Sending => {
-                self.fail(&job, ChaseStatus::Sending, OUTCOME_UNKNOWN, Failure::OutcomeUnknown)
-                    .await
+                self.fail(
+                    &job,
+                    ChaseStatus::Sending,
+                    OUTCOME_UNKNOWN,
+                    Failure::OutcomeUnknown,
+                )
+                .await
             }
             ChaseStatus::Done | ChaseStatus::Suppressed | ChaseStatus::Failed => Ok(()),
         }
@@ -193,7 +201,10 @@ impl ChaseWorker {
 
     async fn context(&self, job: &Job) -> Result<Option<Context>, RecordError> {
         let store = &self.context.store;
-        let Some(stored) = store.customer(&job.tenant, &job.message.customer_id).await? else {
+        let Some(stored) = store
+            .customer(&job.tenant, &job.message.customer_id)
+            .await?
+        else {
             return Ok(None);
         };
         let settings = self.context.settings(&job.tenant).await?;
@@ -285,7 +296,13 @@ impl ChaseWorker {
     }
 
     /// Email or SMS: render, mark `sending`, call the provider, mark `sent`.
-    async fn send(&self, job: &Job, ctx: Context, run: &Run, step: &Step) -> Result<(), RecordError> {
+    async fn send(
+        &self,
+        job: &Job,
+        ctx: Context,
+        run: &Run,
+        step: &Step,
+    ) -> Result<(), RecordError> {
         let store = &self.context.store;
         let customer = &ctx.stored.customer;
         let mut contacts = store.contacts(&job.tenant, &customer.id).await?;
@@ -395,8 +412,13 @@ impl ChaseWorker {
         };
         match outcome {
             Ok(provider_id) => {
-                self.advance(job, ChaseStatus::Sending, ChaseStatus::Sent, Some(&provider_id))
-                    .await?;
+                self.advance(
+                    job,
+                    ChaseStatus::Sending,
+                    ChaseStatus::Sent,
+                    Some(&provider_id),
+                )
+                .await?;
                 self.finish(job, Some(provider_id), Some(ctx)).await
             }
             Err(SendError::NotSent(reason)) => {
@@ -412,8 +434,13 @@ impl ChaseWorker {
             }
             Err(SendError::Unknown(reason)) => {
                 tracing::warn!(reason = %reason, "send outcome unknown");
-                self.fail(job, ChaseStatus::Sending, OUTCOME_UNKNOWN, Failure::OutcomeUnknown)
-                    .await
+                self.fail(
+                    job,
+                    ChaseStatus::Sending,
+                    OUTCOME_UNKNOWN,
+                    Failure::OutcomeUnknown,
+                )
+                .await
             }
         }
     }
@@ -497,8 +524,7 @@ impl ChaseWorker {
             next.cycle.record_run(run);
             if run.action.is_message() {
                 next.messages_sent.push(job.now);
-                let window =
-                    Duration::days(i64::from(current.settings.frequency_cap.window_days));
+                let window = Duration::days(i64::from(current.settings.frequency_cap.window_days));
                 next.messages_sent.retain(|at| *at > job.now - window);
             }
             next.reschedule(current.settings.time_zone, job.now);
@@ -534,9 +560,7 @@ impl ChaseWorker {
             match self.context.store.commit(&job.tenant, writes).await {
                 Ok(()) => return Ok(()),
                 // Someone else finished this chase.
-                Err(StoreError::ConditionFailed { index }) if index == chase_index => {
-                    return Ok(())
-                }
+                Err(StoreError::ConditionFailed { index }) if index == chase_index => return Ok(()),
                 Err(StoreError::ConditionFailed { .. }) | Err(StoreError::TransactionConflict) => {
                     continue
                 }
@@ -688,9 +712,7 @@ impl ChaseWorker {
             match store.commit(&job.tenant, writes).await {
                 Ok(()) => return Ok(()),
                 // Someone else closed this chase.
-                Err(StoreError::ConditionFailed { index }) if index == chase_index => {
-                    return Ok(())
-                }
+                Err(StoreError::ConditionFailed { index }) if index == chase_index => return Ok(()),
                 Err(StoreError::ConditionFailed { index: 0 })
                 | Err(StoreError::TransactionConflict) => continue,
                 // A task or history item that already exists: written before.

@@ -67,4 +67,5 @@ pub fn valid_id(id: &str) -> bool {
 }
 
 pub mod customers;
+pub mod enrolment;
 pub mod settings;

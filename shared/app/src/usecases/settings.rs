@@ -1,8 +1,8 @@
 //! The tenant's settings.
 
 use super::{stale, Change};
-use crate::context::Context;
 use crate::access::require;
+use crate::context::Context;
 use crate::error::{AppError, AppResult};
 use crate::ports::Write;
 use chrono::{DateTime, Utc};
@@ -23,7 +23,8 @@ pub async fn update(
     now: DateTime<Utc>,
 ) -> AppResult<Change<Settings>> {
     require(caller, Permission::ManageSettings)?;
-    if let (Patch::Set(email), Some(domain)) = (&patch.sender_email, &context.config.sender_domain) {
+    if let (Patch::Set(email), Some(domain)) = (&patch.sender_email, &context.config.sender_domain)
+    {
         if !sends_from(email, domain) {
             return Err(AppError::invalid_field(
                 "sender_email",
