@@ -64,6 +64,21 @@ routes! {
     "/v1/customers/{id}/chasing/pause" => { POST handlers::chasing::pause },
     "/v1/customers/{id}/chasing/resume" => { POST handlers::chasing::resume },
     "/v1/customers/{id}/chasing/preview" => { GET handlers::chasing::preview },
+    "/v1/templates" => { GET handlers::templates::list, POST handlers::templates::create },
+    "/v1/templates/{id}" => {
+        GET handlers::templates::get,
+        PATCH handlers::templates::patch,
+        DELETE handlers::templates::delete,
+    },
+    "/v1/templates/{id}/preview" => { POST handlers::templates::preview },
+    "/v1/cadences" => { GET handlers::cadences::list, POST handlers::cadences::create },
+    "/v1/cadences/{id}" => {
+        GET handlers::cadences::get,
+        PATCH handlers::cadences::patch,
+        DELETE handlers::cadences::delete,
+    },
+    "/v1/cadences/{id}/versions" => { POST handlers::cadences::new_version },
+    "/v1/cadences/{id}/migrate" => { POST handlers::cadences::migrate },
 }
 
 /// The API's router: the route table behind the edge, JSON 404 and 405

@@ -496,15 +496,18 @@ pub enum Write {
     },
     DeleteTemplate(Box<TemplateRecord>),
 
-    /// The cadence's current version and its snapshot; creating counts it
-    /// against the tenant's limit. `unenrolled` makes it fail if anyone is
-    /// enrolled meanwhile.
+    /// The cadence's current version and its snapshot. `unenrolled` makes it
+    /// fail if anyone is enrolled meanwhile.
     SaveCadence {
         record: Box<CadenceRecord>,
         previous_version: u32,
         unenrolled: bool,
     },
-    /// Deletes a cadence nobody is enrolled in.
+    /// Moves the tenant's cadence count; an increase past the limit fails.
+    CountCadences {
+        delta: i64,
+    },
+    /// Deletes a cadence nobody is enrolled in (and counts it out).
     DeleteCadence {
         id: String,
     },

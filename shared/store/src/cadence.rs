@@ -109,8 +109,8 @@ pub async fn all(table: &Table, tenant: &TenantId) -> Result<Vec<CadenceRecord>,
 }
 
 /// Writes: the current record (conditioned on the stored version, or absent
-/// when `previous_version` is 0) and the version's snapshot. Creating also
-/// counts the cadence against the tenant's limit. `unenrolled` makes it fail
+/// when `previous_version` is 0) and the version's snapshot (creating is
+/// committed with a count of the tenant's cadences). `unenrolled` makes it fail
 /// if anyone is enrolled: how a change to what the cadence does is written,
 /// so an enrolment committed meanwhile fails it rather than changes under
 /// the customer.
@@ -148,7 +148,6 @@ fn save_with(
         ]
         .into();
         writes.push(table.put(current, Some(Condition::absent()))?);
-        writes.push(count_cadences(table, tenant, 1)?);
     } else {
         // Enrolment counts move on their own; only the document and version change.
         let mut unchanged = Condition::version_is(u64::from(previous_version));

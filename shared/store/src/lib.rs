@@ -155,6 +155,7 @@ impl DynamoStore {
                 previous_version,
                 unenrolled,
             } => cadence::save(table, tenant, record, *previous_version, *unenrolled)?,
+            Write::CountCadences { delta } => vec![cadence::count_cadences(table, tenant, *delta)?],
             Write::DeleteCadence { id } => cadence::delete(table, tenant, id)?,
             Write::CountEnrolments(deltas) => cadence::count_enrolments(table, tenant, deltas)?,
             Write::SaveSettings {

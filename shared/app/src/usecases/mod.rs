@@ -66,6 +66,8 @@ pub fn valid_id(id: &str) -> bool {
     id.len() == 26 && id.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
+pub mod cadences;
 pub mod customers;
 pub mod enrolment;
 pub mod settings;
+pub mod templates;
