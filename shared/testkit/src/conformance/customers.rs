@@ -486,6 +486,11 @@ pub async fn customer_lists_follow_the_query(store: &dyn Store) -> Outcome {
             vec![],
             "search without match",
         ),
+        (
+            query(vec![], Some("corp"), S::Name),
+            vec![],
+            "search matches the start of a field only",
+        ),
     ];
     for (query, expected, what) in cases {
         ensure_eq!(listed(store, &t, query).await?, expected, "{what}");

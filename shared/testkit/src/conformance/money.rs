@@ -163,10 +163,11 @@ pub async fn invoice_lists_follow_the_query(store: &dyn Store) -> Outcome {
     let mut b = fx.invoice("c1", "b", fx.day(10), 50);
     b.invoice.collection_status = CollectionStatus::Disputed;
     let d = fx.invoice("c2", "d", fx.day(3), 70);
+    let f = fx.invoice("c2", "f", fx.day(5), 40);
     let e = fx.paid(&fx.invoice("c2", "e", fx.day(2), 20));
     let mut v = fx.invoice("c1", "v", fx.day(4), 30);
     v.invoice.voided = true;
-    let writes = [&a, &b, &d, &e, &v].map(|r| save(r, None)).to_vec();
+    let writes = [&a, &b, &d, &e, &f, &v].map(|r| save(r, None)).to_vec();
     committed(store.commit(&t, writes).await, "create the invoices")?;
 
     use InvoiceStatus::{Open, Paid, Void};
@@ -174,13 +175,13 @@ pub async fn invoice_lists_follow_the_query(store: &dyn Store) -> Outcome {
     let cases = vec![
         (
             list(None, None, None, None),
-            vec!["a", "d", "b"],
+            vec!["a", "d", "f", "b"],
             "open by due date",
         ),
         (
             list(None, Some(Open), today, None),
             vec!["a", "d"],
-            "overdue",
+            "overdue: due strictly before today",
         ),
         (
             list(None, None, None, Some(CollectionStatus::Disputed)),
@@ -215,6 +216,11 @@ pub async fn invoice_lists_follow_the_query(store: &dyn Store) -> Outcome {
             "another customer's paid",
         ),
         (
+            list(Some("c2"), None, today, None),
+            vec!["d"],
+            "another customer's overdue",
+        ),
+        (
             list(Some("c1"), None, None, Some(CollectionStatus::Normal)),
             vec!["a", "v"],
             "a customer's not disputed",
@@ -240,7 +246,7 @@ pub async fn invoice_lists_follow_the_query(store: &dyn Store) -> Outcome {
         .map(|p| invoice_ids(p))
         .collect::<Vec<_>>()
         .concat();
-    ensure_eq!(walked, vec!["a", "d", "b"], "paged by cursor");
+    ensure_eq!(walked, vec!["a", "d", "f", "b"], "paged by cursor");
     Ok(())
 }
 
