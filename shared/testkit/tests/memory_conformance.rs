@@ -191,3 +191,25 @@ async fn leftover_handles_must_be_leftovers() {
         .await;
     assert!(matches!(result, Err(StoreError::Rejected(_))), "{result:?}");
 }
+
+#[tokio::test]
+async fn tags_equal_but_for_case_are_one_list_entry_written_twice() {
+    // Tags are deduplicated exactly, but listed case-insensitively: DynamoDB
+    // refuses a transaction putting the same list entry twice, and so does
+    // the memory store.
+    let store = MemoryStore::new();
+    let fx = Fixtures::new().unwrap();
+    let t = fresh_tenant("unit").unwrap();
+    let mut customer = fx.customer("c1", "Acme");
+    customer.tags = vec!["VIP".into(), "vip".into()];
+    let result = store
+        .commit(
+            &t,
+            vec![Write::PutCustomer {
+                next: Box::new(customer),
+                previous: None,
+            }],
+        )
+        .await;
+    assert!(matches!(result, Err(StoreError::Rejected(_))), "{result:?}");
+}
