@@ -32,7 +32,9 @@
 use super::money::Money;
 use super::validation::{bounded_text, FieldErrors};
 use chrono::{Datelike, NaiveDate};
+#[cfg(feature = "render")]
 use handlebars::template::{Parameter, Template as Parsed, TemplateElement};
+#[cfg(feature = "render")]
 use handlebars::Handlebars;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -96,6 +98,7 @@ pub struct TemplateDraft {
     pub body: String,
 }
 
+#[cfg(feature = "render")]
 impl TemplateDraft {
     pub fn validate(self, id: String, version: u32) -> Result<Template, FieldErrors> {
         let mut errors = FieldErrors::new();
@@ -119,6 +122,7 @@ impl TemplateDraft {
     }
 }
 
+#[cfg(feature = "render")]
 /// Where a piece of template text ends up, which decides escaping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Context {
@@ -127,6 +131,7 @@ enum Context {
     Subject,
 }
 
+#[cfg(feature = "render")]
 /// Save-time check: sizes, syntax and variables. Problems are reported on
 /// `subject` and `body`.
 pub fn check_template(
@@ -173,6 +178,7 @@ pub fn check_template(
     errors.into_result(())
 }
 
+#[cfg(feature = "render")]
 fn check_source(errors: &mut FieldErrors, field: &str, source: &str, context: Context) {
     match Parsed::compile(source) {
         Ok(parsed) => {
@@ -190,6 +196,7 @@ fn check_source(errors: &mut FieldErrors, field: &str, source: &str, context: Co
     }
 }
 
+#[cfg(feature = "render")]
 fn check_elements(elements: &[TemplateElement], context: Context, problems: &mut Vec<String>) {
     for element in elements {
         match element {
@@ -246,6 +253,7 @@ fn check_elements(elements: &[TemplateElement], context: Context, problems: &mut
 }
 
 /// The variable named by an expression, if it is one of [`VARIABLES`].
+#[cfg(feature = "render")]
 fn plain_variable<'p>(
     name: &'p Parameter,
     bare: bool,
@@ -311,6 +319,7 @@ pub enum RenderError {
     Template(String),
 }
 
+#[cfg(feature = "render")]
 impl Template {
     pub fn render(&self, data: &TemplateData) -> Result<Rendered, RenderError> {
         let language = Language::of(data.language.as_deref());
@@ -337,6 +346,7 @@ impl Template {
     }
 }
 
+#[cfg(feature = "render")]
 fn variables(data: &TemplateData, language: Language, button: String) -> serde_json::Value {
     let join = |parts: Vec<String>| parts.join(", ");
     serde_json::json!({
@@ -353,6 +363,7 @@ fn variables(data: &TemplateData, language: Language, button: String) -> serde_j
     })
 }
 
+#[cfg(feature = "render")]
 fn render_source(
     source: &str,
     values: &serde_json::Value,
@@ -368,6 +379,7 @@ fn render_source(
         .map_err(|e| RenderError::Template(e.reason().to_string()))
 }
 
+#[cfg(feature = "render")]
 fn portal_button(url: &str, language: Language) -> String {
     let label = match language {
         Language::En => "Pay now",
@@ -382,6 +394,7 @@ fn portal_button(url: &str, language: Language) -> String {
     )
 }
 
+#[cfg(feature = "render")]
 /// Enough for a double-quoted attribute; keeps `=` readable in URLs.
 fn escape_attribute(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
@@ -568,7 +581,7 @@ fn format_date_in(date: NaiveDate, language: Language) -> String {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "render"))]
 mod tests {
     use super::*;
     use crate::money::Currency;

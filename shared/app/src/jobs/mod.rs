@@ -1,6 +1,7 @@
 //! The event-driven jobs: the scheduler (a tick), the chase worker (a
 //! queue batch) and delivery feedback (provider events).
 
+#[cfg(feature = "render")]
 pub mod chase_worker;
 pub mod delivery_feedback;
 pub mod scheduler;

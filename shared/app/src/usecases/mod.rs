@@ -70,4 +70,5 @@ pub mod cadences;
 pub mod customers;
 pub mod enrolment;
 pub mod settings;
+#[cfg(feature = "render")]
 pub mod templates;
