@@ -120,38 +120,39 @@ pub enum AssignmentMode {
 }
 
 /// `== != < > <= >=`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RuleOp {
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
     Eq,
+    Hash,
+    strum::AsRefStr,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
+pub enum RuleOp {
+    #[strum(serialize = "==")]
+    Eq,
+    #[strum(serialize = "!=")]
     Ne,
+    #[strum(serialize = "<")]
     Lt,
+    #[strum(serialize = ">")]
     Gt,
+    #[strum(serialize = "<=")]
     Le,
+    #[strum(serialize = ">=")]
     Ge,
 }
 
 impl RuleOp {
     pub fn parse(raw: &str) -> Option<Self> {
-        Some(match raw.trim() {
-            "==" => Self::Eq,
-            "!=" => Self::Ne,
-            "<" => Self::Lt,
-            ">" => Self::Gt,
-            "<=" => Self::Le,
-            ">=" => Self::Ge,
-            _ => return None,
-        })
+        raw.trim().parse().ok()
     }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Eq => "==",
-            Self::Ne => "!=",
-            Self::Lt => "<",
-            Self::Gt => ">",
-            Self::Le => "<=",
-            Self::Ge => ">=",
-        }
+        self.into()
     }
 
     fn holds(self, ordering: Ordering) -> bool {

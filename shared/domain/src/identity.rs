@@ -52,7 +52,19 @@ impl fmt::Display for UserId {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::AsRefStr,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
+#[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Owner,
@@ -62,20 +74,11 @@ pub enum Role {
 
 impl Role {
     pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "owner" => Some(Self::Owner),
-            "manager" => Some(Self::Manager),
-            "contributor" => Some(Self::Contributor),
-            _ => None,
-        }
+        raw.parse().ok()
     }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Owner => "owner",
-            Self::Manager => "manager",
-            Self::Contributor => "contributor",
-        }
+        self.into()
     }
 }
 

@@ -11,7 +11,20 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 /// API.md "Work": every task type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::AsRefStr,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
+#[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum TaskType {
     CallReminder,
@@ -43,23 +56,11 @@ impl TaskType {
     ];
 
     pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|t| t.as_str() == raw)
+        raw.parse().ok()
     }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::CallReminder => "call_reminder",
-            Self::GetCreditReport => "get_credit_report",
-            Self::BookMeeting => "book_meeting",
-            Self::ValidateInvoice => "validate_invoice",
-            Self::UpdateInvoice => "update_invoice",
-            Self::OfferPaymentPlan => "offer_payment_plan",
-            Self::EscalateToCollections => "escalate_to_collections",
-            Self::Escalation => "escalation",
-            Self::PromiseBroken => "promise_broken",
-            Self::NoteReminder => "note_reminder",
-            Self::FixContact => "fix_contact",
-        }
+        self.into()
     }
 
     /// The title a task gets when none is given.
@@ -85,7 +86,20 @@ impl TaskType {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::AsRefStr,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
+#[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum TaskStatus {
     Open,
@@ -94,23 +108,29 @@ pub enum TaskStatus {
 
 impl TaskStatus {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Open => "open",
-            Self::Completed => "completed",
-        }
+        self.into()
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "open" => Some(Self::Open),
-            "completed" => Some(Self::Completed),
-            _ => None,
-        }
+        raw.parse().ok()
     }
 }
 
 /// How a call went (seed 003: answered, not answered, left voicemail, skipped).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::AsRefStr,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
+#[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum CallOutcome {
     Answered,
@@ -121,22 +141,11 @@ pub enum CallOutcome {
 
 impl CallOutcome {
     pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "answered" => Some(Self::Answered),
-            "not_answered" => Some(Self::NotAnswered),
-            "left_voicemail" => Some(Self::LeftVoicemail),
-            "skipped" => Some(Self::Skipped),
-            _ => None,
-        }
+        raw.parse().ok()
     }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Answered => "answered",
-            Self::NotAnswered => "not_answered",
-            Self::LeftVoicemail => "left_voicemail",
-            Self::Skipped => "skipped",
-        }
+        self.into()
     }
 }
 
