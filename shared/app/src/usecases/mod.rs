@@ -67,4 +67,6 @@ pub fn valid_id(id: &str) -> bool {
 }
 
 pub mod customers;
+pub mod invoices;
+pub mod payments;
 pub mod settings;
