@@ -50,8 +50,8 @@ pub async fn create(ctx: Ctx) -> Result<ApiResponse, ApiError> {
         "/v1/payments?customer_id={}",
         change.value.record.customer_id
     );
-    let response =
-        ApiResponse::json(StatusCode::CREATED, &record_view(&change.value)?)?.with_location(location);
+    let response = ApiResponse::json(StatusCode::CREATED, &record_view(&change.value)?)?
+        .with_location(location);
     ctx.commit(change, response).await
 }
 

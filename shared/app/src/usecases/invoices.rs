@@ -450,7 +450,14 @@ mod tests {
         let fields: Vec<&String> = errors.iter().map(|(field, _)| field).collect();
         assert_eq!(
             fields,
-            ["balance", "currency", "customer_id", "issue_date", "number", "total"]
+            [
+                "balance",
+                "currency",
+                "customer_id",
+                "issue_date",
+                "number",
+                "total"
+            ]
         );
     }
 

@@ -686,3 +686,113 @@ fn track_payment(
         promise.record_payment(amount, date);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn eur() -> Currency {
+        Currency::parse("EUR").unwrap()
+    }
+
+    fn open(invoices: &[(&str, &str, &str)]) -> HashMap<String, InvoiceRecord> {
+        let at = Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap();
+        invoices
+            .iter()
+            .map(|(id, due, total)| {
+                let invoice = Invoice {
+                    id: id.to_string(),
+                    customer_id: "c".into(),
+                    number: id.to_string(),
+                    currency: eur(),
+                    issue_date: NaiveDate::from_ymd_opt(2026, 5, 1).unwrap(),
+                    due_date: Some(due.parse().unwrap()),
+                    total: total.parse().unwrap(),
+                    amount_paid: Decimal::ZERO,
+                    autopay: false,
+                    collection_status: Default::default(),
+                    dispute_reason: None,
+                    voided: false,
+                    payment_plan: None,
+                };
+                let record = InvoiceRecord {
+                    invoice,
+                    version: 1,
+                    created_at: at,
+                    updated_at: at,
+                };
+                (id.to_string(), record)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn settlement_pays_the_oldest_due_first_on_top_of_what_was_applied() {
+        let now = Utc.with_ymd_and_hms(2026, 6, 15, 0, 0, 0).unwrap();
+        let invoices = open(&[
+            ("late", "2026-06-10", "100.00"),
+            ("early", "2026-05-25", "40.00"),
+        ]);
+        let mut changed = Vec::new();
+        let asked = [(
+            "applications[0]".to_string(),
+            "late".to_string(),
+            Money::parse("30.00", eur()).unwrap(),
+        )];
+        apply(&invoices, &mut changed, &asked, now).unwrap();
+        let made = settle(
+            &invoices,
+            &mut changed,
+            "50.00".parse().unwrap(),
+            eur(),
+            now,
+        )
+        .unwrap();
+        let plan: Vec<(&str, String)> = made
+            .iter()
+            .map(|a| (a.invoice_id.as_str(), a.amount.to_string()))
+            .collect();
+        assert_eq!(plan, [("early", "40.00".into()), ("late", "10.00".into())]);
+        assert!(made.iter().all(|a| a.automatic));
+        // Each invoice is written once, one version on, with both applications.
+        assert_eq!(changed.len(), 2);
+        let late = &changed.iter().find(|(id, _)| id == "late").unwrap().1;
+        assert_eq!(late.version, 2);
+        assert_eq!(
+            late.invoice.amount_paid,
+            "40.00".parse::<Decimal>().unwrap()
+        );
+    }
+
+    #[test]
+    fn over_applying_names_the_application() {
+        let now = Utc.with_ymd_and_hms(2026, 6, 15, 0, 0, 0).unwrap();
+        let invoices = open(&[("a", "2026-06-10", "10.00")]);
+        let asked = [
+            (
+                "applications[0]".to_string(),
+                "a".to_string(),
+                Money::parse("20.00", eur()).unwrap(),
+            ),
+            (
+                "applications[1]".to_string(),
+                "zz".to_string(),
+                Money::parse("1.00", eur()).unwrap(),
+            ),
+        ];
+        let errors = apply(&invoices, &mut Vec::new(), &asked, now).unwrap_err();
+        let fields: Vec<&String> = errors.iter().map(|(field, _)| field).collect();
+        assert_eq!(
+            fields,
+            ["applications[0].amount", "applications[1].invoice_id"]
+        );
+    }
+
+    #[test]
+    fn credit_stays_within_the_bounds_of_every_amount() {
+        let max: Decimal = "999999999999999.99".parse().unwrap();
+        assert_eq!(credit_after(max, Decimal::ZERO, "amount").unwrap(), max);
+        assert!(credit_after(max, Decimal::ONE, "amount").is_err());
+    }
+}
