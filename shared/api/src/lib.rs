@@ -15,7 +15,6 @@ pub use error::ApiError;
 pub use response::ApiResponse;
 
 use app::context::Context;
-use axum::routing::{delete, get, patch, post, put};
 use axum::Router;
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,11 +43,11 @@ macro_rules! routes {
     (@chain $method:ident $handler:path $(, $rest_method:ident $rest_handler:path)*) => {
         routes!(@method $method)($handler) $( .merge(routes!(@method $rest_method)($rest_handler)) )*
     };
-    (@method GET) => { get };
-    (@method POST) => { post };
-    (@method PUT) => { put };
-    (@method PATCH) => { patch };
-    (@method DELETE) => { delete };
+    (@method GET) => { axum::routing::get };
+    (@method POST) => { axum::routing::post };
+    (@method PUT) => { axum::routing::put };
+    (@method PATCH) => { axum::routing::patch };
+    (@method DELETE) => { axum::routing::delete };
 }
 
 routes! {
@@ -60,6 +59,7 @@ routes! {
         PATCH handlers::customers::patch,
         DELETE handlers::customers::delete,
     },
+    "/v1/customers/{id}/page" => { GET handlers::page::get },
     "/v1/customers/{id}/chasing" => { PUT handlers::chasing::enrol, DELETE handlers::chasing::unenrol },
     "/v1/customers/{id}/chasing/pause" => { POST handlers::chasing::pause },
     "/v1/customers/{id}/chasing/resume" => { POST handlers::chasing::resume },
@@ -79,6 +79,13 @@ routes! {
     },
     "/v1/cadences/{id}/versions" => { POST handlers::cadences::new_version },
     "/v1/cadences/{id}/migrate" => { POST handlers::cadences::migrate },
+    "/v1/invoices" => { GET handlers::invoices::list, POST handlers::invoices::create },
+    "/v1/invoices/{id}" => { GET handlers::invoices::get, PATCH handlers::invoices::patch },
+    "/v1/invoices/{id}/void" => { POST handlers::invoices::void },
+    "/v1/payments" => { GET handlers::payments::list, POST handlers::payments::create },
+    "/v1/customers/{id}/apply-credit" => { POST handlers::payments::apply_credit },
+    "/v1/customers/{id}/adjustments" => { POST handlers::payments::adjust },
+    "/v1/customers/{id}/promises" => { GET handlers::payments::promises, POST handlers::payments::promise },
 }
 
 /// The API's router: the route table behind the edge, JSON 404 and 405

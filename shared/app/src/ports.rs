@@ -48,13 +48,25 @@ pub trait Ids: Send + Sync {
     fn new_id(&self, at: DateTime<Utc>) -> String;
 }
 
-/// Random ULIDs for the creation instant.
+/// Random ULIDs for the creation instant, increasing within the process:
+/// records made at one instant (a fixed clock, or the same millisecond) or
+/// after the clock was set back still list in the order they were made,
+/// as with wall-clock ids.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct UlidIds;
 
 impl Ids for UlidIds {
     fn new_id(&self, at: DateTime<Utc>) -> String {
-        ulid::Ulid::from_datetime(at.into()).to_string()
+        static GENERATOR: std::sync::Mutex<ulid::Generator> =
+            std::sync::Mutex::new(ulid::Generator::new());
+        // A poisoned lock only means another thread panicked holding it; the
+        // generator inside is still a valid last id.
+        let mut generator = GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
+        generator
+            .generate_from_datetime(at.into())
+            // Only when 2^80 ids were made in one millisecond.
+            .unwrap_or_else(|_| ulid::Ulid::from_datetime(at.into()))
+            .to_string()
     }
 }
 
@@ -689,4 +701,24 @@ pub trait Mailer: Send + Sync {
 pub trait Sms: Send + Sync {
     /// Sends one transactional SMS; returns the provider's message id.
     async fn send_sms(&self, phone: &str, text: &str) -> Result<String, SendError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Ids, UlidIds};
+    use chrono::TimeZone;
+
+    #[test]
+    fn ids_made_at_one_instant_or_after_the_clock_went_back_keep_their_order() {
+        let at = chrono::Utc.with_ymd_and_hms(2026, 6, 1, 9, 0, 0).unwrap();
+        let earlier = chrono::Utc.with_ymd_and_hms(2026, 5, 1, 9, 0, 0).unwrap();
+        let ids: Vec<String> = [at, at, at, earlier]
+            .into_iter()
+            .map(|t| UlidIds.new_id(t))
+            .collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted);
+        assert_eq!(ids.iter().collect::<std::collections::BTreeSet<_>>().len(), 4);
+    }
 }

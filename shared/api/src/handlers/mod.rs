@@ -4,5 +4,8 @@
 pub mod cadences;
 pub mod chasing;
 pub mod customers;
+pub mod invoices;
+pub mod page;
+pub mod payments;
 pub mod settings;
 pub mod templates;

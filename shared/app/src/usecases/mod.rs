@@ -69,6 +69,8 @@ pub fn valid_id(id: &str) -> bool {
 pub mod cadences;
 pub mod customers;
 pub mod enrolment;
+pub mod invoices;
+pub mod payments;
 pub mod settings;
 #[cfg(feature = "render")]
 pub mod templates;
