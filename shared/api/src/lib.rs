@@ -15,7 +15,6 @@ pub use error::ApiError;
 pub use response::ApiResponse;
 
 use app::context::Context;
-use axum::routing::{delete, get, patch, post, put};
 use axum::Router;
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,15 +43,38 @@ macro_rules! routes {
     (@chain $method:ident $handler:path $(, $rest_method:ident $rest_handler:path)*) => {
         routes!(@method $method)($handler) $( .merge(routes!(@method $rest_method)($rest_handler)) )*
     };
-    (@method GET) => { get };
-    (@method POST) => { post };
-    (@method PUT) => { put };
-    (@method PATCH) => { patch };
-    (@method DELETE) => { delete };
+    (@method GET) => { axum::routing::get };
+    (@method POST) => { axum::routing::post };
+    (@method PUT) => { axum::routing::put };
+    (@method PATCH) => { axum::routing::patch };
+    (@method DELETE) => { axum::routing::delete };
 }
 
 routes! {
     "/v1/settings" => { GET handlers::settings::get, PATCH handlers::settings::patch },
+    "/v1/contact-roles" => { GET handlers::contact_roles::list, POST handlers::contact_roles::create },
+    "/v1/contact-roles/{id}" => { DELETE handlers::contact_roles::delete },
+    "/v1/customer-groups" => { GET handlers::groups::list, POST handlers::groups::create },
+    "/v1/customer-groups/{id}" => {
+        GET handlers::groups::get,
+        PATCH handlers::groups::patch,
+        DELETE handlers::groups::delete,
+    },
+    "/v1/customers/{id}/contacts" => {
+        GET handlers::contacts::list,
+        POST handlers::contacts::create,
+    },
+    "/v1/customers/{id}/contacts/{contact_id}" => {
+        PATCH handlers::contacts::patch,
+        DELETE handlers::contacts::delete,
+    },
+    // Work routes (tasks, notes, history).
+    "/v1/tasks" => { GET handlers::tasks::list, POST handlers::tasks::create },
+    "/v1/tasks/{id}" => { GET handlers::tasks::get, PATCH handlers::tasks::patch },
+    "/v1/tasks/{id}/complete" => { POST handlers::tasks::complete },
+    "/v1/tasks/{id}/reschedule" => { POST handlers::tasks::reschedule },
+    "/v1/customers/{id}/notes" => { GET handlers::notes::list, POST handlers::notes::create },
+    "/v1/customers/{id}/history" => { GET handlers::history::list },
 }
 
 /// The API's router: the route table behind the edge, JSON 404 and 405
