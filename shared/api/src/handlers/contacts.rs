@@ -58,7 +58,13 @@ pub async fn delete(
     ctx: Ctx,
     Path((customer_id, contact_id)): Path<(String, String)>,
 ) -> Result<ApiResponse, ApiError> {
-    let change =
-        contacts::delete(&ctx.context, &ctx.caller, &customer_id, &contact_id, ctx.now).await?;
+    let change = contacts::delete(
+        &ctx.context,
+        &ctx.caller,
+        &customer_id,
+        &contact_id,
+        ctx.now,
+    )
+    .await?;
     ctx.commit(change, ApiResponse::no_content()).await
 }

@@ -26,8 +26,7 @@ pub struct ContactDetail {
 
 impl ContactDetail {
     fn of(contact: Contact, customer: &StoredCustomer) -> Self {
-        let primary =
-            customer.customer.primary_contact_id.as_deref() == Some(contact.id.as_str());
+        let primary = customer.customer.primary_contact_id.as_deref() == Some(contact.id.as_str());
         Self { contact, primary }
     }
 }

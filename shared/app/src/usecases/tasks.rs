@@ -182,11 +182,7 @@ pub async fn changeable(context: &Context, caller: &Caller, id: &str) -> AppResu
 }
 
 /// [`changeable`], and still open (409 once completed).
-pub async fn open_changeable(
-    context: &Context,
-    caller: &Caller,
-    id: &str,
-) -> AppResult<TaskFound> {
+pub async fn open_changeable(context: &Context, caller: &Caller, id: &str) -> AppResult<TaskFound> {
     let found = changeable(context, caller, id).await?;
     if !found.task.is_open() {
         return Err(completed_already());
