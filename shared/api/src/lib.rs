@@ -86,6 +86,29 @@ routes! {
     "/v1/customers/{id}/apply-credit" => { POST handlers::payments::apply_credit },
     "/v1/customers/{id}/adjustments" => { POST handlers::payments::adjust },
     "/v1/customers/{id}/promises" => { GET handlers::payments::promises, POST handlers::payments::promise },
+    "/v1/contact-roles" => { GET handlers::contact_roles::list, POST handlers::contact_roles::create },
+    "/v1/contact-roles/{id}" => { DELETE handlers::contact_roles::delete },
+    "/v1/customer-groups" => { GET handlers::groups::list, POST handlers::groups::create },
+    "/v1/customer-groups/{id}" => {
+        GET handlers::groups::get,
+        PATCH handlers::groups::patch,
+        DELETE handlers::groups::delete,
+    },
+    "/v1/customers/{id}/contacts" => {
+        GET handlers::contacts::list,
+        POST handlers::contacts::create,
+    },
+    "/v1/customers/{id}/contacts/{contact_id}" => {
+        PATCH handlers::contacts::patch,
+        DELETE handlers::contacts::delete,
+    },
+    // Work routes (tasks, notes, history).
+    "/v1/tasks" => { GET handlers::tasks::list, POST handlers::tasks::create },
+    "/v1/tasks/{id}" => { GET handlers::tasks::get, PATCH handlers::tasks::patch },
+    "/v1/tasks/{id}/complete" => { POST handlers::tasks::complete },
+    "/v1/tasks/{id}/reschedule" => { POST handlers::tasks::reschedule },
+    "/v1/customers/{id}/notes" => { GET handlers::notes::list, POST handlers::notes::create },
+    "/v1/customers/{id}/history" => { GET handlers::history::list },
 }
 
 /// The API's router: the route table behind the edge, JSON 404 and 405

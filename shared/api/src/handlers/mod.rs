@@ -3,9 +3,15 @@
 
 pub mod cadences;
 pub mod chasing;
+pub mod contact_roles;
+pub mod contacts;
 pub mod customers;
+pub mod groups;
+pub mod history;
 pub mod invoices;
+pub mod notes;
 pub mod page;
 pub mod payments;
 pub mod settings;
+pub mod tasks;
 pub mod templates;

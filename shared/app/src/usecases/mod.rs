@@ -7,12 +7,16 @@
 use crate::error::AppError;
 use crate::ports::Write;
 
+/// What a failed condition means, when it depends on the request (which
+/// field named the missing record).
+type Conflict = Box<dyn Fn() -> AppError + Send + Sync>;
+
 /// Writes to commit as one transaction, the value they produce, and what a
 /// failed condition on each write means.
 pub struct Change<T> {
     pub writes: Vec<Write>,
     pub value: T,
-    conflicts: Vec<(usize, fn() -> AppError)>,
+    conflicts: Vec<(usize, Conflict)>,
     otherwise: fn() -> AppError,
 }
 
@@ -28,8 +32,12 @@ impl<T> Change<T> {
     }
 
     /// A failed condition on write `index` means `error`.
-    pub fn on_conflict(mut self, index: usize, error: fn() -> AppError) -> Self {
-        self.conflicts.push((index, error));
+    pub fn on_conflict(
+        mut self,
+        index: usize,
+        error: impl Fn() -> AppError + Send + Sync + 'static,
+    ) -> Self {
+        self.conflicts.push((index, Box::new(error)));
         self
     }
 
@@ -67,10 +75,16 @@ pub fn valid_id(id: &str) -> bool {
 }
 
 pub mod cadences;
+pub mod contact_roles;
+pub mod contacts;
 pub mod customers;
 pub mod enrolment;
+pub mod groups;
+pub mod history;
 pub mod invoices;
+pub mod notes;
 pub mod payments;
 pub mod settings;
+pub mod tasks;
 #[cfg(feature = "render")]
 pub mod templates;

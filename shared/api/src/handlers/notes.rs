@@ -1,0 +1,31 @@
+//! `/v1/customers/{id}/notes` (API.md "Notes"): add a note (optionally about
+//! some invoices, optionally with a reminder task for its author) and list them.
+
+use super::tasks::{retrying_races, unknown_filters};
+use crate::extract::{list_reply, Ctx};
+use crate::{ApiError, ApiResponse};
+use app::usecases::notes;
+use axum::extract::Path;
+use domain::validation::FieldErrors;
+use http::StatusCode;
+
+pub async fn create(ctx: Ctx, Path(customer_id): Path<String>) -> Result<ApiResponse, ApiError> {
+    let body = ctx.json_object()?;
+    let (ctx, body, customer_id) = (&ctx, &body, &customer_id);
+    retrying_races(|| async move {
+        let change = notes::create(&ctx.context, &ctx.caller, customer_id, body, ctx.now).await?;
+        let response = ApiResponse::json(StatusCode::CREATED, &change.value)?
+            .with_version(change.value.version);
+        ctx.commit(change, response).await
+    })
+    .await
+}
+
+pub async fn list(ctx: Ctx, Path(customer_id): Path<String>) -> Result<ApiResponse, ApiError> {
+    let mut errors = FieldErrors::new();
+    unknown_filters(&ctx, &["limit", "cursor"], &mut errors);
+    errors.into_result(()).map_err(ApiError::from)?;
+    let page = ctx.page()?;
+    let notes = notes::list(&ctx.context, &ctx.caller, &customer_id, page).await?;
+    list_reply(&notes.items, notes.next_cursor)
+}
