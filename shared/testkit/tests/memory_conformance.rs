@@ -113,7 +113,7 @@ async fn reads_fail_when_scripted_and_every_call_is_counted() {
     };
     store.history(&t, "c1", &[], page).await.unwrap();
     store.commit(&t, Vec::new()).await.unwrap();
-    let _ = store.items_of(&[]);
+    let _ = store.items_of(&t, &[]);
 
     let requests = store.requests();
     assert_eq!(requests.get("customer"), Some(&2));
@@ -174,22 +174,6 @@ async fn a_negative_counter_reads_as_malformed() {
         .unwrap();
     let read = store.group(&t, "g1").await;
     assert!(matches!(read, Err(StoreError::Malformed(_))), "{read:?}");
-}
-
-#[tokio::test]
-async fn leftover_handles_must_be_leftovers() {
-    let store = MemoryStore::new();
-    let t = fresh_tenant("unit").unwrap();
-    let result = store
-        .commit(
-            &t,
-            vec![Write::DeleteLeftovers {
-                customer_id: "c1".into(),
-                handles: vec!["P#0#CUSTOMER".into()],
-            }],
-        )
-        .await;
-    assert!(matches!(result, Err(StoreError::Rejected(_))), "{result:?}");
 }
 
 #[tokio::test]

@@ -128,8 +128,8 @@ pub use money::{
 };
 pub use tenant::{
     cadence_count_refuses_to_pass_the_limit, cadences_are_versioned_and_counted,
-    contact_roles_count_their_use, groups_count_their_members, settings_are_versioned,
-    templates_are_versioned,
+    contact_roles_count_their_use, group_settings_reach_current_members,
+    groups_count_their_members, settings_are_versioned, templates_are_versioned,
 };
 pub use transactions::{a_failed_transaction_writes_nothing, transactions_respect_dynamodb_limits};
 pub use work::{
@@ -168,6 +168,7 @@ pub async fn all(store: &dyn Store) -> Result<(), Failures> {
         contacts_are_versioned,
         settings_are_versioned,
         groups_count_their_members,
+        group_settings_reach_current_members,
         contact_roles_count_their_use,
         templates_are_versioned,
         cadences_are_versioned_and_counted,

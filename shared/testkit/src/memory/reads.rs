@@ -5,10 +5,7 @@
 use super::listing::{facets, filter_facet, normalize, search_terms, sort_key};
 use super::paging::{page, sorted, Order};
 use super::state::{count, Tenant};
-use super::writes::{
-    adjustment_sk, chase_sk, contact_sk, history_sk, invoice_sk, note_sk, payment_sk, promise_sk,
-    task_sk,
-};
+use super::writes::invoice_sk;
 use super::MemoryStore;
 use app::ports::{
     AssigneeFilter, CadenceStore, ChaseStore, ContactRoleStore, ContactStore, CustomerQuery,
@@ -151,45 +148,6 @@ impl CustomerStore for MemoryStore {
             open_invoices: partition.open_invoices.values().cloned().collect(),
             open_tasks: partition.open_tasks.values().cloned().collect(),
         }))
-    }
-
-    async fn customer_has_open_items(
-        &self,
-        tenant: &TenantId,
-        customer_id: &str,
-    ) -> StoreResult<bool> {
-        let state = self.read("customer_has_open_items")?;
-        let partition = state.tenant(tenant).partition(customer_id);
-        Ok(!partition.open_invoices.is_empty() || !partition.open_tasks.is_empty())
-    }
-
-    async fn customer_leftovers(
-        &self,
-        tenant: &TenantId,
-        customer_id: &str,
-    ) -> StoreResult<Vec<String>> {
-        let state = self.read("customer_leftovers")?;
-        let p = state.tenant(tenant).partition(customer_id);
-        let handles: BTreeSet<String> = p
-            .contacts
-            .keys()
-            .map(|id| contact_sk(id))
-            .chain(p.history.keys().map(|id| history_sk(id)))
-            .chain(p.notes.keys().map(|id| note_sk(id)))
-            .chain(p.open_invoices.keys().map(|id| invoice_sk(id, true)))
-            .chain(p.closed_invoices.keys().map(|id| invoice_sk(id, false)))
-            .chain(p.open_tasks.keys().map(|id| task_sk(id, TaskStatus::Open)))
-            .chain(
-                p.closed_tasks
-                    .keys()
-                    .map(|id| task_sk(id, TaskStatus::Completed)),
-            )
-            .chain(p.payments.keys().map(|id| payment_sk(id)))
-            .chain(p.adjustments.keys().map(|id| adjustment_sk(id)))
-            .chain(p.promises.keys().map(|id| promise_sk(id)))
-            .chain(p.chases.keys().map(|(cycle, step)| chase_sk(*cycle, *step)))
-            .collect();
-        Ok(handles.into_iter().collect())
     }
 }
 
