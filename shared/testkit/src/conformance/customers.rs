@@ -904,6 +904,14 @@ pub async fn lists_page_with_cursors(store: &dyn Store) -> Outcome {
             .await,
         "a garbled cursor",
     )?;
+    let from_empty = store
+        .list_customers(&t, by_name(Some(String::new())))
+        .await?;
+    ensure_eq!(
+        ids(&from_empty.items, |c: &Customer| &c.name),
+        vec!["Alpha", "bravo"],
+        "an empty cursor is no cursor"
+    );
     let other = fresh_tenant("conf")?;
     bad_cursor(
         store

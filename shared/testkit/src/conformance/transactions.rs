@@ -3,7 +3,7 @@
 //! item) enforced the same way everywhere.
 
 use super::{committed, create, first, put_new, refused, rejected, setup, Outcome, ALL};
-use app::ports::{EnrolmentDeltas, Store, Write, MAX_TRANSACTION_ITEMS};
+use app::ports::{EnrolmentDeltas, Store, StoreError, Write, MAX_TRANSACTION_ITEMS};
 use app::records::StoredCustomer;
 use domain::cadence::AssignmentMode;
 use domain::history::HistoryType;
@@ -228,13 +228,30 @@ pub async fn transactions_respect_dynamodb_limits(store: &dyn Store) -> Outcome 
         "an oversized transaction wrote nothing"
     );
 
-    let item = fx.history("c1", HistoryType::Note, fx.instant(0));
+    // Unconditioned operations: DynamoDB Local (unlike DynamoDB) checks
+    // the conditions of a transaction before refusing one that touches an
+    // item twice, and then reports the second conditioned operation's
+    // condition as failed.
+    let promise = fx.promise("c1", fx.instant(0), 10);
     let twice = vec![
         put_new(&customer),
-        Write::History(Box::new(item.clone())),
-        Write::History(Box::new(item)),
+        Write::PutPromise(Box::new(promise.clone())),
+        Write::PutPromise(Box::new(promise)),
     ];
     rejected(store.commit(&t, twice).await, "one item written twice")?;
+    let released_twice = vec![
+        put_new(&customer),
+        Write::ReleaseCustomerNumber {
+            number: customer.number.clone(),
+        },
+        Write::ReleaseCustomerNumber {
+            number: customer.number.clone(),
+        },
+    ];
+    rejected(
+        store.commit(&t, released_twice).await,
+        "one item deleted twice",
+    )?;
     ensure!(
         store.customer(&t, "c1").await?.is_none(),
         "a refused transaction wrote nothing"
@@ -248,10 +265,16 @@ pub async fn transactions_respect_dynamodb_limits(store: &dyn Store) -> Outcome 
         },
         Write::History(Box::new(notes[0].clone())),
     ];
-    rejected(
-        store.commit(&t, recorded_twice).await,
-        "an item recorded on the customer and written again",
-    )?;
+    // DynamoDB refuses it outright; DynamoDB Local fails the second
+    // condition (see above). Either way nothing is written.
+    match store.commit(&t, recorded_twice).await {
+        Err(StoreError::Rejected(_) | StoreError::ConditionFailed { index: 1 }) => {}
+        other => {
+            return Err(super::fail(format!(
+            "an item recorded on the customer and written again: expected Rejected, got {other:?}"
+        )))
+        }
+    }
     ensure!(
         store
             .history(&t, "c1", &[], first(ALL))
