@@ -663,6 +663,78 @@ pub async fn customer_lists_follow_the_query(store: &dyn Store) -> Outcome {
     Ok(())
 }
 
+/// The scheduler's chasing update and recorded history change the record
+/// only: the list keeps showing (and filing) the customer as the last put
+/// wrote it, until the next put.
+pub async fn list_entries_move_with_puts_only(store: &dyn Store) -> Outcome {
+    let (t, fx) = setup()?;
+    let s1 = create(store, &t, &fx.customer("c1", "Acme")).await?;
+    let mut paused = s1.customer.clone();
+    paused.chasing.status = ChasingStatus::Paused;
+    paused.next_evaluation_at = Some(fx.instant(60));
+    committed(
+        store
+            .commit(
+                &t,
+                vec![Write::UpdateChasing {
+                    stored: Box::new(s1.clone()),
+                    next: Box::new(paused),
+                }],
+            )
+            .await,
+        "pause through a chasing update",
+    )?;
+    let s2 = stored(store, &t, "c1").await?;
+    committed(
+        store
+            .commit(
+                &t,
+                vec![Write::RecordHistory {
+                    stored: Box::new(s2.clone()),
+                    items: vec![fx.history("c1", HistoryType::Note, fx.instant(1))],
+                }],
+            )
+            .await,
+        "record history",
+    )?;
+    let by_status = |status: &str| {
+        query(
+            vec![CustomerFilter::ChasingStatus(status.into())],
+            None,
+            CustomerSort::Name,
+        )
+    };
+    let active = store.list_customers(&t, by_status("active")).await?.items;
+    ensure_eq!(
+        active
+            .iter()
+            .map(|c| (c.id.as_str(), c.chasing.status, c.next_evaluation_at))
+            .collect::<Vec<_>>(),
+        vec![("c1", ChasingStatus::Active, None)],
+        "still listed as the put wrote it"
+    );
+    ensure!(
+        active.iter().all(|c| c.recent_history.is_empty()),
+        "list copies carry no history"
+    );
+    ensure_eq!(
+        listed(store, &t, by_status("paused")).await?,
+        Vec::<String>::new(),
+        "not yet filed as paused"
+    );
+    let s3 = stored(store, &t, "c1").await?;
+    committed(
+        store.commit(&t, vec![put_over(&s3.customer, &s3)]).await,
+        "put the record as it is",
+    )?;
+    ensure_eq!(
+        listed(store, &t, by_status("paused")).await?,
+        vec!["c1"],
+        "filed as paused once put"
+    );
+    Ok(())
+}
+
 /// The customer page reads record, contacts, open invoices and open tasks
 /// in one go; deleting the customer (as the API does: its record with its
 /// list entries and number, and each contact the page showed) takes it off

@@ -118,8 +118,8 @@ pub use chasing::{
 };
 pub use customers::{
     customer_deletion_takes_its_partition, customer_lists_follow_the_query,
-    customer_writes_are_conditioned_on_the_revision, lists_page_with_cursors,
-    recent_history_keeps_the_newest, reservations_are_unique,
+    customer_writes_are_conditioned_on_the_revision, list_entries_move_with_puts_only,
+    lists_page_with_cursors, recent_history_keeps_the_newest, reservations_are_unique,
 };
 pub use isolation::tenants_never_see_each_other;
 pub use money::{
@@ -154,6 +154,7 @@ pub async fn all(store: &dyn Store) -> Result<(), Failures> {
         recent_history_keeps_the_newest,
         reservations_are_unique,
         customer_lists_follow_the_query,
+        list_entries_move_with_puts_only,
         customer_deletion_takes_its_partition,
         lists_page_with_cursors,
         a_failed_transaction_writes_nothing,

@@ -50,7 +50,13 @@ struct Inner {
 /// all deliberate: reads are always strongly consistent (index reads
 /// included); a conflict between concurrent transactions never happens
 /// unless injected; a search lists a customer once even when it matches on
-/// several fields; lists never end with an empty page behind a cursor.
+/// several fields; lists never end with an empty page behind a cursor, nor
+/// stop short of their limit; a transaction touching one item twice is
+/// refused outright even when DynamoDB Local would first fail a condition.
+/// What DynamoDB does is kept, oddities included: list entries are the
+/// copies the last put wrote (chasing updates, recorded history and pushed
+/// group settings change the record only), and a put or delete removes the
+/// entries of the record it was conditioned on, leaving any others.
 #[derive(Clone)]
 pub struct MemoryStore {
     inner: Arc<Inner>,

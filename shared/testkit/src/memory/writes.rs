@@ -519,9 +519,22 @@ fn signed(count: u64) -> i64 {
 pub(crate) fn apply(tenant: &mut Tenant, write: Write) {
     match write {
         Write::PutCustomer { next, previous } => {
-            let revision = previous.map_or(0, |p| p.revision) + 1;
+            let revision = previous.as_ref().map_or(0, |p| p.revision) + 1;
             let partition = tenant.partition_mut(&next.id);
-            partition.listing = Some(list_copy(&next));
+            let keep = entry_keys(&next);
+            // Stale entries are those of the customer the put was
+            // conditioned on (not whatever entries exist), as DynamoDB's.
+            if let Some(previous) = &previous {
+                for stale in entry_keys(&previous.customer) {
+                    if !keep.contains(&stale) {
+                        partition.entries.remove(&stale);
+                    }
+                }
+            }
+            let copy = list_copy(&next);
+            for key in keep {
+                partition.entries.insert(key, copy.clone());
+            }
             partition.record = Some(StoredCustomer {
                 customer: *next,
                 revision,
@@ -556,7 +569,9 @@ pub(crate) fn apply(tenant: &mut Tenant, write: Write) {
         Write::DeleteCustomer { stored } => {
             let partition = tenant.partition_mut(&stored.customer.id);
             partition.record = None;
-            partition.listing = None;
+            for key in entry_keys(&stored.customer) {
+                partition.entries.remove(&key);
+            }
             tenant.customer_numbers.remove(&stored.customer.number);
         }
         Write::ReserveCustomerNumber {
