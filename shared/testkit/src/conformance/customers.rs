@@ -331,6 +331,12 @@ pub async fn reservations_are_unique(store: &dyn Store) -> Outcome {
         vec!["INV-1".to_string()],
         "taken invoice numbers"
     );
+    let asked = ["INV-1".to_string(), "INV-2".into(), "INV-1".into()];
+    ensure_eq!(
+        store.taken_invoice_numbers(&t, &asked).await?,
+        vec!["INV-1".to_string(), "INV-1".into()],
+        "taken numbers in the order asked, as often as asked"
+    );
     committed(
         store
             .commit(

@@ -32,7 +32,7 @@ use domain::payment::Payment;
 use domain::promise::Promise;
 use domain::settings::Settings;
 use domain::task::{Task, TaskStatus};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 #[async_trait]
 impl SettingsStore for MemoryStore {
@@ -277,11 +277,10 @@ impl InvoiceStore for MemoryStore {
     ) -> StoreResult<Vec<String>> {
         let state = self.read("taken_invoice_numbers")?;
         let data = state.tenant(tenant);
-        let mut seen = BTreeSet::new();
+        // In the order asked, as often as asked (as the DynamoDB store answers).
         Ok(numbers
             .iter()
             .filter(|number| data.invoice_numbers.contains_key(*number))
-            .filter(|number| seen.insert(number.as_str()))
             .cloned()
             .collect())
     }
