@@ -9,9 +9,13 @@
 //! leaves "now" to the implementation (idempotency expiry), which uses the
 //! wall clock.
 //!
+//! The DynamoDB store runs it in the integration suite
+//! (`tests/tests/integration/store_conformance.rs`):
+//!
 //! ```ignore
 //! #[tokio::test]
-//! async fn dynamodb_conforms() {
+//! async fn the_dynamodb_store_conforms() {
+//!     let store = store::DynamoStore::new(client, table_name);
 //!     testkit::conformance::all(&store).await.unwrap();
 //! }
 //! ```

@@ -52,7 +52,9 @@ struct Inner {
 /// unless injected; a search lists a customer once even when it matches on
 /// several fields; lists never end with an empty page behind a cursor, nor
 /// stop short of their limit; a transaction touching one item twice is
-/// refused outright even when DynamoDB Local would first fail a condition.
+/// refused outright even when DynamoDB Local would first fail a condition;
+/// a cursor is accepted only by the query that gave it (DynamoDB's by any
+/// listing read from the same partition, other filters or lists included).
 /// What DynamoDB does is kept, oddities included: list entries are the
 /// copies the last put wrote (chasing updates, recorded history and pushed
 /// group settings change the record only), and a put or delete removes the
