@@ -194,7 +194,18 @@ pub fn date(errors: &mut FieldErrors, field: &str, value: &Value) -> Option<chro
 
 pub const MAX_TAGS: usize = 20;
 
-/// Distinct, trimmed tags in the order given.
+/// How tags compare, as the customer list files and filters them: lower
+/// case, runs of white space folded into one space.
+pub fn tag_key(tag: &str) -> String {
+    tag.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// Trimmed tags in the order given, each kept once: a tag equal to an
+/// earlier one but for case and spacing is the same tag (the first
+/// spelling stays), as the list and its filters treat them.
 pub fn tags(errors: &mut FieldErrors, field: &str, value: &Value) -> Option<Vec<String>> {
     let Some(items) = value.as_array() else {
         errors.add(field, "must be an array of strings");
@@ -205,13 +216,14 @@ pub fn tags(errors: &mut FieldErrors, field: &str, value: &Value) -> Option<Vec<
         return None;
     }
     let mut tags: Vec<String> = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
     for (i, item) in items.iter().enumerate() {
         let tag = text(errors, &format!("{field}[{i}]"), item, 50)?;
         if tag.contains('#') {
             errors.add(format!("{field}[{i}]"), "must not contain '#'");
             return None;
         }
-        if !tags.contains(&tag) {
+        if seen.insert(tag_key(&tag)) {
             tags.push(tag);
         }
     }
@@ -387,5 +399,26 @@ mod tests {
         let parsed = tags(&mut errors, "tags", &json!([" vip ", "vip", "retail"]));
         assert_eq!(parsed.unwrap(), ["vip", "retail"]);
         assert!(tags(&mut errors, "tags", &json!("vip")).is_none());
+    }
+
+    #[test]
+    fn tags_differing_only_in_case_or_spacing_are_one_tag() {
+        let mut errors = FieldErrors::new();
+        let parsed = tags(
+            &mut errors,
+            "tags",
+            &json!([
+                "Key  Account",
+                "VIP",
+                "key account",
+                " vip ",
+                "KEY ACCOUNT",
+                "Vip   Club",
+                "vip club"
+            ]),
+        );
+        assert_eq!(parsed.unwrap(), ["Key  Account", "VIP", "Vip   Club"]);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(tag_key("  Key \t Account "), "key account");
     }
 }

@@ -272,6 +272,11 @@ fn entries(tenant: &TenantId, customer: &Customer) -> Result<Vec<Item>, StoreErr
         "f_overdue".into(),
         AttributeValue::Bool(customer.has_overdue()),
     );
+    // Tags as their facets file them, for a tag filter narrowing another.
+    base.insert(
+        "f_tags".into(),
+        AttributeValue::L(customer.tags.iter().map(|t| s(&normalize(t))).collect()),
+    );
     let name_key = format!("{}#{}", normalize(&customer.name), customer.id);
     let overdue_key = overdue_sort_key(customer.balance.overdue, &customer.id);
     let created_key = format!(
@@ -331,7 +336,11 @@ fn condition_of(
         CustomerFilter::ArSpecialist(id) => {
             (format!("{name} = {value}"), "ar_specialist_id", s(id))
         }
-        CustomerFilter::Tag(tag) => (format!("contains({name}, {value})"), "tags", s(tag)),
+        CustomerFilter::Tag(tag) => (
+            format!("contains({name}, {value})"),
+            "f_tags",
+            s(&normalize(tag)),
+        ),
         CustomerFilter::ChasingStatus(status) => {
             (format!("{name} = {value}"), "f_status", s(status))
         }

@@ -193,6 +193,13 @@ pub async fn list(
             let mut key_query = KeyQuery::partition(GSI1PK, partition.clone()).on_index(GSI1);
             if let Some(today) = query.overdue_on {
                 key_query = key_query.sort_before(GSI1SK, today.to_string());
+                // The sort key falls back to the issue date: only an open
+                // invoice with a due date before today is overdue.
+                parts.push("f_due < :today");
+                parts.push("f_status = :open");
+                filter = filter
+                    .value(":today", s(&today.to_string()))
+                    .value(":open", s("open"));
             }
             (key_query, GSI1PK, partition)
         }

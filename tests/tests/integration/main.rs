@@ -17,5 +17,6 @@ mod notes_and_history;
 mod openapi;
 mod roles;
 mod settings;
+mod store_conformance;
 mod tasks;
 mod templates;

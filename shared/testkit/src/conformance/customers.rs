@@ -11,7 +11,7 @@ use app::ports::{
     CustomerFilter, CustomerQuery, CustomerSort, HistoryFilter, PageRequest, Store, Write,
 };
 use domain::customer::{ChasingStatus, Customer};
-use domain::history::{HistoryType, RECENT_ITEMS};
+use domain::history::{HistoryItem, HistoryType, RECENT_ITEMS};
 use domain::identity::TenantId;
 use rust_decimal::Decimal;
 
@@ -126,18 +126,18 @@ pub async fn customer_writes_are_conditioned_on_the_revision(store: &dyn Store) 
     )?;
 
     let item = fx.history("c1", HistoryType::Note, fx.instant(10));
-    let append = |stored: &app::records::StoredCustomer| Write::AppendRecentHistory {
+    let record = |stored: &app::records::StoredCustomer, item: &HistoryItem| Write::RecordHistory {
         stored: Box::new(stored.clone()),
         items: vec![item.clone()],
     };
     committed(
-        store.commit(&t, vec![append(&s3)]).await,
-        "append recent history",
+        store.commit(&t, vec![record(&s3, &item)]).await,
+        "record history",
     )?;
     let s4 = stored(store, &t, "c1").await?;
     ensure!(
         s4.revision > s3.revision,
-        "appending history moves the revision"
+        "recording history moves the revision"
     );
     ensure_eq!(
         s4.customer.recent_history,
@@ -145,20 +145,42 @@ pub async fn customer_writes_are_conditioned_on_the_revision(store: &dyn Store) 
         "the item is in recent history"
     );
     ensure_eq!(
+        store.history(&t, "c1", &[], first(ALL)).await?.items,
+        vec![item.clone()],
+        "the item is stored in the timeline"
+    );
+    ensure_eq!(
         s4.customer.version,
         2,
-        "appending history keeps the version"
+        "recording history keeps the version"
     );
     ensure_eq!(
         s4.customer.next_evaluation_at,
         scheduled.next_evaluation_at,
-        "appending keeps the rest"
+        "recording keeps the rest"
     );
+    let another = fx.history("c1", HistoryType::Note, fx.instant(11));
     refused(
-        store.commit(&t, vec![append(&s3)]).await,
+        store.commit(&t, vec![record(&s3, &another)]).await,
         0,
-        "append after a stale read",
+        "record after a stale read",
     )?;
+    refused(
+        store.commit(&t, vec![record(&s4, &item)]).await,
+        0,
+        "record an item already in the timeline",
+    )?;
+    let s4 = stored(store, &t, "c1").await?;
+    ensure_eq!(
+        s4.customer.recent_history,
+        vec![item.clone()],
+        "refused recordings changed nothing"
+    );
+    ensure_eq!(
+        store.history(&t, "c1", &[], first(ALL)).await?.items,
+        vec![item.clone()],
+        "refused recordings stored nothing"
+    );
 
     committed(
         store
@@ -194,26 +216,26 @@ pub async fn recent_history_keeps_the_newest(store: &dyn Store) -> Outcome {
         store
             .commit(
                 &t,
-                vec![Write::AppendRecentHistory {
+                vec![Write::RecordHistory {
                     stored: Box::new(s),
                     items: early.to_vec(),
                 }],
             )
             .await,
-        "append 15 items",
+        "record 15 items",
     )?;
     let s = stored(store, &t, "c1").await?;
     committed(
         store
             .commit(
                 &t,
-                vec![Write::AppendRecentHistory {
+                vec![Write::RecordHistory {
                     stored: Box::new(s),
                     items: late.to_vec(),
                 }],
             )
             .await,
-        "append 10 more",
+        "record 10 more",
     )?;
     let recent = stored(store, &t, "c1").await?.customer.recent_history;
     let mut newest = items.clone();
@@ -223,6 +245,14 @@ pub async fn recent_history_keeps_the_newest(store: &dyn Store) -> Outcome {
         ids(&recent, |h| &h.id),
         ids(&newest, |h| &h.id),
         "the newest {RECENT_ITEMS}, newest first"
+    );
+    let timeline = store.history(&t, "c1", &[], first(ALL)).await?.items;
+    let mut every = items;
+    every.sort_by(|a, b| b.id.cmp(&a.id));
+    ensure_eq!(
+        ids(&timeline, |h| &h.id),
+        ids(&every, |h| &h.id),
+        "the timeline keeps every item"
     );
     Ok(())
 }
@@ -300,6 +330,12 @@ pub async fn reservations_are_unique(store: &dyn Store) -> Outcome {
         store.taken_invoice_numbers(&t, &numbers).await?,
         vec!["INV-1".to_string()],
         "taken invoice numbers"
+    );
+    let asked = ["INV-1".to_string(), "INV-2".into(), "INV-1".into()];
+    ensure_eq!(
+        store.taken_invoice_numbers(&t, &asked).await?,
+        vec!["INV-1".to_string(), "INV-1".into()],
+        "taken numbers in the order asked, as often as asked"
     );
     committed(
         store
@@ -462,6 +498,85 @@ pub async fn customer_lists_follow_the_query(store: &dyn Store) -> Outcome {
             "two filters",
         ),
         (
+            query(
+                vec![
+                    F::Group("g1".into()),
+                    F::Enrolment {
+                        cadence_id: "k1".into(),
+                        version: 2,
+                    },
+                ],
+                None,
+                S::Name,
+            ),
+            vec!["c"],
+            "an enrolment narrowing a group",
+        ),
+        (
+            query(
+                vec![
+                    F::HasOverdue(false),
+                    F::Enrolment {
+                        cadence_id: "k1".into(),
+                        version: 1,
+                    },
+                ],
+                None,
+                S::Name,
+            ),
+            vec![],
+            "another version's enrolment narrowing",
+        ),
+        (
+            query(
+                vec![
+                    F::Enrolment {
+                        cadence_id: "k1".into(),
+                        version: 2,
+                    },
+                    F::Group("g1".into()),
+                    F::ChasingStatus("paused".into()),
+                ],
+                None,
+                S::Name,
+            ),
+            vec!["c"],
+            "an enrolment narrowed by two filters",
+        ),
+        (
+            query(
+                vec![
+                    F::Enrolment {
+                        cadence_id: "k1".into(),
+                        version: 2,
+                    },
+                    F::HasOverdue(true),
+                ],
+                None,
+                S::Name,
+            ),
+            vec![],
+            "an enrolment narrowed to nobody",
+        ),
+        (
+            query(
+                vec![F::Group("g1".into()), F::Tag("vip".into())],
+                None,
+                S::Name,
+            ),
+            vec!["a"],
+            "a tag narrowing a group, any case",
+        ),
+        (
+            query(
+                vec![F::HasOverdue(true), F::Tag("Vip".into())],
+                None,
+                S::Overdue,
+            ),
+            vec!["b", "a"],
+            "a tag narrowing, any case, largest overdue first",
+        ),
+        (
             query(vec![], Some("ALPHA"), S::Name),
             vec!["b"],
             "search by name",
@@ -480,6 +595,23 @@ pub async fn customer_lists_follow_the_query(store: &dyn Store) -> Outcome {
             query(vec![F::Group("g1".into())], Some("n-"), S::Name),
             vec!["a", "c"],
             "search with a filter",
+        ),
+        (
+            query(
+                vec![F::Enrolment {
+                    cadence_id: "k1".into(),
+                    version: 2,
+                }],
+                Some("n-"),
+                S::Name,
+            ),
+            vec!["c"],
+            "search narrowed by enrolment",
+        ),
+        (
+            query(vec![F::Tag("VIP".into())], Some("n-"), S::Name),
+            vec!["a", "b"],
+            "search narrowed by a tag, any case",
         ),
         (
             query(vec![], Some("zzz"), S::Name),
@@ -537,9 +669,82 @@ pub async fn customer_lists_follow_the_query(store: &dyn Store) -> Outcome {
     Ok(())
 }
 
-/// The customer page reads record, contacts, open invoices and open tasks;
-/// deleting the customer with its leftovers empties its partition and
-/// frees its number.
+/// The scheduler's chasing update and recorded history change the record
+/// only: the list keeps showing (and filing) the customer as the last put
+/// wrote it, until the next put.
+pub async fn list_entries_move_with_puts_only(store: &dyn Store) -> Outcome {
+    let (t, fx) = setup()?;
+    let s1 = create(store, &t, &fx.customer("c1", "Acme")).await?;
+    let mut paused = s1.customer.clone();
+    paused.chasing.status = ChasingStatus::Paused;
+    paused.next_evaluation_at = Some(fx.instant(60));
+    committed(
+        store
+            .commit(
+                &t,
+                vec![Write::UpdateChasing {
+                    stored: Box::new(s1.clone()),
+                    next: Box::new(paused),
+                }],
+            )
+            .await,
+        "pause through a chasing update",
+    )?;
+    let s2 = stored(store, &t, "c1").await?;
+    committed(
+        store
+            .commit(
+                &t,
+                vec![Write::RecordHistory {
+                    stored: Box::new(s2.clone()),
+                    items: vec![fx.history("c1", HistoryType::Note, fx.instant(1))],
+                }],
+            )
+            .await,
+        "record history",
+    )?;
+    let by_status = |status: &str| {
+        query(
+            vec![CustomerFilter::ChasingStatus(status.into())],
+            None,
+            CustomerSort::Name,
+        )
+    };
+    let active = store.list_customers(&t, by_status("active")).await?.items;
+    ensure_eq!(
+        active
+            .iter()
+            .map(|c| (c.id.as_str(), c.chasing.status, c.next_evaluation_at))
+            .collect::<Vec<_>>(),
+        vec![("c1", ChasingStatus::Active, None)],
+        "still listed as the put wrote it"
+    );
+    ensure!(
+        active.iter().all(|c| c.recent_history.is_empty()),
+        "list copies carry no history"
+    );
+    ensure_eq!(
+        listed(store, &t, by_status("paused")).await?,
+        Vec::<String>::new(),
+        "not yet filed as paused"
+    );
+    let s3 = stored(store, &t, "c1").await?;
+    committed(
+        store.commit(&t, vec![put_over(&s3.customer, &s3)]).await,
+        "put the record as it is",
+    )?;
+    ensure_eq!(
+        listed(store, &t, by_status("paused")).await?,
+        vec!["c1"],
+        "filed as paused once put"
+    );
+    Ok(())
+}
+
+/// The customer page reads record, contacts, open invoices and open tasks
+/// in one go; deleting the customer (as the API does: its record with its
+/// list entries and number, and each contact the page showed) takes it off
+/// every read of it, and frees its number.
 pub async fn customer_deletion_takes_its_partition(store: &dyn Store) -> Outcome {
     let (t, fx) = setup()?;
     let customer = fx.customer("c1", "Acme");
@@ -558,54 +763,46 @@ pub async fn customer_deletion_takes_its_partition(store: &dyn Store) -> Outcome
             .await,
         "create with its number",
     )?;
-    let contact = fx.contact("c1", "ct1");
+    let contacts = [fx.contact("c1", "ct1"), fx.contact("c1", "ct2")];
     let task = fx.task("c1", "t1", fx.day(3), None);
     let invoice = fx.invoice("c1", "i1", fx.day(10), 100);
-    let history = fx.history("c1", HistoryType::InvoiceCreated, fx.instant(5));
-    let note = fx.note("c1", fx.instant(6));
-    let payment = fx.payment("c1", fx.instant(7), 10);
-    let promise = fx.promise("c1", fx.instant(8), 50);
     let chase = fx.chase("c1", 1, 0, "m1", 1);
-    committed(
-        store
-            .commit(
-                &t,
-                vec![
-                    Write::SaveContact {
-                        contact: Box::new(contact.clone()),
-                        expected_version: 0,
-                    },
-                    Write::InsertTask(Box::new(task.clone())),
-                    Write::SaveInvoice {
-                        next: Box::new(invoice.clone()),
-                        previous: None,
-                    },
-                    Write::History(Box::new(history)),
-                    Write::InsertNote(Box::new(note)),
-                    Write::InsertPayment(Box::new(payment)),
-                    Write::PutPromise(Box::new(promise)),
-                    Write::ClaimChase(Box::new(chase.clone())),
-                ],
-            )
-            .await,
-        "fill the partition",
-    )?;
+    let mut fill: Vec<Write> = contacts
+        .iter()
+        .map(|contact| Write::SaveContact {
+            contact: Box::new(contact.clone()),
+            expected_version: 0,
+        })
+        .collect();
+    fill.extend([
+        Write::InsertTask(Box::new(task.clone())),
+        Write::SaveInvoice {
+            next: Box::new(invoice.clone()),
+            previous: None,
+        },
+        Write::History(Box::new(fx.history(
+            "c1",
+            HistoryType::InvoiceCreated,
+            fx.instant(5),
+        ))),
+        Write::InsertNote(Box::new(fx.note("c1", fx.instant(6)))),
+        Write::InsertPayment(Box::new(fx.payment("c1", fx.instant(7), 10))),
+        Write::PutPromise(Box::new(fx.promise("c1", fx.instant(8), 50))),
+        Write::ClaimChase(Box::new(chase)),
+    ]);
+    committed(store.commit(&t, fill).await, "fill the partition")?;
     let page = store
         .customer_page(&t, "c1")
         .await?
         .ok_or_else(|| super::fail("the customer page of an existing customer"))?;
     ensure_eq!(page.customer.customer, customer, "the page's record");
-    ensure_eq!(page.contacts, vec![contact], "the page's contacts");
+    ensure_eq!(page.contacts, contacts.to_vec(), "the page's contacts");
     ensure_eq!(
         page.open_invoices,
         vec![invoice.clone()],
         "the page's open invoices"
     );
     ensure_eq!(page.open_tasks, vec![task.clone()], "the page's open tasks");
-    ensure!(
-        store.customer_has_open_items(&t, "c1").await?,
-        "open invoice and task"
-    );
 
     committed(
         store
@@ -625,69 +822,51 @@ pub async fn customer_deletion_takes_its_partition(store: &dyn Store) -> Outcome
             .await,
         "close the task and pay the invoice",
     )?;
+    let page = store
+        .customer_page(&t, "c1")
+        .await?
+        .ok_or_else(|| super::fail("the customer page after closing its work"))?;
     ensure!(
-        !store.customer_has_open_items(&t, "c1").await?,
-        "nothing open any more"
+        page.open_invoices.is_empty() && page.open_tasks.is_empty(),
+        "nothing open on the page any more: {page:?}"
     );
 
-    let leftovers = store.customer_leftovers(&t, "c1").await?;
+    let delete = |page: &app::records::CustomerPage| {
+        let mut writes = vec![Write::DeleteCustomer {
+            stored: Box::new(page.customer.clone()),
+        }];
+        writes.extend(page.contacts.iter().map(|contact| Write::DeleteContact {
+            contact: Box::new(contact.clone()),
+        }));
+        writes
+    };
+    let mut stale = page.clone();
+    if let Some(contact) = stale.contacts.first_mut() {
+        contact.version += 1;
+    }
+    refused(
+        store.commit(&t, delete(&stale)).await,
+        1,
+        "delete with a contact changed since the page was read",
+    )?;
     ensure!(
-        leftovers.len() >= 8,
-        "leftovers cover the partition: {leftovers:?}"
+        store.customer(&t, "c1").await?.is_some(),
+        "a refused delete keeps the record"
     );
-    let s = stored(store, &t, "c1").await?;
     committed(
-        store
-            .commit(
-                &t,
-                vec![
-                    Write::DeleteCustomer {
-                        stored: Box::new(s),
-                    },
-                    Write::DeleteLeftovers {
-                        customer_id: "c1".into(),
-                        handles: leftovers,
-                    },
-                ],
-            )
-            .await,
-        "delete the customer and its leftovers",
+        store.commit(&t, delete(&page)).await,
+        "delete the customer and its contacts",
     )?;
     ensure!(store.customer(&t, "c1").await?.is_none(), "record gone");
     ensure!(store.customer_page(&t, "c1").await?.is_none(), "page gone");
-    ensure!(store.contacts(&t, "c1").await?.is_empty(), "contacts gone");
     ensure!(
         store
-            .history(&t, "c1", &[], first(ALL))
+            .customers(&t, &["c1".to_string()], true)
             .await?
-            .items
             .is_empty(),
-        "history gone"
+        "gone from batch reads"
     );
-    ensure!(
-        store.notes(&t, "c1", first(ALL)).await?.items.is_empty(),
-        "notes gone"
-    );
-    ensure!(
-        store.payments(&t, "c1", first(ALL)).await?.items.is_empty(),
-        "payments gone"
-    );
-    ensure!(
-        store.promises(&t, "c1", first(ALL)).await?.items.is_empty(),
-        "promises gone"
-    );
-    ensure!(
-        store.open_invoices(&t, "c1").await?.is_empty(),
-        "invoices gone"
-    );
-    ensure!(
-        store.chase(&t, &chase.key()).await?.is_none(),
-        "chases gone"
-    );
-    ensure!(
-        store.customer_leftovers(&t, "c1").await?.is_empty(),
-        "no leftovers left"
-    );
+    ensure!(store.contacts(&t, "c1").await?.is_empty(), "contacts gone");
     ensure!(
         store
             .customer_id_by_number(&t, std::slice::from_ref(&customer.number))
@@ -695,14 +874,42 @@ pub async fn customer_deletion_takes_its_partition(store: &dyn Store) -> Outcome
             .is_empty(),
         "the number is free"
     );
-    ensure!(
+    for query in [
+        query(vec![], None, CustomerSort::Name),
+        query(vec![], None, CustomerSort::Overdue),
+        query(vec![], None, CustomerSort::CreatedAt),
+        query(
+            vec![CustomerFilter::ChasingStatus("active".into())],
+            None,
+            CustomerSort::Name,
+        ),
+        query(vec![], Some("acme"), CustomerSort::Name),
+        query(vec![], Some("n-c1"), CustomerSort::Name),
+    ] {
+        ensure!(
+            store
+                .list_customers(&t, query.clone())
+                .await?
+                .items
+                .is_empty(),
+            "unlisted: {query:?}"
+        );
+    }
+    committed(
         store
-            .list_customers(&t, query(vec![], None, CustomerSort::Name))
-            .await?
-            .items
-            .is_empty(),
-        "unlisted"
-    );
+            .commit(
+                &t,
+                vec![
+                    put_new(&customer),
+                    Write::ReserveCustomerNumber {
+                        number: customer.number.clone(),
+                        customer_id: "c1".into(),
+                    },
+                ],
+            )
+            .await,
+        "the id and number can be used again",
+    )?;
     Ok(())
 }
 
@@ -775,6 +982,14 @@ pub async fn lists_page_with_cursors(store: &dyn Store) -> Outcome {
             .await,
         "a garbled cursor",
     )?;
+    let from_empty = store
+        .list_customers(&t, by_name(Some(String::new())))
+        .await?;
+    ensure_eq!(
+        ids(&from_empty.items, |c: &Customer| &c.name),
+        vec!["Alpha", "bravo"],
+        "an empty cursor is no cursor"
+    );
     let other = fresh_tenant("conf")?;
     bad_cursor(
         store

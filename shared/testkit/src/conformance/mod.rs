@@ -9,9 +9,13 @@
 //! leaves "now" to the implementation (idempotency expiry), which uses the
 //! wall clock.
 //!
+//! The DynamoDB store runs it in the integration suite
+//! (`tests/tests/integration/store_conformance.rs`):
+//!
 //! ```ignore
 //! #[tokio::test]
-//! async fn dynamodb_conforms() {
+//! async fn the_dynamodb_store_conforms() {
+//!     let store = store::DynamoStore::new(client, table_name);
 //!     testkit::conformance::all(&store).await.unwrap();
 //! }
 //! ```
@@ -118,8 +122,8 @@ pub use chasing::{
 };
 pub use customers::{
     customer_deletion_takes_its_partition, customer_lists_follow_the_query,
-    customer_writes_are_conditioned_on_the_revision, lists_page_with_cursors,
-    recent_history_keeps_the_newest, reservations_are_unique,
+    customer_writes_are_conditioned_on_the_revision, list_entries_move_with_puts_only,
+    lists_page_with_cursors, recent_history_keeps_the_newest, reservations_are_unique,
 };
 pub use isolation::tenants_never_see_each_other;
 pub use money::{
@@ -128,8 +132,8 @@ pub use money::{
 };
 pub use tenant::{
     cadence_count_refuses_to_pass_the_limit, cadences_are_versioned_and_counted,
-    contact_roles_count_their_use, groups_count_their_members, settings_are_versioned,
-    templates_are_versioned,
+    contact_roles_count_their_use, group_settings_reach_current_members,
+    groups_count_their_members, settings_are_versioned, templates_are_versioned,
 };
 pub use transactions::{a_failed_transaction_writes_nothing, transactions_respect_dynamodb_limits};
 pub use work::{
@@ -154,6 +158,7 @@ pub async fn all(store: &dyn Store) -> Result<(), Failures> {
         recent_history_keeps_the_newest,
         reservations_are_unique,
         customer_lists_follow_the_query,
+        list_entries_move_with_puts_only,
         customer_deletion_takes_its_partition,
         lists_page_with_cursors,
         a_failed_transaction_writes_nothing,
@@ -168,6 +173,7 @@ pub async fn all(store: &dyn Store) -> Result<(), Failures> {
         contacts_are_versioned,
         settings_are_versioned,
         groups_count_their_members,
+        group_settings_reach_current_members,
         contact_roles_count_their_use,
         templates_are_versioned,
         cadences_are_versioned_and_counted,

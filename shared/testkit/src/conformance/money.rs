@@ -247,6 +247,46 @@ pub async fn invoice_lists_follow_the_query(store: &dyn Store) -> Outcome {
         .collect::<Vec<_>>()
         .concat();
     ensure_eq!(walked, vec!["a", "d", "f", "b"], "paged by cursor");
+
+    // Overdue means open and past a due date: an invoice without one (listed
+    // by its issue date) never is, nor is a paid one.
+    let (t, _) = setup()?;
+    let mut n = fx.invoice("c1", "n", fx.day(1), 10);
+    n.invoice.due_date = None;
+    let late = fx.invoice("c1", "late", fx.day(2), 10);
+    let paid = fx.paid(&fx.invoice("c1", "paid", fx.day(1), 10));
+    let writes = [&n, &late, &paid].map(|r| save(r, None)).to_vec();
+    committed(store.commit(&t, writes).await, "create more invoices")?;
+    let cases = vec![
+        (
+            list(None, None, None, None),
+            vec!["n", "late"],
+            "without a due date, by issue date",
+        ),
+        (
+            list(None, None, today, None),
+            vec!["late"],
+            "no due date, not overdue",
+        ),
+        (
+            list(Some("c1"), None, today, None),
+            vec!["late"],
+            "a customer's: no due date, not overdue",
+        ),
+        (
+            list(None, Some(Paid), today, None),
+            vec![],
+            "a paid invoice is not overdue",
+        ),
+        (
+            list(Some("c1"), Some(Paid), today, None),
+            vec![],
+            "a customer's paid invoice is not overdue",
+        ),
+    ];
+    for (query, expected, what) in cases {
+        ensure_eq!(listed(store, &t, query).await?, expected, "{what}");
+    }
     Ok(())
 }
 

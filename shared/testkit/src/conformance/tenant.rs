@@ -2,10 +2,11 @@
 //! cadences, with their versions and the counters that guard deletion and
 //! the cadence limit.
 
-use super::{committed, first, ids, refused, setup, walk, Outcome, ALL};
+use super::{committed, create, first, ids, put_over, refused, setup, stored, walk, Outcome, ALL};
 use app::ports::{EnrolmentDeltas, PageRequest, Store, Write};
 use app::records::CadenceRecord;
 use domain::cadence::{AssignmentMode, MAX_CADENCES_PER_TENANT};
+use domain::customer::GroupSettings;
 use domain::settings::Settings;
 
 /// Settings read as the defaults until saved, then at their version.
@@ -53,8 +54,8 @@ pub async fn settings_are_versioned(store: &dyn Store) -> Outcome {
 }
 
 /// A group is saved at its version without touching its member count,
-/// which members move and which must be zero (at the group's version) to
-/// delete it.
+/// which members move and which must be zero to delete it (whatever
+/// version of the group was read: the delete has no version condition).
 pub async fn groups_count_their_members(store: &dyn Store) -> Outcome {
     let (t, fx) = setup()?;
     let group = fx.group("g1", "Key accounts");
@@ -66,10 +67,7 @@ pub async fn groups_count_their_members(store: &dyn Store) -> Outcome {
         group_id: "g1".into(),
         delta,
     };
-    let delete = |expected_version| Write::DeleteGroup {
-        group_id: "g1".into(),
-        expected_version,
-    };
+    let delete = |group: &domain::group::CustomerGroup| Write::DeleteGroup(Box::new(group.clone()));
     refused(
         store.commit(&t, vec![count(1)]).await,
         0,
@@ -107,21 +105,21 @@ pub async fn groups_count_their_members(store: &dyn Store) -> Outcome {
         "saving keeps the member count"
     );
     refused(
-        store.commit(&t, vec![delete(2)]).await,
+        store.commit(&t, vec![delete(&renamed)]).await,
         0,
         "delete a group with members",
     )?;
     committed(store.commit(&t, vec![count(-2)]).await, "the members leave")?;
-    refused(
-        store.commit(&t, vec![delete(1)]).await,
-        0,
-        "delete at a stale version",
-    )?;
     committed(
-        store.commit(&t, vec![delete(2)]).await,
-        "delete an empty group",
+        store.commit(&t, vec![delete(&group)]).await,
+        "delete an empty group, from an older read",
     )?;
     ensure!(store.group(&t, "g1").await?.is_none(), "deleted");
+    refused(
+        store.commit(&t, vec![delete(&renamed)]).await,
+        0,
+        "delete a group that is gone",
+    )?;
 
     for id in ["ga", "gc", "gb"] {
         committed(
@@ -134,6 +132,86 @@ pub async fn groups_count_their_members(store: &dyn Store) -> Outcome {
         ids(&pages.concat(), |g| &g.id),
         vec!["ga", "gb", "gc"],
         "groups by id"
+    );
+    Ok(())
+}
+
+/// A group's settings are copied onto a customer only while the customer
+/// is in that group; the copy moves the customer's revision (so a write
+/// from an older read fails) but not its version.
+pub async fn group_settings_reach_current_members(store: &dyn Store) -> Outcome {
+    let (t, fx) = setup()?;
+    let member = |id: &str, group: Option<&str>| {
+        let mut customer = fx.customer(id, id);
+        customer.group_id = group.map(str::to_string);
+        customer
+    };
+    let before = create(store, &t, &member("m1", Some("g1"))).await?;
+    create(store, &t, &member("m2", Some("g1"))).await?;
+    create(store, &t, &member("x1", Some("g2"))).await?;
+    create(store, &t, &member("x2", None)).await?;
+    let settings = GroupSettings {
+        payment_terms: Some("net 45".into()),
+        autopay: Some(true),
+        ..GroupSettings::default()
+    };
+    let push = |customer: &str| Write::PushGroupSettings {
+        group_id: "g1".into(),
+        customer_id: customer.into(),
+        settings: Box::new(settings.clone()),
+    };
+    committed(
+        store.commit(&t, vec![push("m1"), push("m2")]).await,
+        "push to both members",
+    )?;
+    for id in ["m1", "m2"] {
+        let after = stored(store, &t, id).await?;
+        ensure_eq!(
+            after.customer.group_settings.as_ref(),
+            Some(&settings),
+            "{id} has the group's settings"
+        );
+        ensure_eq!(after.customer.version, 1, "{id} keeps its version");
+    }
+    let after = stored(store, &t, "m1").await?;
+    ensure!(
+        after.revision > before.revision,
+        "the push moves the revision ({} then {})",
+        before.revision,
+        after.revision
+    );
+    ensure_eq!(
+        after.customer,
+        domain::customer::Customer {
+            group_settings: Some(settings.clone()),
+            ..before.customer.clone()
+        },
+        "nothing else changes"
+    );
+    refused(
+        store
+            .commit(&t, vec![put_over(&before.customer, &before)])
+            .await,
+        0,
+        "a put from a read before the push",
+    )?;
+    for (id, what) in [
+        ("x1", "a customer of another group"),
+        ("x2", "a customer without a group"),
+        ("nobody", "a customer that does not exist"),
+    ] {
+        refused(store.commit(&t, vec![push("m1"), push(id)]).await, 1, what)?;
+    }
+    for id in ["x1", "x2"] {
+        ensure_eq!(
+            stored(store, &t, id).await?.customer.group_settings,
+            None,
+            "{id} did not get the settings"
+        );
+    }
+    ensure!(
+        store.customer(&t, "nobody").await?.is_none(),
+        "a refused push creates nobody"
     );
     Ok(())
 }
@@ -216,10 +294,8 @@ pub async fn templates_are_versioned(store: &dyn Store) -> Outcome {
         record: Box::new(record.clone()),
         expected_version,
     };
-    let delete = |expected_version| Write::DeleteTemplate {
-        id: "tp1".into(),
-        expected_version,
-    };
+    let delete =
+        |record: &app::records::TemplateRecord| Write::DeleteTemplate(Box::new(record.clone()));
     committed(
         store.commit(&t, vec![save(&v1, 0)]).await,
         "create a template",
@@ -238,17 +314,26 @@ pub async fn templates_are_versioned(store: &dyn Store) -> Outcome {
         0,
         "save a stale read",
     )?;
-    ensure_eq!(store.template(&t, "tp1").await?, Some(v2), "read back");
+    ensure_eq!(
+        store.template(&t, "tp1").await?,
+        Some(v2.clone()),
+        "read back"
+    );
     refused(
-        store.commit(&t, vec![delete(1)]).await,
+        store.commit(&t, vec![delete(&v1)]).await,
         0,
         "delete a stale read",
     )?;
     committed(
-        store.commit(&t, vec![delete(2)]).await,
+        store.commit(&t, vec![delete(&v2)]).await,
         "delete at its version",
     )?;
     ensure!(store.template(&t, "tp1").await?.is_none(), "deleted");
+    refused(
+        store.commit(&t, vec![delete(&v2)]).await,
+        0,
+        "delete a template that is gone",
+    )?;
     for id in ["tb", "ta"] {
         committed(
             store.commit(&t, vec![save(&fx.template(id, 1), 0)]).await,
@@ -272,6 +357,15 @@ fn save_cadence(record: &CadenceRecord, previous_version: u32, unenrolled: bool)
     }
 }
 
+/// A new cadence as the API creates it: the record and snapshot, then one
+/// more on the tenant's count.
+fn create_cadence(record: &CadenceRecord) -> Vec<Write> {
+    vec![
+        save_cadence(record, 0, false),
+        Write::CountCadences { delta: 1 },
+    ]
+}
+
 /// Every save of a cadence keeps an immutable snapshot of its version;
 /// enrolment counters move on their own, forbid deleting the cadence, and
 /// make an `unenrolled` save fail; only `always` cadences are automatic.
@@ -279,7 +373,7 @@ pub async fn cadences_are_versioned_and_counted(store: &dyn Store) -> Outcome {
     let (t, fx) = setup()?;
     let v1 = fx.cadence("k1", 1, AssignmentMode::Always);
     committed(
-        store.commit(&t, vec![save_cadence(&v1, 0, false)]).await,
+        store.commit(&t, create_cadence(&v1)).await,
         "create a cadence",
     )?;
     ensure_eq!(
@@ -303,7 +397,7 @@ pub async fn cadences_are_versioned_and_counted(store: &dyn Store) -> Outcome {
         "all cadences"
     );
     refused(
-        store.commit(&t, vec![save_cadence(&v1, 0, false)]).await,
+        store.commit(&t, create_cadence(&v1)).await,
         0,
         "create it again",
     )?;
@@ -402,7 +496,7 @@ pub async fn cadences_are_versioned_and_counted(store: &dyn Store) -> Outcome {
     );
     let other = fx.cadence("k0", 1, AssignmentMode::Always);
     committed(
-        store.commit(&t, vec![save_cadence(&other, 0, false)]).await,
+        store.commit(&t, create_cadence(&other)).await,
         "another cadence",
     )?;
     let all: Vec<_> = store
@@ -456,25 +550,58 @@ pub async fn cadences_are_versioned_and_counted(store: &dyn Store) -> Outcome {
     Ok(())
 }
 
-/// A tenant holds at most [`MAX_CADENCES_PER_TENANT`] cadences; deleting
-/// one makes room.
+/// A tenant holds at most [`MAX_CADENCES_PER_TENANT`] cadences: the count
+/// refuses to rise from the limit, deleting a cadence counts it out and
+/// makes room, and the count cannot fall before anything was counted.
 pub async fn cadence_count_refuses_to_pass_the_limit(store: &dyn Store) -> Outcome {
+    let (t, fx) = setup()?;
+    refused(
+        store
+            .commit(&t, vec![Write::CountCadences { delta: -1 }])
+            .await,
+        0,
+        "count out of a tenant that never counted a cadence",
+    )?;
+    let lone = fx.cadence("k-lone", 1, AssignmentMode::Manual);
+    committed(
+        store.commit(&t, vec![save_cadence(&lone, 0, false)]).await,
+        "a cadence saved without counting it",
+    )?;
+    refused(
+        store
+            .commit(
+                &t,
+                vec![Write::DeleteCadence {
+                    id: "k-lone".into(),
+                }],
+            )
+            .await,
+        0,
+        "deleting needs a count to take it from",
+    )?;
+    ensure!(
+        store.cadence(&t, "k-lone").await?.is_some(),
+        "the refused delete kept it"
+    );
+
     let (t, fx) = setup()?;
     for i in 0..MAX_CADENCES_PER_TENANT {
         let record = fx.cadence(&format!("k{i:03}"), 1, AssignmentMode::Manual);
         committed(
-            store
-                .commit(&t, vec![save_cadence(&record, 0, false)])
-                .await,
+            store.commit(&t, create_cadence(&record)).await,
             &format!("cadence {i}"),
         )?;
     }
     let extra = fx.cadence("k999", 1, AssignmentMode::Manual);
     refused(
-        store.commit(&t, vec![save_cadence(&extra, 0, false)]).await,
-        0,
+        store.commit(&t, create_cadence(&extra)).await,
+        1,
         "one cadence over the limit",
     )?;
+    ensure!(
+        store.cadence(&t, "k999").await?.is_none(),
+        "the refused cadence was not written"
+    );
     ensure_eq!(
         store.all_cadences(&t).await?.len(),
         MAX_CADENCES_PER_TENANT,
@@ -487,8 +614,15 @@ pub async fn cadence_count_refuses_to_pass_the_limit(store: &dyn Store) -> Outco
         "delete one",
     )?;
     committed(
-        store.commit(&t, vec![save_cadence(&extra, 0, false)]).await,
+        store.commit(&t, create_cadence(&extra)).await,
         "a deletion makes room",
+    )?;
+    refused(
+        store
+            .commit(&t, vec![Write::CountCadences { delta: 1 }])
+            .await,
+        0,
+        "count past the limit again",
     )?;
     Ok(())
 }

@@ -1,8 +1,9 @@
 //! The customer list as the DynamoDB store builds it: one list copy per
 //! facet the customer belongs to and one per searchable field, each sorted
-//! by name, overdue balance or creation. The memory store keeps one list
-//! copy per customer and derives the same facets, keys and order from it,
-//! so filters, sorts, search and the number of items a put writes agree.
+//! by name, overdue balance or creation. The memory store keeps the same
+//! entries under the same keys and derives the same sort keys from their
+//! copies, so filters, sorts, search, the entries a put or delete leaves
+//! behind and the number of items they write agree.
 
 use app::ports::{CustomerFilter, CustomerSort};
 use domain::customer::Customer;
@@ -76,13 +77,16 @@ pub(crate) fn search_terms(customer: &Customer) -> Vec<(&'static str, String)> {
     terms
 }
 
+/// The key prefix of the entries a search reads (one per searchable field).
+pub(crate) const SEARCH_ENTRY: &str = "search:";
+
 /// The list entries a customer has: facets, then one per searchable field.
 pub(crate) fn entry_keys(customer: &Customer) -> Vec<String> {
     let mut keys = facets(customer);
     keys.extend(
         search_terms(customer)
             .into_iter()
-            .map(|(field, _)| format!("search:{field}")),
+            .map(|(field, _)| format!("{SEARCH_ENTRY}{field}")),
     );
     keys
 }

@@ -2,19 +2,16 @@
 //! made to fail (see [`MemoryStore::fail_next_call`]); lists are built in
 //! the order of the DynamoDB range or index that serves them.
 
-use super::listing::{facets, filter_facet, normalize, search_terms, sort_key};
+use super::listing::{facets, filter_facet, normalize, search_terms, sort_key, SEARCH_ENTRY};
 use super::paging::{page, sorted, Order};
 use super::state::{count, Tenant};
-use super::writes::{
-    adjustment_sk, chase_sk, contact_sk, history_sk, invoice_sk, note_sk, payment_sk, promise_sk,
-    task_sk,
-};
+use super::writes::invoice_sk;
 use super::MemoryStore;
 use app::ports::{
-    AssigneeFilter, CadenceStore, ChaseStore, ContactRoleStore, ContactStore, CustomerQuery,
-    CustomerSort, CustomerStore, DueCustomer, DueIndex, GroupStore, HistoryFilter, HistoryStore,
-    IdempotencyStore, InvoiceQuery, InvoiceStore, MoneyRecordStore, NoteStore, Page, PageRequest,
-    SettingsStore, StoreResult, TaskQuery, TaskStore, TemplateStore,
+    AssigneeFilter, CadenceStore, ChaseStore, ContactRoleStore, ContactStore, CustomerFilter,
+    CustomerQuery, CustomerSort, CustomerStore, DueCustomer, DueIndex, GroupStore, HistoryFilter,
+    HistoryStore, IdempotencyStore, InvoiceQuery, InvoiceStore, MoneyRecordStore, NoteStore, Page,
+    PageRequest, SettingsStore, StoreResult, TaskQuery, TaskStore, TemplateStore,
 };
 use app::records::{
     CadenceRecord, Chase, ChaseKey, CustomerPage, IdempotencyRecord, InvoiceRecord, StoredCustomer,
@@ -35,7 +32,7 @@ use domain::payment::Payment;
 use domain::promise::Promise;
 use domain::settings::Settings;
 use domain::task::{Task, TaskStatus};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 #[async_trait]
 impl SettingsStore for MemoryStore {
@@ -45,41 +42,67 @@ impl SettingsStore for MemoryStore {
     }
 }
 
-/// The customers a query lists, keyed and ordered as the index serving it.
+/// Whether a list copy passes `filters`: it is filed under each one's
+/// facet (as DynamoDB compares the entry's own attributes).
+fn passes(copy: &Customer, filters: &[CustomerFilter]) -> bool {
+    let facets = facets(copy);
+    filters
+        .iter()
+        .all(|filter| facets.contains(&filter_facet(filter)))
+}
+
+/// The customers a query lists, keyed and ordered as the index serving it:
+/// the entries of one facet (the first filter's, else `all`) narrowed by
+/// the other filters, or with a search the search entries narrowed by
+/// every filter.
 fn customer_listing(tenant: &Tenant, query: &CustomerQuery) -> (Vec<(String, Customer)>, Order) {
-    let wanted: Vec<String> = query.filters.iter().map(filter_facet).collect();
-    let listed = tenant
-        .customers
-        .values()
-        .filter_map(|partition| partition.listing.as_ref())
-        .filter(|customer| {
-            let facets = facets(customer);
-            wanted.iter().all(|facet| facets.contains(facet))
-        });
     match &query.search {
         Some(search) => {
             let needle = normalize(search);
             // A customer matching on several fields is listed once, where
             // its first match sorts.
-            let items = listed
-                .filter_map(|customer| {
-                    search_terms(customer)
-                        .into_iter()
-                        .map(|(_, term)| format!("{term}#{}", customer.id))
-                        .filter(|key| key.starts_with(&needle))
-                        .min()
-                        .map(|key| (key, customer.clone()))
-                })
+            let mut first: BTreeMap<&str, (String, &Customer)> = BTreeMap::new();
+            for partition in tenant.customers.values() {
+                for (key, copy) in &partition.entries {
+                    let Some(field) = key.strip_prefix(SEARCH_ENTRY) else {
+                        continue;
+                    };
+                    let Some((_, term)) = search_terms(copy).into_iter().find(|(f, _)| *f == field)
+                    else {
+                        continue;
+                    };
+                    let sort = format!("{term}#{}", copy.id);
+                    if !sort.starts_with(&needle) || !passes(copy, &query.filters) {
+                        continue;
+                    }
+                    let earlier = first.get(copy.id.as_str());
+                    if earlier.is_none_or(|(found, _)| sort < *found) {
+                        first.insert(&copy.id, (sort, copy));
+                    }
+                }
+            }
+            let items = first
+                .into_values()
+                .map(|(sort, copy)| (sort, copy.clone()))
                 .collect();
             (sorted(items, Order::Ascending), Order::Ascending)
         }
         None => {
+            let facet = query
+                .filters
+                .first()
+                .map_or_else(|| "all".to_string(), filter_facet);
+            let narrowing = query.filters.get(1..).unwrap_or(&[]);
             let order = match query.sort {
                 CustomerSort::CreatedAt => Order::Descending,
                 CustomerSort::Name | CustomerSort::Overdue => Order::Ascending,
             };
-            let items = listed
-                .map(|customer| (sort_key(customer, query.sort), customer.clone()))
+            let items = tenant
+                .customers
+                .values()
+                .filter_map(|partition| partition.entries.get(&facet))
+                .filter(|copy| passes(copy, narrowing))
+                .map(|copy| (sort_key(copy, query.sort), copy.clone()))
                 .collect();
             (sorted(items, order), order)
         }
@@ -151,45 +174,6 @@ impl CustomerStore for MemoryStore {
             open_invoices: partition.open_invoices.values().cloned().collect(),
             open_tasks: partition.open_tasks.values().cloned().collect(),
         }))
-    }
-
-    async fn customer_has_open_items(
-        &self,
-        tenant: &TenantId,
-        customer_id: &str,
-    ) -> StoreResult<bool> {
-        let state = self.read("customer_has_open_items")?;
-        let partition = state.tenant(tenant).partition(customer_id);
-        Ok(!partition.open_invoices.is_empty() || !partition.open_tasks.is_empty())
-    }
-
-    async fn customer_leftovers(
-        &self,
-        tenant: &TenantId,
-        customer_id: &str,
-    ) -> StoreResult<Vec<String>> {
-        let state = self.read("customer_leftovers")?;
-        let p = state.tenant(tenant).partition(customer_id);
-        let handles: BTreeSet<String> = p
-            .contacts
-            .keys()
-            .map(|id| contact_sk(id))
-            .chain(p.history.keys().map(|id| history_sk(id)))
-            .chain(p.notes.keys().map(|id| note_sk(id)))
-            .chain(p.open_invoices.keys().map(|id| invoice_sk(id, true)))
-            .chain(p.closed_invoices.keys().map(|id| invoice_sk(id, false)))
-            .chain(p.open_tasks.keys().map(|id| task_sk(id, TaskStatus::Open)))
-            .chain(
-                p.closed_tasks
-                    .keys()
-                    .map(|id| task_sk(id, TaskStatus::Completed)),
-            )
-            .chain(p.payments.keys().map(|id| payment_sk(id)))
-            .chain(p.adjustments.keys().map(|id| adjustment_sk(id)))
-            .chain(p.promises.keys().map(|id| promise_sk(id)))
-            .chain(p.chases.keys().map(|(cycle, step)| chase_sk(*cycle, *step)))
-            .collect();
-        Ok(handles.into_iter().collect())
     }
 }
 
@@ -293,11 +277,10 @@ impl InvoiceStore for MemoryStore {
     ) -> StoreResult<Vec<String>> {
         let state = self.read("taken_invoice_numbers")?;
         let data = state.tenant(tenant);
-        let mut seen = BTreeSet::new();
+        // In the order asked, as often as asked (as the DynamoDB store answers).
         Ok(numbers
             .iter()
             .filter(|number| data.invoice_numbers.contains_key(*number))
-            .filter(|number| seen.insert(number.as_str()))
             .cloned()
             .collect())
     }

@@ -77,8 +77,11 @@ pub(crate) struct Tenant {
 #[derive(Debug, Default)]
 pub(crate) struct Partition {
     pub record: Option<StoredCustomer>,
-    /// What the customer list shows: the customer as of its last full put.
-    pub listing: Option<Customer>,
+    /// The customer's list entries, as the DynamoDB store keeps them: entry
+    /// key (a facet, or `search:<field>`) → the list copy put with it. A put
+    /// replaces the entries of the customer it was conditioned on; entries
+    /// the stored record no longer names are left behind, as in the table.
+    pub entries: BTreeMap<String, Customer>,
     pub contacts: BTreeMap<String, Contact>,
     pub history: BTreeMap<String, HistoryItem>,
     pub notes: BTreeMap<String, Note>,
