@@ -1,5 +1,7 @@
 //! Test harness: a local stack of its own per test (own table and queues in
 //! the shared emulators, own runner on a free port), driven over real HTTP.
+// Test support: a failed setup step should stop the test where it failed.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use local_stack::token::{self, LocalClaims};
 use local_stack::LocalStack;

@@ -65,7 +65,9 @@ impl ApiError {
                 AppError::Forbidden(_) => StatusCode::FORBIDDEN,
                 AppError::NotFound => StatusCode::NOT_FOUND,
                 AppError::Conflict { .. } => StatusCode::CONFLICT,
-                AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                AppError::Validation(_) | AppError::InvalidRows(_) => {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                }
                 AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
                 AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
@@ -84,7 +86,7 @@ impl ApiError {
                 AppError::BadRequest { code, .. } | AppError::Conflict { code, .. } => code,
                 AppError::Forbidden(_) => "forbidden",
                 AppError::NotFound => "not_found",
-                AppError::Validation(_) => "validation_failed",
+                AppError::Validation(_) | AppError::InvalidRows(_) => "validation_failed",
                 AppError::Unavailable(_) => "unavailable",
                 AppError::Internal(_) => "internal_error",
             },
@@ -110,6 +112,23 @@ impl ApiError {
                 .map(|(field, problem)| (field.clone(), json!(problem)))
                 .collect();
             body.insert("fields".into(), Value::Object(fields));
+        }
+        if let Self::App(AppError::InvalidRows(errors)) = self {
+            let report = errors.report();
+            let rows: Vec<Value> = report
+                .rows
+                .iter()
+                .map(|(line, problems)| {
+                    let fields: Map<String, Value> = problems
+                        .iter()
+                        .map(|(field, problem)| (field.clone(), json!(problem)))
+                        .collect();
+                    json!({"line": line, "errors": fields})
+                })
+                .collect();
+            body.insert("rows".into(), json!(rows));
+            body.insert("invalid_rows".into(), json!(report.invalid_rows));
+            body.insert("problems".into(), json!(report.problems));
         }
         Value::Object(body)
     }

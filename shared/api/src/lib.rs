@@ -64,6 +64,7 @@ routes! {
     "/v1/customers/{id}/chasing/pause" => { POST handlers::chasing::pause },
     "/v1/customers/{id}/chasing/resume" => { POST handlers::chasing::resume },
     "/v1/customers/{id}/chasing/preview" => { GET handlers::chasing::preview },
+    "/v1/imports/{kind}" => { POST handlers::imports::create },
     "/v1/templates" => { GET handlers::templates::list, POST handlers::templates::create },
     "/v1/templates/{id}" => {
         GET handlers::templates::get,

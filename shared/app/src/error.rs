@@ -21,6 +21,9 @@ pub enum AppError {
     Conflict { code: &'static str, message: String },
     #[error("the request has invalid fields")]
     Validation(FieldErrors),
+    /// Rows of an import are invalid (nothing was written).
+    #[error("{0}")]
+    InvalidRows(crate::usecases::imports::RowErrors),
     /// A dependency is throttling or down; the client should retry.
     #[error("service temporarily unavailable")]
     Unavailable(#[source] StoreError),

@@ -30,6 +30,7 @@
 //! `30 mei 2026`).
 
 use super::money::Money;
+#[cfg(feature = "render")]
 use super::validation::{bounded_text, FieldErrors};
 use chrono::{Datelike, NaiveDate};
 #[cfg(feature = "render")]
@@ -591,7 +592,8 @@ fn format_date_in(date: NaiveDate, language: Language) -> String {
     }
 }
 
-#[cfg(all(test, feature = "render"))]
+#[cfg(feature = "render")]
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::money::Currency;

@@ -491,35 +491,6 @@ fn attribute<T: serde::Serialize>(value: &T) -> Result<AttributeValue, StoreErro
     serde_dynamo::to_attribute_value(value).map_err(|e| StoreError::Malformed(e.to_string()))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_overdue_key_orders_largest_first_over_the_whole_range() {
-        let amounts = [
-            "999999999999999.99",
-            "100000000000000",
-            "123456.789",
-            "10.5",
-            "10.05",
-            "0.01",
-            "0",
-        ];
-        let keys: Vec<String> = amounts
-            .iter()
-            .map(|a| overdue_sort_key(a.parse().unwrap(), "X"))
-            .collect();
-        let mut sorted = keys.clone();
-        sorted.sort();
-        assert_eq!(keys, sorted);
-        assert!(keys.iter().all(|k| k.len() == keys[0].len()));
-        // Sums beyond any single invoice still sort and never panic.
-        let huge = overdue_sort_key(Decimal::MAX, "X");
-        assert!(huge <= keys[0]);
-    }
-}
-
 /// The ids of the customers holding `numbers`, by number.
 pub async fn ids_by_number(
     table: &Table,
@@ -527,9 +498,11 @@ pub async fn ids_by_number(
     numbers: &[String],
 ) -> Result<std::collections::HashMap<String, String>, StoreError> {
     let pk = tenant_pk(tenant);
-    let keys: Vec<(String, String)> = numbers
-        .iter()
-        .map(|n| (pk.clone(), customer_number_sk(n)))
+    let numbers_by_key: std::collections::HashMap<String, &String> =
+        numbers.iter().map(|n| (customer_number_sk(n), n)).collect();
+    let keys: Vec<(String, String)> = numbers_by_key
+        .keys()
+        .map(|sk| (pk.clone(), sk.clone()))
         .collect();
     let mut by_number = std::collections::HashMap::new();
     for item in crate::dynamo::batch_get(table, &keys, true).await? {
@@ -537,8 +510,8 @@ pub async fn ids_by_number(
             crate::dynamo::text_attribute(&item, SK),
             crate::dynamo::text_attribute(&item, "customer_id"),
         ) {
-            if let Some(number) = numbers.iter().find(|n| customer_number_sk(n) == sk) {
-                by_number.insert(number.clone(), id.to_string());
+            if let Some(number) = numbers_by_key.get(sk) {
+                by_number.insert((*number).clone(), id.to_string());
             }
         }
     }
@@ -584,4 +557,33 @@ pub async fn page(
         open_invoices,
         open_tasks,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_overdue_key_orders_largest_first_over_the_whole_range() {
+        let amounts = [
+            "999999999999999.99",
+            "100000000000000",
+            "123456.789",
+            "10.5",
+            "10.05",
+            "0.01",
+            "0",
+        ];
+        let keys: Vec<String> = amounts
+            .iter()
+            .map(|a| overdue_sort_key(a.parse().unwrap(), "X"))
+            .collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
+        assert!(keys.iter().all(|k| k.len() == keys[0].len()));
+        // Sums beyond any single invoice still sort and never panic.
+        let huge = overdue_sort_key(Decimal::MAX, "X");
+        assert!(huge <= keys[0]);
+    }
 }

@@ -1,5 +1,7 @@
 //! The integration suite: one test binary against the local stack (DynamoDB
 //! Local and moto over HTTP), each test in its own tenant, stack and process.
+// Helpers outside #[test] functions unwrap too: a failed step should stop the test where it failed.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod cadences;
 mod chasing_cost;

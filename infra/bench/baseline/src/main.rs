@@ -8,9 +8,11 @@ async fn main() -> Result<(), Error> {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let client = aws_sdk_dynamodb::Client::new(&sdk);
     let client = &client;
-    lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| async move {
-        let _ = client.config();
-        Ok::<_, Error>(serde_json::Value::Null)
-    }))
+    lambda_runtime::run(service_fn(
+        move |_: LambdaEvent<serde_json::Value>| async move {
+            let _ = client.config();
+            Ok::<_, Error>(serde_json::Value::Null)
+        },
+    ))
     .await
 }

@@ -29,7 +29,10 @@ async fn main() -> anyhow::Result<()> {
         bail!("usage: cold-start <directory of release binaries> [runs]");
     };
     let runs: usize = args.get(1).map(|r| r.parse()).transpose()?.unwrap_or(20);
-    println!("{:<22} {:>10} {:>12} {:>10} {:>10}", "binary", "size", "median init", "min", "max");
+    println!(
+        "{:<22} {:>10} {:>12} {:>10} {:>10}",
+        "binary", "size", "median init", "min", "max"
+    );
     for name in BINARIES {
         let path = Path::new(dir).join(name);
         let size = std::fs::metadata(&path)

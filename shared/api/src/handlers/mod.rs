@@ -8,6 +8,7 @@ pub mod contacts;
 pub mod customers;
 pub mod groups;
 pub mod history;
+pub mod imports;
 pub mod invoices;
 pub mod notes;
 pub mod page;

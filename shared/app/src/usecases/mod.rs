@@ -81,6 +81,7 @@ pub mod customers;
 pub mod enrolment;
 pub mod groups;
 pub mod history;
+pub mod imports;
 pub mod invoices;
 pub mod notes;
 pub mod payments;
