@@ -158,12 +158,7 @@ impl std::fmt::Display for PolicyReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         for row in &self.rows {
             let list = |set: &BTreeSet<String>| set.iter().cloned().collect::<Vec<_>>().join(", ");
-            writeln!(
-                f,
-                "{:<18} used and granted: {}",
-                row.function,
-                list(&row.used)
-            )?;
+            writeln!(f, "{:<18} used: {}", row.function, list(&row.used))?;
             if !row.missing.is_empty() {
                 writeln!(f, "{:<18} USED BUT NOT GRANTED: {}", "", list(&row.missing))?;
             }

@@ -42,11 +42,17 @@ impl FromRequestParts<Arc<ApiState>> for Ctx {
             .get::<RequestFacts>()
             .cloned()
             .ok_or(ApiError::Unauthorized)?;
-        let query = parts
+        let query: Vec<(String, String)> = parts
             .uri
             .query()
             .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
             .unwrap_or_default();
+        // No parameter of this API takes several values: a repeated one is a
+        // mistake, not a choice between them.
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some((name, _)) = query.iter().find(|(name, _)| !seen.insert(name.as_str())) {
+            return Err(ApiError::invalid_field(name, "is given more than once"));
+        }
         Ok(Self {
             context: state.context.clone(),
             caller: facts.caller.clone(),
@@ -73,7 +79,10 @@ impl Ctx {
             ));
         }
         match serde_json::from_slice::<Value>(bytes) {
-            Ok(Value::Object(object)) => Ok(object),
+            Ok(Value::Object(mut object)) => {
+                object.values_mut().for_each(whole_numbers_as_integers);
+                Ok(object)
+            }
             Ok(_) => Err(ApiError::bad_request(
                 "malformed_body",
                 "the body must be a JSON object",
@@ -98,7 +107,18 @@ impl Ctx {
             .map(|(_, v)| v.as_str())
     }
 
-    /// Every query parameter, in order (repeated names repeat).
+    /// An id query parameter (a filter): absent, or a well-formed id.
+    pub fn id_param(&self, name: &str) -> Result<Option<&str>, ApiError> {
+        match self.param(name) {
+            Some(id) if !app::usecases::valid_id(id) => Err(ApiError::invalid_field(
+                name,
+                "must be an id (26 letters and digits)",
+            )),
+            other => Ok(other),
+        }
+    }
+
+    /// Every query parameter, in order.
     pub fn params(&self) -> impl Iterator<Item = (&str, &str)> {
         self.query.iter().map(|(n, v)| (n.as_str(), v.as_str()))
     }
@@ -207,6 +227,25 @@ impl Ctx {
     }
 }
 
+/// JSON (and JSON Schema) reads `18.0` as the whole number 18; serde's
+/// integer types would refuse it, so whole numbers are made integers here,
+/// once for every body. Money is written as strings and never affected.
+fn whole_numbers_as_integers(value: &mut Value) {
+    match value {
+        Value::Number(number) if !number.is_i64() && !number.is_u64() => {
+            if let Some(float) = number.as_f64() {
+                // Exactly representable whole numbers only (|n| < 2^53).
+                if float.fract() == 0.0 && float.abs() < 9_007_199_254_740_992.0 {
+                    *value = Value::from(float as i64);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        Value::Object(fields) => fields.values_mut().for_each(whole_numbers_as_integers),
+        _ => {}
+    }
+}
+
 fn invalid_if_match() -> ApiError {
     ApiError::bad_request(
         "invalid_if_match",
@@ -221,4 +260,23 @@ pub fn list_reply<T: serde::Serialize>(
     next_cursor: Option<String>,
 ) -> Result<ApiResponse, ApiError> {
     ApiResponse::ok(&serde_json::json!({"items": items, "next_cursor": next_cursor}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::whole_numbers_as_integers;
+    use serde_json::json;
+
+    #[test]
+    fn whole_numbers_written_with_a_fraction_are_integers() {
+        let mut body = json!({"cap": {"max_messages": 18.0}, "steps": [{"day": -3.0}], "rate": 1.5, "huge": 1e300});
+        body.as_object_mut()
+            .unwrap()
+            .values_mut()
+            .for_each(whole_numbers_as_integers);
+        assert_eq!(
+            body,
+            json!({"cap": {"max_messages": 18}, "steps": [{"day": -3}], "rate": 1.5, "huge": 1e300})
+        );
+    }
 }

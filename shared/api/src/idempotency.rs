@@ -57,6 +57,8 @@ impl IdempotencyKey {
         fingerprint.update([0]);
         fingerprint.update(parts.uri.path());
         fingerprint.update([0]);
+        fingerprint.update(parts.uri.query().unwrap_or(""));
+        fingerprint.update([0]);
         fingerprint.update(body);
         Ok(Some(Self {
             key_hash: hex::encode(Sha256::digest(format!("{user}\0{key}"))),

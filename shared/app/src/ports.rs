@@ -404,7 +404,8 @@ pub enum Write {
         next: Box<Customer>,
         previous: Option<Box<StoredCustomer>>,
     },
-    /// Only the chasing fields and the due index entry (the scheduler's write).
+    /// Only the chasing fields and the due index entry (the scheduler's
+    /// write when lists show nothing of the change: see `writes::chasing`).
     UpdateChasing {
         stored: Box<StoredCustomer>,
         next: Box<Customer>,

@@ -667,6 +667,23 @@ async fn the_scheduler_resumes_expired_pauses_and_records_broken_promises() {
         customer.body["chasing"]["status"], "active",
         "the pause ran out"
     );
+    // The list moved with it (lists hold copies of the chasing state).
+    for (status, listed) in [("paused", false), ("active", true)] {
+        let list = stack
+            .get(&format!("/v1/customers?chasing_status={status}"), &owner)
+            .await;
+        let ids: Vec<&str> = list.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            ids.contains(&paused.customer_id.as_str()),
+            listed,
+            "chasing_status={status}: {ids:?}"
+        );
+    }
     assert_eq!(
         timeline(&stack, &owner, &paused.customer_id).await,
         [("2026-03-03".into(), "chase_email".into(), 0)],

@@ -114,8 +114,10 @@ fn list_query(ctx: &Ctx, page: PageRequest) -> Result<CustomerQuery, ApiError> {
     }
     let mut filters = Vec::new();
     let text = |name: &str| ctx.param(name).map(str::trim).filter(|v| !v.is_empty());
-    if let Some(group) = text("group_id") {
-        filters.push(CustomerFilter::Group(group.to_string()));
+    match ctx.id_param("group_id") {
+        Ok(Some(group)) => filters.push(CustomerFilter::Group(group.to_string())),
+        Ok(None) => {}
+        Err(_) => errors.add("group_id", "must be an id (26 letters and digits)"),
     }
     if let Some(ar) = text("ar_specialist_id") {
         filters.push(CustomerFilter::ArSpecialist(ar.to_string()));

@@ -131,7 +131,7 @@ pub async fn list(ctx: Ctx) -> Result<ApiResponse, ApiError> {
     }
     let today = ctx.today().await?;
     let query = InvoiceQuery {
-        customer_id: ctx.param("customer_id").map(str::to_string),
+        customer_id: ctx.id_param("customer_id")?.map(str::to_string),
         status,
         overdue_on: overdue.then_some(today),
         collection_status,

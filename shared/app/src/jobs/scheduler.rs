@@ -154,10 +154,7 @@ impl Scheduler {
         let idle = |next: Customer| Plan {
             tenant: tenant.clone(),
             message: None,
-            writes: vec![Write::UpdateChasing {
-                stored: Box::new(stored.clone()),
-                next: Box::new(next),
-            }],
+            writes: vec![crate::writes::chasing(&stored, next)],
         };
         let (Some(cadence_id), Some(version)) = (
             customer.chasing.cadence_id.clone(),
@@ -204,14 +201,9 @@ impl Scheduler {
         };
         let writes = if evaluation.promise_expired {
             self.resolve_promise(&stored, next, at, today)
-        } else if next.chasing != customer.chasing {
-            // A pause ran out: the list facets change too, so write it all.
-            crate::writes::customer(next, Some(&stored), &[])
         } else {
-            return Ok(Some(Plan {
-                message,
-                ..idle(next)
-            }));
+            // A pause that ran out moves the list entries too (writes::chasing).
+            vec![crate::writes::chasing(&stored, next)]
         };
         Ok(Some(Plan {
             tenant: tenant.clone(),
@@ -231,10 +223,10 @@ impl Scheduler {
         today: NaiveDate,
     ) -> Vec<Write> {
         let Some(promise) = next.active_promise.take() else {
-            return vec![update_chasing(stored, next)];
+            return vec![crate::writes::chasing(stored, next)];
         };
         if promise.status(today) != PromiseStatus::Broken {
-            return vec![update_chasing(stored, next)];
+            return vec![crate::writes::chasing(stored, next)];
         }
         let history = HistoryItem::new(
             &next.id,
@@ -263,12 +255,5 @@ impl Scheduler {
         let mut writes = crate::writes::customer(next, Some(stored), &[history, task_history]);
         writes.push(Write::InsertTask(Box::new(task)));
         writes
-    }
-}
-
-fn update_chasing(stored: &StoredCustomer, next: Customer) -> Write {
-    Write::UpdateChasing {
-        stored: Box::new(stored.clone()),
-        next: Box::new(next),
     }
 }
