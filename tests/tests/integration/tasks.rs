@@ -73,7 +73,7 @@ async fn a_task_is_created_read_updated_rescheduled_and_completed() {
         json!({"amount": "0.00", "currency": "EUR"})
     );
     assert!(
-        stored(&stack, &cid, &format!("P#3#TASK#{id}")).await,
+        stored(&stack, &cid, &keys::task_sk(&id)).await,
         "open tasks are in the page range"
     );
 
@@ -183,10 +183,10 @@ async fn a_task_is_created_read_updated_rescheduled_and_completed() {
     assert_eq!(completed.body["completed_by"], "manager");
     assert_eq!(completed.body["version"], 4);
     assert!(
-        !stored(&stack, &cid, &format!("P#3#TASK#{id}")).await,
+        !stored(&stack, &cid, &keys::task_sk(&id)).await,
         "completed tasks leave the page range"
     );
-    assert!(stored(&stack, &cid, &format!("X#TASK#{id}")).await);
+    assert!(stored(&stack, &cid, &keys::closed_task_sk(&id)).await);
 
     let read = stack.get(&path, &manager).await;
     assert_eq!(read.status, 200, "a completed task is still found by id");

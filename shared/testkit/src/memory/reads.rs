@@ -5,7 +5,6 @@
 use super::listing::{facets, filter_facet, normalize, search_terms, sort_key, SEARCH_ENTRY};
 use super::paging::{page, sorted, Order};
 use super::state::{count, Tenant};
-use super::writes::invoice_sk;
 use super::MemoryStore;
 use app::ports::{
     AssigneeFilter, CadenceStore, ChaseStore, ContactRoleStore, ContactStore, CustomerFilter,
@@ -199,7 +198,7 @@ fn invoice_listing(tenant: &Tenant, query: &InvoiceQuery) -> Vec<(String, Invoic
                     partition
                         .invoices(open)
                         .values()
-                        .map(move |record| (invoice_sk(&record.invoice.id, open), record))
+                        .map(move |record| (invoice_order(&record.invoice.id, open), record))
                 })
                 .filter(|(_, record)| {
                     query
@@ -679,4 +678,10 @@ impl IdempotencyStore for MemoryStore {
         let state = self.read("idempotency")?;
         Ok(state.tenant(tenant).idempotency.get(key_hash).cloned())
     }
+}
+
+/// A customer's invoices list open ones first, each part by id (as the
+/// store's key layout orders them).
+fn invoice_order(id: &str, open: bool) -> String {
+    format!("{}{id}", if open { 0 } else { 1 })
 }

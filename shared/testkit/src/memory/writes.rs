@@ -1,6 +1,7 @@
 //! Each [`Write`] as the DynamoDB store performs it: the items it touches
-//! (named by their table keys, to count them and to refuse a transaction
-//! that touches one item twice), the condition it carries, and its effect.
+//! (one name per item of the DynamoDB store's table, to count them and to
+//! refuse a transaction that touches one item twice; the key layout itself
+//! is the store's alone), the condition it carries, and its effect.
 //!
 //! Conditions are evaluated against the state before the transaction, as
 //! DynamoDB does; effects are applied only once every condition held.
@@ -17,69 +18,69 @@ use domain::history::push_recent;
 use domain::task::TaskStatus;
 use std::collections::BTreeSet;
 
-const TENANT: &str = "T";
+const TENANT: &str = "tenant";
 
 fn customer_item(customer_id: &str, sort_key: &str) -> String {
-    format!("C#{customer_id}|{sort_key}")
+    format!("customer {customer_id}: {sort_key}")
 }
 
 fn tenant_item(sort_key: &str) -> String {
-    format!("{TENANT}|{sort_key}")
+    format!("{TENANT}: {sort_key}")
 }
 
-const CUSTOMER_SK: &str = "P#0#CUSTOMER";
+const CUSTOMER_SK: &str = "record";
 
 fn contact_sk(id: &str) -> String {
-    format!("P#1#CONTACT#{id}")
+    format!("contact {id}")
 }
 
-pub(crate) fn invoice_sk(id: &str, open: bool) -> String {
+fn invoice_sk(id: &str, open: bool) -> String {
     if open {
-        format!("P#2#INVOICE#{id}")
+        format!("open invoice {id}")
     } else {
-        format!("Z#INVOICE#{id}")
+        format!("closed invoice {id}")
     }
 }
 
 fn task_sk(id: &str, status: TaskStatus) -> String {
     match status {
-        TaskStatus::Open => format!("P#3#TASK#{id}"),
-        TaskStatus::Completed => format!("X#TASK#{id}"),
+        TaskStatus::Open => format!("open task {id}"),
+        TaskStatus::Completed => format!("completed task {id}"),
     }
 }
 
 fn history_sk(id: &str) -> String {
-    format!("H#{id}")
+    format!("history {id}")
 }
 
 fn note_sk(id: &str) -> String {
-    format!("NOTE#{id}")
+    format!("note {id}")
 }
 
 fn payment_sk(id: &str) -> String {
-    format!("PAYMENT#{id}")
+    format!("payment {id}")
 }
 
 fn adjustment_sk(id: &str) -> String {
-    format!("ADJUSTMENT#{id}")
+    format!("adjustment {id}")
 }
 
 fn promise_sk(id: &str) -> String {
-    format!("PROMISE#{id}")
+    format!("promise {id}")
 }
 
 fn chase_sk(cycle: u32, step: u32) -> String {
-    format!("CHASE#{cycle:06}#{step:03}")
+    format!("chase {cycle} {step}")
 }
 
 fn listing_sk(key: &str) -> String {
-    format!("L#{key}")
+    format!("list entry {key}")
 }
 
-const CADENCE_COUNT_SK: &str = "COUNT#CADENCES";
+const CADENCE_COUNT_SK: &str = "cadence count";
 
 fn version_sk(id: &str, version: u32) -> String {
-    format!("CADENCE_VERSION#{id}#{version:05}")
+    format!("cadence {id} version {version}")
 }
 
 /// The items `write` touches, by table key.
@@ -120,13 +121,13 @@ pub(crate) fn items(write: &Write) -> Vec<String> {
                         .map(|key| customer_item(id, &listing_sk(&key))),
                 )
                 .chain(std::iter::once(tenant_item(&format!(
-                    "UNIQUE#CUSTOMER_NUMBER#{}",
+                    "customer number {}",
                     stored.customer.number
                 ))))
                 .collect()
         }
         Write::ReserveCustomerNumber { number, .. } | Write::ReleaseCustomerNumber { number } => {
-            vec![tenant_item(&format!("UNIQUE#CUSTOMER_NUMBER#{number}"))]
+            vec![tenant_item(&format!("customer number {number}"))]
         }
         Write::History(item) => vec![customer_item(&item.customer_id, &history_sk(&item.id))],
         Write::SaveInvoice { next, previous } => {
@@ -139,11 +140,11 @@ pub(crate) fn items(write: &Write) -> Vec<String> {
                     items.push(customer_item(&invoice.customer_id, &old));
                 }
             }
-            items.push(tenant_item(&format!("INVOICE#{}", invoice.id)));
+            items.push(tenant_item(&format!("invoice pointer {}", invoice.id)));
             items
         }
         Write::ReserveInvoiceNumber { number, .. } | Write::ReleaseInvoiceNumber { number } => {
-            vec![tenant_item(&format!("UNIQUE#INVOICE_NUMBER#{number}"))]
+            vec![tenant_item(&format!("invoice number {number}"))]
         }
         Write::InsertPayment(payment) => {
             vec![customer_item(
@@ -163,7 +164,7 @@ pub(crate) fn items(write: &Write) -> Vec<String> {
         }
         Write::InsertTask(task) => vec![
             customer_item(&task.customer_id, &task_sk(&task.id, task.status)),
-            tenant_item(&format!("TASK#{}", task.id)),
+            tenant_item(&format!("task pointer {}", task.id)),
         ],
         Write::ReplaceTask { next, .. } => {
             vec![customer_item(
@@ -180,7 +181,7 @@ pub(crate) fn items(write: &Write) -> Vec<String> {
                 &completed.customer_id,
                 &task_sk(&completed.id, completed.status),
             ),
-            tenant_item(&format!("TASK#{}", completed.id)),
+            tenant_item(&format!("task pointer {}", completed.id)),
         ],
         Write::InsertNote(note) => vec![customer_item(&note.customer_id, &note_sk(&note.id))],
         Write::SaveContact { contact, .. } | Write::DeleteContact { contact } => {
@@ -190,42 +191,42 @@ pub(crate) fn items(write: &Write) -> Vec<String> {
             )]
         }
         Write::CountRoleUse { role_id, .. } => {
-            vec![tenant_item(&format!("CONTACT_ROLE#{role_id}"))]
+            vec![tenant_item(&format!("contact role {role_id}"))]
         }
         Write::CreateContactRole(role) | Write::DeleteContactRole(role) => vec![
-            tenant_item(&format!("CONTACT_ROLE#{}", role.id)),
-            tenant_item(&format!("UNIQUE#CONTACT_ROLE_NAME#{}", role.unique_name())),
+            tenant_item(&format!("contact role {}", role.id)),
+            tenant_item(&format!("contact role name {}", role.unique_name())),
         ],
-        Write::SaveGroup { group, .. } => vec![tenant_item(&format!("GROUP#{}", group.id))],
+        Write::SaveGroup { group, .. } => vec![tenant_item(&format!("group {}", group.id))],
         Write::CountGroupMember { group_id, .. } => {
-            vec![tenant_item(&format!("GROUP#{group_id}"))]
+            vec![tenant_item(&format!("group {group_id}"))]
         }
-        Write::DeleteGroup(group) => vec![tenant_item(&format!("GROUP#{}", group.id))],
+        Write::DeleteGroup(group) => vec![tenant_item(&format!("group {}", group.id))],
         Write::PushGroupSettings { customer_id, .. } => {
             vec![customer_item(customer_id, CUSTOMER_SK)]
         }
         Write::SaveTemplate { record, .. } | Write::DeleteTemplate(record) => {
-            vec![tenant_item(&format!("TEMPLATE#{}", record.template.id))]
+            vec![tenant_item(&format!("template {}", record.template.id))]
         }
         Write::SaveCadence { record, .. } => {
             let id = &record.cadence.id;
             vec![
-                tenant_item(&format!("CADENCE#{id}")),
+                tenant_item(&format!("cadence {id}")),
                 tenant_item(&version_sk(id, record.cadence.version)),
-                tenant_item(&format!("CADENCE_ASSIGNMENT#{id}")),
+                tenant_item(&format!("cadence assignment {id}")),
             ]
         }
         Write::CountCadences { .. } => vec![tenant_item(CADENCE_COUNT_SK)],
         Write::DeleteCadence { id } => vec![
-            tenant_item(&format!("CADENCE#{id}")),
+            tenant_item(&format!("cadence {id}")),
             tenant_item(CADENCE_COUNT_SK),
-            tenant_item(&format!("CADENCE_ASSIGNMENT#{id}")),
+            tenant_item(&format!("cadence assignment {id}")),
         ],
         Write::CountEnrolments(deltas) => deltas
             .cadences
             .iter()
             .filter(|(_, delta)| **delta != 0)
-            .map(|(id, _)| tenant_item(&format!("CADENCE#{id}")))
+            .map(|(id, _)| tenant_item(&format!("cadence {id}")))
             .chain(
                 deltas
                     .versions
@@ -248,7 +249,7 @@ pub(crate) fn items(write: &Write) -> Vec<String> {
             )]
         }
         Write::ClaimIdempotencyKey { key_hash, .. } => {
-            vec![tenant_item(&format!("IDEMPOTENCY#{key_hash}"))]
+            vec![tenant_item(&format!("idempotency key {key_hash}"))]
         }
     }
 }
