@@ -69,6 +69,18 @@ pub struct FeedbackReport {
     pub ignored: usize,
 }
 
+/// What one delivery event records.
+struct Recorded<'a> {
+    tenant: &'a TenantId,
+    customer_id: &'a str,
+    history: &'a HistoryItem,
+    addresses: &'a [String],
+    /// A permanent bounce: flag the addresses and ask for a fix.
+    hard: bool,
+    fix_task_id: String,
+    now: DateTime<Utc>,
+}
+
 pub struct DeliveryFeedback {
     pub context: Context,
 }
@@ -165,9 +177,43 @@ impl DeliveryFeedback {
         if store.customer(&tenant, customer_id).await?.is_none() {
             return Ok(false);
         }
-        let mut writes = vec![Write::History(Box::new(history))];
+        // A contact edited between the read and the commit fails its
+        // condition: read the contacts again rather than lose the bounce.
+        let event = Recorded {
+            tenant: &tenant,
+            customer_id,
+            history: &history,
+            addresses: &addresses,
+            hard,
+            fix_task_id: event_id(&ses.mail, "fix_contact"),
+            now,
+        };
+        let recorded = crate::retry::retrying(
+            3,
+            |error: &StoreError| matches!(error, StoreError::ConditionFailed { .. }),
+            || self.commit_event(&event),
+        )
+        .await?;
+        Ok(recorded)
+    }
+
+    /// One attempt: the history item, and for a hard bounce the bouncing
+    /// flag on every contact with a bounced address and a task. `false`
+    /// when the event was recorded already (the history item exists).
+    async fn commit_event(&self, event: &Recorded<'_>) -> Result<bool, StoreError> {
+        let Recorded {
+            tenant,
+            customer_id,
+            history,
+            addresses,
+            hard,
+            now,
+            ..
+        } = *event;
+        let store = &self.context.store;
+        let mut writes = vec![Write::History(Box::new(history.clone()))];
         if hard {
-            let contacts = store.contacts(&tenant, customer_id).await?;
+            let contacts = store.contacts(tenant, customer_id).await?;
             for contact in contacts.iter().filter(|c| {
                 c.email
                     .as_ref()
@@ -190,14 +236,14 @@ impl DeliveryFeedback {
                 assignee_id: None,
                 due_date: now.date_naive(),
             }
-            .open(event_id(&ses.mail, "fix_contact"), SYSTEM_ACTOR, now);
+            .open(event.fix_task_id.clone(), SYSTEM_ACTOR, now);
             writes.push(Write::InsertTask(Box::new(task)));
         }
-        match store.commit(&tenant, writes).await {
+        match store.commit(tenant, writes).await {
             Ok(()) => Ok(true),
-            // Already recorded (a redelivered event) or the contact changed meanwhile.
-            Err(StoreError::ConditionFailed { .. }) => Ok(false),
-            Err(other) => Err(other.into()),
+            // The history item exists: a redelivered event.
+            Err(StoreError::ConditionFailed { index: 0 }) => Ok(false),
+            Err(other) => Err(other),
         }
     }
 }

@@ -1,0 +1,280 @@
+//! The scheduler's tick against the in-memory store and queue.
+
+use crate::harness::{date, email_step, message, record, utc, World, FIRST_RUN};
+use app::ports::{StoreError, Write};
+use domain::customer::ChasingStatus;
+use domain::history::HistoryType;
+use domain::task::TaskType;
+use serde_json::json;
+
+#[tokio::test]
+async fn a_due_customer_is_enqueued_once_with_its_chase() {
+    let world = World::start().await;
+    let due = world.chased("due", email_step()).await;
+    let before = world.stored(&due.id).await.customer;
+    assert_eq!(before.next_evaluation_at, Some(utc(FIRST_RUN)));
+
+    let report = world.tick(utc(FIRST_RUN)).await;
+
+    assert_eq!(
+        (
+            report.due_customers,
+            report.evaluated,
+            report.enqueued,
+            report.skipped
+        ),
+        (1, 1, 1, 0)
+    );
+    let bodies = world.queue.bodies();
+    assert_eq!(bodies.len(), 1);
+    assert_eq!(world.queue.calls(), 1, "one batch per tick");
+    let sent = message(&bodies[0]);
+    let after = world.stored(&due.id).await.customer;
+    assert_eq!(sent.tenant_id, world.tenant.as_str());
+    assert_eq!(sent.customer_id, due.id);
+    assert_eq!(sent.cadence_id, due.cadence_id);
+    assert_eq!(sent.cadence_version, 1);
+    assert_eq!(sent.step, 0);
+    assert_eq!(sent.cycle, after.cycle.cycle);
+    assert_eq!(sent.scheduled_for, utc(FIRST_RUN));
+    // The evaluation is recorded: the customer is not due at this instant
+    // any more (its only step ran: nothing is due until the balance changes).
+    assert_eq!(after.last_evaluated_at, Some(utc(FIRST_RUN)));
+    assert!(after
+        .next_evaluation_at
+        .is_none_or(|next| next > utc(FIRST_RUN)));
+    // The scheduler only enqueues: nothing is sent or claimed yet.
+    assert!(world.mailer.sent().is_empty());
+    assert!(world.chase(&sent).await.is_none());
+}
+
+#[tokio::test]
+async fn the_same_tick_twice_enqueues_nothing_the_second_time() {
+    // EventBridge delivers at least once: the same instant may run twice.
+    let world = World::start().await;
+    let due = world.chased("twice", email_step()).await;
+    let first = world.tick(utc(FIRST_RUN)).await;
+    let second = world.tick(utc(FIRST_RUN)).await;
+    assert_eq!(first.enqueued, 1);
+    assert_eq!(
+        (second.due_customers, second.enqueued),
+        (0, 0),
+        "the first tick moved the customer's next evaluation on"
+    );
+    assert_eq!(world.queue.bodies().len(), 1);
+    // And the one message sends one email.
+    world.clock.set(utc("2026-03-01T08:00:05Z"));
+    let bodies = world.queue.take();
+    assert!(world
+        .worker()
+        .handle(vec![record("m-1", 1, &bodies[0])])
+        .await
+        .is_empty());
+    assert_eq!(world.mailer.sent().len(), 1);
+    assert_eq!(world.mailer.sent()[0].to, [due.email]);
+}
+
+#[tokio::test]
+async fn a_tick_that_dies_after_enqueuing_enqueues_again_and_the_worker_sends_once() {
+    // Messages go out before the customer is updated: a crash in between
+    // (here: the store refuses the scheduler's write) leaves the customer due.
+    let world = World::start().await;
+    let due = world.chased("crash", email_step()).await;
+    world.store.fail_commits_matching(|_, writes| {
+        writes
+            .iter()
+            .any(|w| matches!(w, Write::UpdateChasing { .. } | Write::PutCustomer { .. }))
+            .then(|| StoreError::Unavailable("scheduler write lost".into()))
+    });
+    world.clock.set(utc(FIRST_RUN));
+    let failed = world.scheduler().tick(utc(FIRST_RUN)).await;
+    assert!(
+        failed.is_err(),
+        "the store failure fails the tick: {failed:?}"
+    );
+    world.store.clear_faults();
+    let again = world.tick(utc(FIRST_RUN)).await;
+    assert_eq!(again.enqueued, 1, "still due, so enqueued again");
+
+    let bodies = world.queue.take();
+    assert_eq!(bodies.len(), 2);
+    assert_eq!(bodies[0], bodies[1], "the same chase twice");
+    world.clock.set(utc("2026-03-01T08:00:05Z"));
+    let failed = world
+        .worker()
+        .handle(vec![
+            record("m-1", 1, &bodies[0]),
+            record("m-2", 1, &bodies[1]),
+        ])
+        .await;
+    assert!(
+        failed.is_empty(),
+        "the duplicate is acknowledged: {failed:?}"
+    );
+    assert_eq!(
+        world.mailer.sent().len(),
+        1,
+        "the claim absorbs the duplicate"
+    );
+    assert_eq!(
+        world.chase_timeline(&due.id).await,
+        [(HistoryType::ChaseEmail, 0)]
+    );
+}
+
+#[tokio::test]
+async fn only_due_customers_are_enqueued() {
+    let world = World::start().await;
+    let due = world.chased("now", email_step()).await;
+    // Enrolled too, but its only step is a week after the invoice's due date.
+    let later = world
+        .chased(
+            "later",
+            json!([{"trigger": "past_due_age", "days": 7, "action": "email", "template_id": "EMAIL"}]),
+        )
+        .await;
+
+    let report = world.tick(utc(FIRST_RUN)).await;
+
+    assert_eq!(
+        (report.due_customers, report.enqueued),
+        (2, 1),
+        "{report:?}"
+    );
+    let bodies = world.queue.bodies();
+    assert_eq!(bodies.len(), 1);
+    assert_eq!(message(&bodies[0]).customer_id, due.id);
+    // The other was evaluated and waits for a later run.
+    let waiting = world.stored(&later.id).await.customer;
+    assert!(waiting
+        .next_evaluation_at
+        .is_some_and(|next| next > utc(FIRST_RUN)));
+    // A tick before anyone's run finds nobody due.
+    let early = world.tick(utc("2026-03-02T07:59:59Z")).await;
+    assert_eq!((early.due_customers, early.enqueued), (0, 0));
+}
+
+#[tokio::test]
+async fn a_message_the_queue_refuses_leaves_the_customer_due_for_the_next_tick() {
+    let world = World::start().await;
+    let refused = world.chased("refused", email_step()).await;
+    let accepted = world.chased("accepted", email_step()).await;
+    let refused_id = refused.id.clone();
+    world
+        .queue
+        .refuse_matching(move |body| message(body).customer_id == refused_id);
+
+    let report = world.tick(utc(FIRST_RUN)).await;
+
+    assert_eq!((report.evaluated, report.enqueued), (2, 1), "{report:?}");
+    assert_eq!(world.queue.refused().len(), 1);
+    let still_due = world.stored(&refused.id).await.customer;
+    assert_eq!(
+        still_due.next_evaluation_at,
+        Some(utc(FIRST_RUN)),
+        "not recorded as evaluated"
+    );
+    assert_eq!(still_due.last_evaluated_at, None);
+    let evaluated = world.stored(&accepted.id).await.customer;
+    assert_eq!(evaluated.last_evaluated_at, Some(utc(FIRST_RUN)));
+
+    // The queue is back; the next tick (a few minutes later) catches up.
+    world.queue.clear_refusals();
+    let next = world.tick(utc("2026-03-01T08:15:00Z")).await;
+    assert_eq!((next.due_customers, next.enqueued), (1, 1), "{next:?}");
+    let bodies = world.queue.bodies();
+    assert_eq!(bodies.len(), 2);
+    let caught_up = message(&bodies[1]);
+    assert_eq!(caught_up.customer_id, refused.id);
+    assert_eq!(
+        caught_up.scheduled_for,
+        utc(FIRST_RUN),
+        "the missed run, not the late tick's instant"
+    );
+}
+
+#[tokio::test]
+async fn a_pause_that_ran_out_resumes_chasing_on_its_end_date() {
+    let world = World::start().await;
+    let paused = world.chased("pause", email_step()).await;
+    let change = app::usecases::enrolment::pause(
+        &world.context,
+        &world.caller,
+        world.now(),
+        &paused.id,
+        Some(date("2026-03-03")),
+    )
+    .await;
+    world.commit(change).await;
+    assert_eq!(
+        world.stored(&paused.id).await.customer.chasing.status,
+        ChasingStatus::Paused
+    );
+
+    let messages = world.tick_days("2026-03-01", "2026-03-02").await;
+    assert!(messages.is_empty(), "nothing while paused: {messages:?}");
+    let messages = world.tick_days("2026-03-03", "2026-03-03").await;
+
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert_eq!(messages[0].scheduled_for, utc("2026-03-03T08:00:00Z"));
+    let resumed = world.stored(&paused.id).await.customer;
+    assert_eq!(resumed.chasing.status, ChasingStatus::Active);
+    assert_eq!(resumed.chasing.paused_until, None);
+}
+
+#[tokio::test]
+async fn a_broken_promise_gets_history_and_a_task_and_chasing_resumes() {
+    let world = World::start().await;
+    let customer = world.customer("PR-1").await;
+    world
+        .contact(
+            &customer,
+            json!({"name": "Sam", "email": "sam@globex.example"}),
+        )
+        .await;
+    world
+        .invoice(&customer, "PR-1", "2026-02-01", "2026-02-15", "50.00")
+        .await;
+    let cadence = world.cadence(email_step()).await;
+    world.enrol(&customer, &cadence).await;
+    let body = json!({"amount": "50.00", "promised_date": "2026-03-02"});
+    let change = app::usecases::payments::promise(
+        &world.context,
+        &world.caller,
+        &customer,
+        body.as_object().unwrap(),
+        world.now(),
+    )
+    .await;
+    world.commit(change).await;
+
+    // Three days' grace: the promise holds through March 5.
+    let held = world.tick_days("2026-03-01", "2026-03-05").await;
+    assert!(
+        held.is_empty(),
+        "no chase while the promise holds: {held:?}"
+    );
+    assert!(world.open_tasks(&customer).await.is_empty());
+    let after = world.tick_days("2026-03-06", "2026-03-06").await;
+
+    let broken = world.history_of(&customer, HistoryType::Promise).await;
+    let broken: Vec<_> = broken
+        .iter()
+        .filter(|h| h.detail["status"] == "broken")
+        .collect();
+    assert_eq!(broken.len(), 1, "{broken:?}");
+    assert_eq!(broken[0].actor, "system");
+    let tasks = world.open_tasks(&customer).await;
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    assert_eq!(tasks[0].kind, TaskType::PromiseBroken);
+    assert!(world
+        .stored(&customer)
+        .await
+        .customer
+        .active_promise
+        .is_none());
+    assert_eq!(after.len(), 1, "chasing resumes with the broken promise");
+    // The next day does not break it again.
+    world.tick_days("2026-03-07", "2026-03-07").await;
+    assert_eq!(world.open_tasks(&customer).await.len(), 1);
+}
