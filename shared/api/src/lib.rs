@@ -1,7 +1,8 @@
 //! The HTTP edge: one route table ([`routes!`]) turned into an axum Router
 //! served through `lambda_http` (and by the local runner), the edge every
-//! request passes ([`edge`]), the handlers (parse, call a use case, answer
-//! with a view), and the one mapping from errors to responses ([`error`]).
+//! request passes ([`edge`]), the handlers (parse the body with [`parse`],
+//! call a use case, answer with a view), and the one mapping from errors to
+//! responses ([`error`]).
 //! The OpenAPI document `openapi.yaml` beside this crate describes it.
 
 pub mod edge;
@@ -9,6 +10,7 @@ pub mod error;
 pub mod extract;
 mod handlers;
 pub mod idempotency;
+mod parse;
 pub mod response;
 
 pub use error::ApiError;

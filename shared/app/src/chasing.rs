@@ -8,8 +8,8 @@ use domain::balance::CustomerBalance;
 use domain::cadence::{
     assign_cadence, Cadence, CustomerFacts, Evaluator, OpenPromise, Pause, PreviewEntry, Stops,
 };
+use domain::customer::Address;
 use domain::customer::{ChasingStatus, Customer};
-use domain::fields::Address;
 use domain::settings::Settings;
 use domain::template::{InvoiceLine, TemplateData};
 
@@ -208,13 +208,13 @@ mod tests {
     use super::*;
     use domain::balance::ChasedBalance;
     use domain::cadence::{Action, Audience, CadenceDraft, StepDraft, Trigger};
+    use domain::change::Change;
     use domain::customer::CustomerChanges;
     use domain::invoice::{CollectionStatus, NewInvoice};
     use domain::money::Currency;
     use domain::promise::Promise;
     use domain::template::Channel;
     use rust_decimal::Decimal;
-    use serde_json::json;
 
     fn utc(raw: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(raw)
@@ -227,12 +227,23 @@ mod tests {
     }
 
     fn customer() -> Customer {
-        let body = json!({"number": "C-1", "name": "Acme", "currency": "EUR", "payment_terms": "NET30",
-                          "billing_address": {"line1": "1 Main St", "city": "Paris", "country": "FR"}});
-        CustomerChanges::parse_new(body.as_object().unwrap())
-            .unwrap()
-            .create("01CUSTOMER".into(), utc("2026-05-01T00:00:00Z"))
-            .unwrap()
+        CustomerChanges {
+            number: Some("C-1".into()),
+            name: Some("Acme".into()),
+            currency: Currency::parse("EUR"),
+            payment_terms: Change::Set("NET30".into()),
+            billing_address: Change::Set(Address {
+                line1: "1 Main St".into(),
+                line2: None,
+                city: Some("Paris".into()),
+                region: None,
+                postal_code: None,
+                country: "FR".into(),
+            }),
+            ..CustomerChanges::default()
+        }
+        .create("01CUSTOMER".into(), utc("2026-05-01T00:00:00Z"))
+        .unwrap()
     }
 
     fn invoice(number: &str, due: &str, status: CollectionStatus) -> domain::invoice::Invoice {

@@ -1,7 +1,6 @@
 //! Contact roles: a tenant-defined list ("Accounts payable", "CFO", ...) that
 //! chase steps can target (DESIGN §5 "Contacts").
 
-use super::validation::{bounded_text, FieldErrors};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -17,33 +16,15 @@ pub struct ContactRole {
 }
 
 impl ContactRole {
-    pub fn create(
-        body: &serde_json::Map<String, serde_json::Value>,
-        id: String,
-        now: DateTime<Utc>,
-    ) -> Result<Self, FieldErrors> {
-        let mut errors = FieldErrors::new();
-        let mut name = None;
-        for (field, value) in body {
-            match (field.as_str(), value) {
-                ("name", serde_json::Value::String(raw)) => {
-                    name = bounded_text(&mut errors, field, raw, MAX_NAME_CHARS);
-                }
-                ("name", _) => errors.add(field, "must be a string"),
-                _ => errors.add(field, "is not a contact role field"),
-            }
-        }
-        if name.is_none() && !body.contains_key("name") {
-            errors.add("name", "is required");
-        }
-        let role = Self {
+    /// A new role named `name` (validated: trimmed, at most [`MAX_NAME_CHARS`]).
+    pub fn new(name: String, id: String, now: DateTime<Utc>) -> Self {
+        Self {
             id,
-            name: name.unwrap_or_default(),
+            name,
             version: 1,
             created_at: now,
             updated_at: now,
-        };
-        errors.into_result(role)
+        }
     }
 
     /// Names are unique per tenant regardless of case and spacing.
@@ -59,23 +40,11 @@ impl ContactRole {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    fn create(body: serde_json::Value) -> Result<ContactRole, FieldErrors> {
-        ContactRole::create(body.as_object().unwrap(), "01J".into(), Utc::now())
-    }
 
     #[test]
-    fn a_role_needs_a_name_and_nothing_else() {
-        assert_eq!(
-            create(json!({"name": " Accounts  Payable "}))
-                .unwrap()
-                .unique_name(),
-            "accounts payable"
-        );
-        assert!(create(json!({})).is_err());
-        assert!(create(json!({"name": ""})).is_err());
-        assert!(create(json!({"name": "x", "colour": "red"})).is_err());
-        assert!(create(json!({"name": 3})).is_err());
+    fn names_are_unique_regardless_of_case_and_spacing() {
+        let role = ContactRole::new("Accounts  Payable".into(), "01J".into(), Utc::now());
+        assert_eq!(role.unique_name(), "accounts payable");
+        assert_eq!(role.version, 1);
     }
 }

@@ -2,18 +2,16 @@
 
 use super::balance::{ChasedBalance, CustomerBalance};
 use super::cadence::CycleState;
-use super::fields::{self, Address, Change};
+use super::change::Change;
 use super::history::HistoryItem;
 use super::invoice::Invoice;
 use super::money::{Currency, Money};
 use super::promise::Promise;
 use super::rating::{payer_rating, PaymentStats};
 use super::schedule::{Schedule, Timing};
-use super::validation::FieldErrors;
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 #[derive(
@@ -307,109 +305,7 @@ pub struct CustomerChanges {
     pub metadata: Option<BTreeMap<String, String>>,
 }
 
-const COMPUTED: &[&str] = &[
-    "id",
-    "version",
-    "created_at",
-    "updated_at",
-    "balance",
-    "account_age",
-    "past_due_age",
-    "payer_rating",
-    "effective",
-    "open_invoice_count",
-];
-
 impl CustomerChanges {
-    /// `currency` is the customer's current currency on a patch (money
-    /// fields are parsed in it), `None` on create (it must then be in the body).
-    pub fn parse(
-        body: &Map<String, Value>,
-        current_currency: Option<Currency>,
-    ) -> Result<Self, FieldErrors> {
-        let mut errors = FieldErrors::new();
-        let mut changes = CustomerChanges::default();
-        let currency = match body.get("currency") {
-            Some(value) => {
-                let parsed = fields::currency(&mut errors, "currency", value);
-                if current_currency.is_some() && parsed.is_some() && parsed != current_currency {
-                    errors.add("currency", "cannot change once the customer exists");
-                }
-                parsed
-            }
-            None => current_currency,
-        };
-        changes.currency = currency;
-        for (field, value) in body {
-            let e = &mut errors;
-            match field.as_str() {
-                "number" => changes.number = number(e, field, value),
-                "name" => changes.name = fields::text(e, field, value, 200),
-                "email" => changes.email = fields::nullable(e, field, value, fields::email),
-                "phone" => changes.phone = fields::nullable(e, field, value, fields::phone),
-                "language" => {
-                    changes.language = fields::nullable(e, field, value, fields::language)
-                }
-                "currency" => {}
-                "payment_terms" => {
-                    changes.payment_terms =
-                        fields::nullable(e, field, value, |e, f, v| fields::text(e, f, v, 40))
-                }
-                "tags" => changes.tags = fields::tags(e, field, value),
-                "billing_address" => {
-                    changes.billing_address = fields::nullable(e, field, value, fields::address)
-                }
-                "shipping_address" => {
-                    changes.shipping_address = fields::nullable(e, field, value, fields::address)
-                }
-                "credit_limit" => match currency {
-                    Some(currency) => {
-                        changes.credit_limit = fields::nullable(e, field, value, |e, f, v| {
-                            fields::amount(e, f, v, currency).map(|m| m.amount)
-                        })
-                    }
-                    None => e.add(field, "needs a valid currency"),
-                },
-                "ar_specialist_id" => {
-                    changes.ar_specialist_id = fields::nullable(e, field, value, fields::reference)
-                }
-                "group_id" => {
-                    changes.group_id = fields::nullable(e, field, value, fields::reference)
-                }
-                "autopay" => changes.autopay = fields::nullable(e, field, value, fields::boolean),
-                "auto_settle" => {
-                    changes.auto_settle = fields::nullable(e, field, value, fields::boolean)
-                }
-                "metadata" => changes.metadata = fields::metadata(e, field, value),
-                "chasing" => e.add(field, "is changed through /v1/customers/{id}/chasing"),
-                computed if COMPUTED.contains(&computed) => {
-                    e.add(field, "is computed and cannot be set")
-                }
-                _ => e.add(field, "is not a customer field"),
-            }
-        }
-        errors.into_result(changes)
-    }
-
-    pub fn parse_new(body: &Map<String, Value>) -> Result<Self, FieldErrors> {
-        let mut missing = FieldErrors::new();
-        for required in ["number", "name", "currency"] {
-            if !body.contains_key(required) {
-                missing.add(required, "is required");
-            }
-        }
-        match (Self::parse(body, None), missing.is_empty()) {
-            (Ok(changes), true) => Ok(changes),
-            (Ok(_), false) => Err(missing),
-            (Err(mut errors), _) => {
-                for (field, problem) in missing.iter() {
-                    errors.add(field.clone(), problem.clone());
-                }
-                Err(errors)
-            }
-        }
-    }
-
     pub fn create(&self, id: String, now: DateTime<Utc>) -> Option<Customer> {
         Some(Customer {
             id,
@@ -483,57 +379,77 @@ impl CustomerChanges {
         next.updated_at = now;
         next
     }
-
-    /// The names of the fields this change touches, for the history detail.
-    pub fn changed_fields(body: &Map<String, Value>) -> Vec<String> {
-        body.keys().cloned().collect()
-    }
 }
 
+/// Longest customer number accepted.
+pub const MAX_NUMBER_CHARS: usize = 64;
+
 /// Customer numbers come from accounting systems: printable, no `#`.
-fn number(errors: &mut FieldErrors, field: &str, value: &Value) -> Option<String> {
-    let number = fields::text(errors, field, value, 64)?;
-    if number.contains('#') || number.chars().any(char::is_control) {
-        errors.add(field, "must not contain '#' or control characters");
-        return None;
-    }
-    Some(number)
+pub fn is_customer_number(number: &str) -> bool {
+    !number.contains('#') && !number.chars().any(char::is_control)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    pub line1: String,
+    pub line2: Option<String>,
+    pub city: Option<String>,
+    pub region: Option<String>,
+    pub postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2, upper case.
+    pub country: String,
+}
+
+/// An ISO 3166-1 alpha-2 country code, trimmed and upper-cased.
+pub fn country_code(raw: &str) -> Option<String> {
+    let code = raw.trim();
+    (code.len() == 2 && code.chars().all(|c| c.is_ascii_alphabetic()))
+        .then(|| code.to_ascii_uppercase())
+}
+
+pub const MAX_TAGS: usize = 20;
+pub const MAX_TAG_CHARS: usize = 50;
+
+/// Tags are list keys: no `#` (it separates the parts of storage keys).
+pub fn is_tag(tag: &str) -> bool {
+    !tag.contains('#')
+}
+
+/// How tags compare, as the customer list files and filters them: lower
+/// case, runs of white space folded into one space. A tag equal to an
+/// earlier one but for case and spacing is the same tag.
+pub fn tag_key(tag: &str) -> String {
+    tag.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+pub const MAX_METADATA_KEYS: usize = 50;
+pub const MAX_METADATA_VALUE_CHARS: usize = 500;
+
+/// Metadata keys are 1-40 letters, digits, `_` or `-`.
+pub fn is_metadata_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= 40
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    fn body(value: Value) -> Map<String, Value> {
-        value.as_object().unwrap().clone()
-    }
-
-    #[test]
-    fn a_new_customer_needs_number_name_and_currency() {
-        let errors = CustomerChanges::parse_new(&body(json!({"email": "x"}))).unwrap_err();
-        let fields: Vec<_> = errors.iter().map(|(f, _)| f.as_str()).collect();
-        assert_eq!(fields, ["currency", "email", "name", "number"]);
-    }
-
-    #[test]
-    fn computed_fields_and_currency_changes_are_refused() {
-        let eur = Currency::parse("EUR");
-        let errors = CustomerChanges::parse(
-            &body(json!({"balance": {}, "currency": "USD", "chasing": {}})),
-            eur,
-        )
-        .unwrap_err();
-        let fields: Vec<_> = errors.iter().map(|(f, _)| f.as_str()).collect();
-        assert_eq!(fields, ["balance", "chasing", "currency"]);
-    }
 
     #[test]
     fn own_settings_win_over_the_groups() {
-        let changes = CustomerChanges::parse_new(&body(json!({
-            "number": "C-1", "name": "Acme", "currency": "GBP", "payment_terms": "NET15"
-        })))
-        .unwrap();
+        let changes = CustomerChanges {
+            number: Some("C-1".into()),
+            name: Some("Acme".into()),
+            currency: Currency::parse("GBP"),
+            payment_terms: Change::Set("NET15".into()),
+            ..CustomerChanges::default()
+        };
         let mut customer = changes.create("01".into(), Utc::now()).unwrap();
         customer.group_settings = Some(GroupSettings {
             payment_terms: Some("NET30".into()),
@@ -546,5 +462,18 @@ mod tests {
         assert_eq!(effective.autopay.value, Some(true));
         assert_eq!(effective.autopay.source, "group");
         assert_eq!(effective.cadence_id.source, "default");
+    }
+
+    #[test]
+    fn tags_differing_only_in_case_or_spacing_compare_equal() {
+        assert_eq!(tag_key("  Key \t Account "), "key account");
+        assert_eq!(tag_key("VIP"), tag_key(" vip "));
+    }
+
+    #[test]
+    fn country_codes_are_two_letters_upper_cased() {
+        assert_eq!(country_code(" gb").as_deref(), Some("GB"));
+        assert_eq!(country_code("GBR"), None);
+        assert_eq!(country_code("g1"), None);
     }
 }

@@ -1,12 +1,10 @@
 //! Customer groups: settings their members inherit unless they set their own.
 
+use super::change::Change;
 use super::customer::GroupSettings;
-use super::fields::{self, Change};
-use super::validation::FieldErrors;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CustomerGroup {
@@ -21,6 +19,7 @@ pub struct CustomerGroup {
     pub updated_at: DateTime<Utc>,
 }
 
+/// Validated group fields from a create or patch body.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct GroupChanges {
     pub name: Option<String>,
@@ -32,52 +31,6 @@ pub struct GroupChanges {
 }
 
 impl GroupChanges {
-    pub fn parse(body: &Map<String, Value>, creating: bool) -> Result<Self, FieldErrors> {
-        let mut errors = FieldErrors::new();
-        let mut changes = GroupChanges::default();
-        for (field, value) in body {
-            match field.as_str() {
-                "name" => changes.name = fields::text(&mut errors, field, value, 120),
-                "settings" => match value.as_object() {
-                    Some(settings) => changes.parse_settings(&mut errors, settings),
-                    None => errors.add(field, "must be an object"),
-                },
-                "id" | "version" | "created_at" | "updated_at" | "member_count" => {
-                    errors.add(field, "is computed and cannot be set")
-                }
-                _ => errors.add(field, "is not a customer group field"),
-            }
-        }
-        if creating && !body.contains_key("name") {
-            errors.add("name", "is required");
-        }
-        errors.into_result(changes)
-    }
-
-    fn parse_settings(&mut self, errors: &mut FieldErrors, settings: &Map<String, Value>) {
-        for (key, value) in settings {
-            let field = format!("settings.{key}");
-            let f = field.as_str();
-            match key.as_str() {
-                "cadence_id" => {
-                    self.cadence_id = fields::nullable(errors, f, value, fields::reference)
-                }
-                "payment_terms" => {
-                    self.payment_terms =
-                        fields::nullable(errors, f, value, |e, f, v| fields::text(e, f, v, 40))
-                }
-                "autopay" => self.autopay = fields::nullable(errors, f, value, fields::boolean),
-                "chasing_threshold" => {
-                    self.chasing_threshold = fields::nullable(errors, f, value, threshold)
-                }
-                "auto_settle" => {
-                    self.auto_settle = fields::nullable(errors, f, value, fields::boolean)
-                }
-                _ => errors.add(f, "is not a group setting"),
-            }
-        }
-    }
-
     pub fn create(&self, id: String, now: DateTime<Utc>) -> CustomerGroup {
         let empty = CustomerGroup {
             id,
@@ -110,34 +63,32 @@ impl GroupChanges {
 }
 
 /// A threshold applies in each member's own currency, so it is a plain
-/// non-negative amount with at most two decimals.
-fn threshold(errors: &mut FieldErrors, field: &str, value: &Value) -> Option<Decimal> {
-    fields::decimal(errors, field, value, 2, false)
-}
+/// non-negative amount with at most this many decimals.
+pub const THRESHOLD_DECIMALS: u32 = 2;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
-    fn groups_validate_their_settings() {
-        let body = json!({"name": "Retail", "settings": {"autopay": "yes", "chasing_threshold": "-5", "colour": 1}});
-        let errors = GroupChanges::parse(body.as_object().unwrap(), true).unwrap_err();
-        let fields: Vec<_> = errors.iter().map(|(f, _)| f.as_str()).collect();
-        assert_eq!(
-            fields,
-            [
-                "settings.autopay",
-                "settings.chasing_threshold",
-                "settings.colour"
-            ]
-        );
-        let ok = json!({"name": "Retail", "settings": {"payment_terms": "NET30", "chasing_threshold": "100"}});
-        let group = GroupChanges::parse(ok.as_object().unwrap(), true)
-            .unwrap()
-            .create("g".into(), Utc::now());
+    fn a_new_group_is_version_one_with_its_settings() {
+        let changes = GroupChanges {
+            name: Some("Retail".into()),
+            payment_terms: Change::Set("NET30".into()),
+            chasing_threshold: Change::Set(Decimal::new(100, 0)),
+            ..GroupChanges::default()
+        };
+        let group = changes.create("g".into(), Utc::now());
         assert_eq!(group.settings.payment_terms.as_deref(), Some("NET30"));
+        assert_eq!(group.settings.chasing_threshold, Some(Decimal::new(100, 0)));
         assert_eq!(group.version, 1);
+        let cleared = GroupChanges {
+            payment_terms: Change::Clear,
+            ..GroupChanges::default()
+        }
+        .apply(&group, Utc::now());
+        assert_eq!(cleared.settings.payment_terms, None);
+        assert_eq!(cleared.name, "Retail");
+        assert_eq!(cleared.version, 2);
     }
 }

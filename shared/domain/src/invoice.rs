@@ -1,6 +1,7 @@
 //! Invoices as chasing sees them: what is owed, by when, on what terms, and
 //! how payments land on them (DESIGN §3, API "Invoices and money").
 
+use super::change::Change;
 use super::money::{Currency, Money, MoneyError};
 use super::validation::{bounded_text, FieldErrors};
 use chrono::NaiveDate;
@@ -314,6 +315,99 @@ pub struct NewInstallment {
     pub amount: Decimal,
 }
 
+/// Validated invoice fields from a create or patch body: `None` (or
+/// [`Change::Keep`]) leaves a field as it is. What they mean together is
+/// checked by [`NewInvoice::validate`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct InvoiceChanges {
+    pub customer_id: Option<String>,
+    pub number: Option<String>,
+    /// As written: a bad code is a field error of `validate`.
+    pub currency: Option<String>,
+    pub issue_date: Option<NaiveDate>,
+    pub due_date: Change<NaiveDate>,
+    /// Any decimal; the currency's minor unit is checked by `validate`.
+    pub total: Option<Decimal>,
+    pub autopay: Option<bool>,
+    pub collection_status: Option<CollectionStatus>,
+    pub dispute_reason: Change<String>,
+    pub payment_plan: Change<NewPaymentPlan>,
+}
+
+impl InvoiceChanges {
+    /// The invoice a create submits; `None` without one of its required
+    /// fields (customer, number, currency, issue date, total).
+    pub fn create(&self) -> Option<NewInvoice> {
+        let base = NewInvoice {
+            customer_id: self.customer_id.clone()?,
+            number: self.number.clone()?,
+            currency: self.currency.clone()?,
+            issue_date: self.issue_date?,
+            due_date: None,
+            total: self.total?,
+            autopay: false,
+            collection_status: CollectionStatus::Normal,
+            dispute_reason: None,
+            payment_plan: None,
+        };
+        Some(self.apply_to(base))
+    }
+
+    /// What `current` becomes, submitted again with these changes.
+    pub fn apply(&self, current: &Invoice) -> NewInvoice {
+        self.apply_to(NewInvoice::from(current))
+    }
+
+    fn apply_to(&self, base: NewInvoice) -> NewInvoice {
+        let mut next = NewInvoice {
+            customer_id: self.customer_id.clone().unwrap_or(base.customer_id),
+            number: self.number.clone().unwrap_or(base.number),
+            currency: self.currency.clone().unwrap_or(base.currency),
+            issue_date: self.issue_date.unwrap_or(base.issue_date),
+            due_date: self.due_date.apply(&base.due_date),
+            total: self.total.unwrap_or(base.total),
+            autopay: self.autopay.unwrap_or(base.autopay),
+            collection_status: self.collection_status.unwrap_or(base.collection_status),
+            dispute_reason: self.dispute_reason.apply(&base.dispute_reason),
+            payment_plan: self.payment_plan.apply(&base.payment_plan),
+        };
+        // Leaving the dispute clears its reason.
+        let leaves_dispute = self
+            .collection_status
+            .is_some_and(|status| status != CollectionStatus::Disputed);
+        if leaves_dispute && self.dispute_reason == Change::Keep {
+            next.dispute_reason = None;
+        }
+        next
+    }
+}
+
+impl From<&Invoice> for NewInvoice {
+    fn from(invoice: &Invoice) -> Self {
+        NewInvoice {
+            customer_id: invoice.customer_id.clone(),
+            number: invoice.number.clone(),
+            currency: invoice.currency.to_string(),
+            issue_date: invoice.issue_date,
+            due_date: invoice.due_date,
+            total: invoice.total,
+            autopay: invoice.autopay,
+            collection_status: invoice.collection_status,
+            dispute_reason: invoice.dispute_reason.clone(),
+            payment_plan: invoice.payment_plan.as_ref().map(|plan| NewPaymentPlan {
+                installments: plan
+                    .installments
+                    .iter()
+                    .map(|i| NewInstallment {
+                        due_date: i.due_date,
+                        amount: i.amount,
+                    })
+                    .collect(),
+            }),
+        }
+    }
+}
+
 impl NewInvoice {
     /// Checks every field at once and builds the invoice. `customer_currency`
     /// is the customer's one currency: another is refused (DESIGN §3, 422).
@@ -497,6 +591,48 @@ pub(crate) mod tests {
             dispute_reason: None,
             payment_plan: None,
         }
+    }
+
+    #[test]
+    fn a_create_needs_its_required_fields() {
+        let changes = InvoiceChanges {
+            customer_id: Some("cus".into()),
+            number: Some("INV-1".into()),
+            currency: Some("EUR".into()),
+            issue_date: Some(date("2026-05-01")),
+            total: Some(d("300.00")),
+            due_date: Change::Set(date("2026-05-31")),
+            ..InvoiceChanges::default()
+        };
+        assert_eq!(changes.create(), Some(new_invoice()));
+        let without_total = InvoiceChanges {
+            total: None,
+            ..changes
+        };
+        assert_eq!(without_total.create(), None);
+    }
+
+    #[test]
+    fn leaving_a_dispute_clears_its_reason() {
+        let mut disputed = new_invoice();
+        disputed.collection_status = CollectionStatus::Disputed;
+        disputed.dispute_reason = Some("wrong quantity".into());
+        let invoice = disputed.validate("i".into(), eur()).unwrap();
+        let settled = InvoiceChanges {
+            collection_status: Some(CollectionStatus::Normal),
+            ..InvoiceChanges::default()
+        }
+        .apply(&invoice);
+        assert_eq!(settled.collection_status, CollectionStatus::Normal);
+        assert_eq!(settled.dispute_reason, None);
+        let renamed = InvoiceChanges {
+            number: Some("INV-2".into()),
+            ..InvoiceChanges::default()
+        }
+        .apply(&invoice);
+        assert_eq!(renamed.number, "INV-2");
+        assert_eq!(renamed.dispute_reason.as_deref(), Some("wrong quantity"));
+        assert_eq!(renamed.total, d("300.00"));
     }
 
     fn plan(parts: &[(&str, &str)]) -> Option<NewPaymentPlan> {

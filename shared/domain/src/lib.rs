@@ -1,11 +1,12 @@
-//! Pure types and rules. Nothing in here knows about AWS, Lambda or HTTP.
+//! Pure types and rules. Nothing in here knows about AWS, Lambda or HTTP;
+//! request bodies are parsed at the API edge into the types here.
 
 pub mod balance;
 pub mod cadence;
+pub mod change;
 pub mod contact;
 pub mod contact_role;
 pub mod customer;
-pub mod fields;
 pub mod group;
 pub mod history;
 pub mod identity;

@@ -2,11 +2,10 @@
 //! invoices and with a reminder task for the author.
 
 use super::history::{HistoryItem, HistoryType};
-use super::task::{self, NewTask, Task, TaskType};
-use super::validation::FieldErrors;
+use super::task::{NewTask, Task, TaskType};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::json;
 
 pub const MAX_BODY_CHARS: usize = 10_000;
 
@@ -38,40 +37,6 @@ pub struct NewNote {
 }
 
 impl NewNote {
-    pub fn parse(body: &Map<String, Value>) -> Result<Self, FieldErrors> {
-        let mut errors = FieldErrors::new();
-        let mut text = None;
-        let mut invoice_ids = Vec::new();
-        let mut reminder_date = None;
-        for (field, value) in body {
-            let e = &mut errors;
-            match field.as_str() {
-                "body" => text = super::fields::long_text(e, field, value, MAX_BODY_CHARS),
-                "invoice_ids" => {
-                    invoice_ids = task::invoice_ids(e, field, value).unwrap_or_default()
-                }
-                "reminder_date" if value.is_null() => {}
-                "reminder_date" => reminder_date = task::due_date(e, field, value),
-                "id" | "version" | "created_at" | "updated_at" | "author_id"
-                | "reminder_task_id" | "customer_id" => {
-                    e.add(field, "is computed and cannot be set")
-                }
-                _ => e.add(field, "is not a note field"),
-            }
-        }
-        if !body.contains_key("body") {
-            errors.add("body", "is required");
-        }
-        match text {
-            Some(body) if errors.is_empty() => Ok(Self {
-                body,
-                invoice_ids,
-                reminder_date,
-            }),
-            _ => Err(errors),
-        }
-    }
-
     /// The note, and its reminder task when a reminder date was given.
     pub fn create(
         &self,
@@ -147,41 +112,17 @@ impl Note {
 mod tests {
     use super::*;
 
-    fn body(value: Value) -> Map<String, Value> {
-        value.as_object().cloned().unwrap_or_default()
-    }
-
     fn now() -> DateTime<Utc> {
         "2026-06-01T09:00:00Z".parse().unwrap()
     }
 
     #[test]
-    fn a_note_needs_a_body_and_valid_references() {
-        let errors = NewNote::parse(&body(json!({
-            "invoice_ids": ["nope"], "reminder_date": "tomorrow", "author_id": "x", "pin": true
-        })))
-        .unwrap_err();
-        let fields: Vec<_> = errors.iter().map(|(f, _)| f.as_str()).collect();
-        assert_eq!(
-            fields,
-            [
-                "author_id",
-                "body",
-                "invoice_ids[0]",
-                "pin",
-                "reminder_date"
-            ]
-        );
-        assert!(NewNote::parse(&body(json!({"body": "   "}))).is_err());
-    }
-
-    #[test]
     fn a_reminder_date_creates_a_note_reminder_for_the_author() {
-        let parsed = NewNote::parse(&body(json!({
-            "body": "Called Jane, she will pay on Friday\nSecond line",
-            "reminder_date": "2026-06-05"
-        })))
-        .unwrap();
+        let parsed = NewNote {
+            body: "Called Jane, she will pay on Friday\nSecond line".into(),
+            invoice_ids: Vec::new(),
+            reminder_date: Some("2026-06-05".parse().unwrap()),
+        };
         let (note, task) = parsed.create("01J00000000000000000000000", "u7", now());
         let task = task.unwrap();
         assert_eq!(task.kind, TaskType::NoteReminder);
@@ -192,7 +133,11 @@ mod tests {
         assert_eq!(history.kind, HistoryType::Note);
         assert_eq!(history.detail["note_id"], json!(note.id));
 
-        let plain = NewNote::parse(&body(json!({"body": "No reminder"}))).unwrap();
+        let plain = NewNote {
+            body: "No reminder".into(),
+            invoice_ids: Vec::new(),
+            reminder_date: None,
+        };
         let (note, task) = plain.create("01J00000000000000000000000", "u7", now());
         assert!(task.is_none());
         assert_eq!(note.reminder_task_id, None);

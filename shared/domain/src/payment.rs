@@ -1,7 +1,7 @@
 //! Money received and money corrected: payments with their applications to
 //! invoices, and adjustments.
 
-use crate::money::Currency;
+use crate::money::{Currency, Money};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -50,4 +50,32 @@ pub struct Adjustment {
     pub invoice_id: Option<String>,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
+}
+
+/// A validated `POST /v1/payments` body, its amounts in the customer's
+/// currency: a positive amount, and applications that ask for no more than it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewPayment {
+    pub amount: Money,
+    pub date: NaiveDate,
+    pub method: Option<String>,
+    pub reference: Option<String>,
+    /// In the order asked, at most [`MAX_APPLICATIONS`].
+    pub applications: Vec<NewApplication>,
+}
+
+/// Part of a new payment asked to be applied to one invoice (positive).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewApplication {
+    pub invoice_id: String,
+    pub amount: Money,
+}
+
+/// A validated adjustment body: a non-zero amount in the customer's
+/// currency; a positive one names its invoice.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAdjustment {
+    pub amount: Money,
+    pub reason: String,
+    pub invoice_id: Option<String>,
 }

@@ -1,13 +1,10 @@
 //! Promises to pay: chasing pauses until the promised date plus the tenant's
 //! grace days; then the promise is kept (enough was paid) or broken.
 
-use super::fields;
 use super::money::Currency;
-use super::validation::FieldErrors;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -36,49 +33,16 @@ pub struct Promise {
     pub created_at: DateTime<Utc>,
 }
 
-impl Promise {
-    pub fn parse(
-        body: &Map<String, Value>,
-        currency: Currency,
-        today: NaiveDate,
-    ) -> Result<(Decimal, NaiveDate, Option<String>), FieldErrors> {
-        let mut errors = FieldErrors::new();
-        let (mut amount, mut date, mut note) = (None, None, None);
-        for (field, value) in body {
-            match field.as_str() {
-                "amount" => {
-                    amount = fields::amount(&mut errors, field, value, currency).map(|m| m.amount);
-                    if amount.is_some_and(|a| a.is_zero()) {
-                        errors.add(field, "must be greater than zero");
-                    }
-                }
-                "promised_date" => {
-                    date = fields::date(&mut errors, field, value);
-                    if date.is_some_and(|d| d < today) {
-                        errors.add(field, "must not be in the past");
-                    }
-                }
-                "note" if !value.is_null() => {
-                    note = fields::long_text(&mut errors, field, value, 2000)
-                }
-                "note" => {}
-                "status" | "id" | "created_at" => {
-                    errors.add(field, "is computed and cannot be set")
-                }
-                _ => errors.add(field, "is not a promise field"),
-            }
-        }
-        for required in ["amount", "promised_date"] {
-            if !body.contains_key(required) {
-                errors.add(required, "is required");
-            }
-        }
-        match (amount, date) {
-            (Some(amount), Some(date)) if errors.is_empty() => Ok((amount, date, note)),
-            _ => Err(errors),
-        }
-    }
+/// A validated promise body: a positive amount in the customer's currency,
+/// promised for today or later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPromise {
+    pub amount: Decimal,
+    pub promised_date: NaiveDate,
+    pub note: Option<String>,
+}
 
+impl Promise {
     /// The last day a payment counts towards the promise.
     pub fn deadline(&self) -> NaiveDate {
         self.promised_date

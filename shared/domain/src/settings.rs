@@ -1,6 +1,5 @@
 //! Tenant settings: company profile, sender identity and chasing limits.
 
-use super::validation::{bounded_text, FieldErrors};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -74,7 +73,7 @@ pub enum Patch<T> {
     Set(T),
 }
 
-/// A validated change to settings. Built by [`SettingsPatch::parse`].
+/// A validated change to settings (a JSON merge patch parsed by the API).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SettingsPatch {
     pub company_name: Patch<String>,
@@ -87,70 +86,9 @@ pub struct SettingsPatch {
     pub auto_settle: Option<bool>,
 }
 
-const READ_ONLY: &[&str] = &["id", "version", "created_at", "updated_at"];
 pub const MAX_GRACE_DAYS: u64 = 90;
 pub const MAX_CAP_MESSAGES: u64 = 100;
 pub const MAX_CAP_WINDOW_DAYS: u64 = 365;
-
-impl SettingsPatch {
-    /// Validates a JSON merge patch, reporting every bad field at once.
-    pub fn parse(body: &serde_json::Map<String, serde_json::Value>) -> Result<Self, FieldErrors> {
-        use serde_json::Value;
-        let mut errors = FieldErrors::new();
-        let mut patch = SettingsPatch::default();
-        for (field, value) in body {
-            match field.as_str() {
-                "company_name" => {
-                    patch.company_name = optional_text(&mut errors, field, value, 200);
-                }
-                "sender_name" => {
-                    patch.sender_name = optional_text(&mut errors, field, value, 100);
-                }
-                "time_zone" => match value.as_str().map(str::parse::<Tz>) {
-                    Some(Ok(tz)) => patch.time_zone = Some(tz),
-                    _ => errors.add(field, "must be an IANA time zone name, e.g. Europe/London"),
-                },
-                "sender_email" => match value {
-                    Value::Null => patch.sender_email = Patch::Clear,
-                    Value::String(raw) => match parse_email(raw) {
-                        Some(email) => patch.sender_email = Patch::Set(email),
-                        None => errors.add(field, "must be an email address"),
-                    },
-                    _ => errors.add(field, "must be an email address or null"),
-                },
-                "portal_base_url" => match value {
-                    Value::Null => patch.portal_base_url = Patch::Clear,
-                    Value::String(raw) => match parse_portal_url(raw) {
-                        Some(url) => patch.portal_base_url = Patch::Set(url),
-                        None => errors.add(field, "must be an absolute https URL"),
-                    },
-                    _ => errors.add(field, "must be an https URL or null"),
-                },
-                "promise_grace_days" => match value.as_u64() {
-                    Some(days) if days <= MAX_GRACE_DAYS => {
-                        patch.promise_grace_days = Some(days as u32)
-                    }
-                    _ => errors.add(
-                        field,
-                        format!("must be a whole number of days from 0 to {MAX_GRACE_DAYS}"),
-                    ),
-                },
-                "frequency_cap" => {
-                    patch.frequency_cap = parse_frequency_cap(&mut errors, value);
-                }
-                "auto_settle" => match value.as_bool() {
-                    Some(on) => patch.auto_settle = Some(on),
-                    None => errors.add(field, "must be true or false"),
-                },
-                read_only if READ_ONLY.contains(&read_only) => {
-                    errors.add(field, "is read-only");
-                }
-                _ => errors.add(field, "is not a settings field"),
-            }
-        }
-        errors.into_result(patch)
-    }
-}
 
 impl Settings {
     /// The settings after `patch`, one version later.
@@ -178,62 +116,6 @@ impl Settings {
     }
 }
 
-fn optional_text(
-    errors: &mut FieldErrors,
-    field: &str,
-    value: &serde_json::Value,
-    max_chars: usize,
-) -> Patch<String> {
-    match value {
-        serde_json::Value::Null => Patch::Clear,
-        serde_json::Value::String(raw) => match bounded_text(errors, field, raw, max_chars) {
-            Some(text) => Patch::Set(text),
-            None => Patch::Keep,
-        },
-        _ => {
-            errors.add(field, "must be a string or null");
-            Patch::Keep
-        }
-    }
-}
-
-fn parse_frequency_cap(
-    errors: &mut FieldErrors,
-    value: &serde_json::Value,
-) -> Option<FrequencyCap> {
-    let Some(object) = value.as_object() else {
-        errors.add(
-            "frequency_cap",
-            "must be an object with max_messages and window_days",
-        );
-        return None;
-    };
-    let mut whole = |name: &str, max: u64| match object.get(name).and_then(|v| v.as_u64()) {
-        Some(n) if (1..=max).contains(&n) => Some(n as u32),
-        _ => {
-            errors.add(
-                format!("frequency_cap.{name}"),
-                format!("must be a whole number from 1 to {max}"),
-            );
-            None
-        }
-    };
-    let max_messages = whole("max_messages", MAX_CAP_MESSAGES);
-    let window_days = whole("window_days", MAX_CAP_WINDOW_DAYS);
-    for key in object.keys() {
-        if key != "max_messages" && key != "window_days" {
-            errors.add(
-                format!("frequency_cap.{key}"),
-                "is not a frequency_cap field",
-            );
-        }
-    }
-    Some(FrequencyCap {
-        max_messages: max_messages?,
-        window_days: window_days?,
-    })
-}
-
 /// A pragmatic address check: one `@`, a non-empty local part, a dotted
 /// domain, no spaces. Deliverability is SES's job.
 pub fn parse_email(raw: &str) -> Option<String> {
@@ -249,7 +131,8 @@ pub fn parse_email(raw: &str) -> Option<String> {
     ok.then(|| email.to_string())
 }
 
-fn parse_portal_url(raw: &str) -> Option<String> {
+/// The base of payment portal links: https (http only on this machine).
+pub fn parse_portal_url(raw: &str) -> Option<String> {
     let url = url::Url::parse(raw.trim()).ok()?;
     let local = matches!(url.host_str(), Some("localhost" | "127.0.0.1"));
     let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && local);
@@ -259,71 +142,45 @@ fn parse_portal_url(raw: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    fn parse(value: serde_json::Value) -> Result<SettingsPatch, FieldErrors> {
-        SettingsPatch::parse(value.as_object().unwrap())
-    }
 
     #[test]
-    fn a_valid_patch_applies_and_bumps_the_version() {
-        let patch = parse(json!({
-            "company_name": " Acme Ltd ",
-            "time_zone": "America/New_York",
-            "frequency_cap": {"max_messages": 2, "window_days": 7},
-            "portal_base_url": "https://pay.acme.test/portal"
-        }))
-        .unwrap();
+    fn a_patch_applies_and_bumps_the_version() {
+        let patch = SettingsPatch {
+            company_name: Patch::Set("Acme Ltd".into()),
+            time_zone: Some(chrono_tz::America::New_York),
+            frequency_cap: Some(FrequencyCap {
+                max_messages: 2,
+                window_days: 7,
+            }),
+            ..SettingsPatch::default()
+        };
         let now = Utc::now();
         let next = Settings::default().apply(&patch, now);
         assert_eq!(next.company_name.as_deref(), Some("Acme Ltd"));
         assert_eq!(next.time_zone, chrono_tz::America::New_York);
-        assert_eq!(
-            next.frequency_cap,
-            FrequencyCap {
-                max_messages: 2,
-                window_days: 7
-            }
-        );
+        assert_eq!(next.frequency_cap.window_days, 7);
         assert_eq!(next.version, 1);
         assert_eq!(next.created_at, Some(now));
     }
 
     #[test]
-    fn every_bad_field_is_reported() {
-        let errors = parse(json!({
-            "time_zone": "Mars/Olympus",
-            "sender_email": "not-an-email",
-            "promise_grace_days": -1,
-            "frequency_cap": {"max_messages": 0, "window_days": 7, "extra": 1},
-            "portal_base_url": "ftp://x",
-            "version": 3,
-            "colour": "blue"
-        }))
-        .unwrap_err();
-        let fields: Vec<&String> = errors.iter().map(|(f, _)| f).collect();
-        assert_eq!(
-            fields,
-            [
-                "colour",
-                "frequency_cap.extra",
-                "frequency_cap.max_messages",
-                "portal_base_url",
-                "promise_grace_days",
-                "sender_email",
-                "time_zone",
-                "version"
-            ]
-        );
-    }
-
-    #[test]
-    fn null_clears_optional_text() {
+    fn clearing_optional_text_removes_it() {
         let settings = Settings {
             sender_name: Some("Accounts".into()),
             ..Settings::default()
         };
-        let next = settings.apply(&parse(json!({"sender_name": null})).unwrap(), Utc::now());
-        assert_eq!(next.sender_name, None);
+        let patch = SettingsPatch {
+            sender_name: Patch::Clear,
+            ..SettingsPatch::default()
+        };
+        assert_eq!(settings.apply(&patch, Utc::now()).sender_name, None);
+    }
+
+    #[test]
+    fn portal_urls_are_https_except_on_this_machine() {
+        assert!(parse_portal_url("https://pay.acme.test/portal").is_some());
+        assert!(parse_portal_url("http://localhost:3000/").is_some());
+        assert!(parse_portal_url("http://pay.acme.test/").is_none());
+        assert!(parse_portal_url("ftp://x").is_none());
     }
 }

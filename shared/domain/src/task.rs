@@ -1,14 +1,13 @@
 //! Tasks: work for a person (or the team) about one customer, with the
 //! rules for creating, changing, completing and routing them.
 
+use super::change::Change;
 use super::customer::Customer;
-use super::fields::{self, Change};
 use super::history::{HistoryItem, HistoryType};
 use super::money::Money;
-use super::validation::FieldErrors;
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::json;
 
 /// API.md "Work": every task type.
 #[derive(
@@ -177,22 +176,6 @@ pub const MAX_TITLE_CHARS: usize = 200;
 pub const MAX_NOTE_CHARS: usize = 5000;
 pub const MAX_INVOICE_IDS: usize = 50;
 
-/// Fields a client may never set on a task.
-const COMPUTED: &[&str] = &[
-    "id",
-    "version",
-    "created_at",
-    "updated_at",
-    "created_by",
-    "customer_name",
-    "outstanding_invoice_count",
-    "overdue_amount",
-    "contact_numbers",
-    "completed_at",
-    "completed_by",
-    "completion_note",
-];
-
 /// What a new task is about; how every task is created (by the API, by a
 /// note's reminder, by chasing with `created_by` = `system`).
 #[derive(Debug, Clone, PartialEq)]
@@ -241,54 +224,6 @@ pub struct TaskChanges {
 }
 
 impl TaskChanges {
-    pub fn parse_new(body: &Map<String, Value>) -> Result<Self, FieldErrors> {
-        let mut errors = FieldErrors::new();
-        for required in ["type", "customer_id", "due_date"] {
-            if !body.contains_key(required) {
-                errors.add(required, "is required");
-            }
-        }
-        Self::parse_fields(body, true, errors)
-    }
-
-    pub fn parse(body: &Map<String, Value>) -> Result<Self, FieldErrors> {
-        Self::parse_fields(body, false, FieldErrors::new())
-    }
-
-    fn parse_fields(
-        body: &Map<String, Value>,
-        new: bool,
-        mut errors: FieldErrors,
-    ) -> Result<Self, FieldErrors> {
-        let mut changes = Self::default();
-        for (field, value) in body {
-            let e = &mut errors;
-            match field.as_str() {
-                "type" => changes.kind = task_type(e, field, value),
-                "customer_id" if new => changes.customer_id = ulid_ref(e, field, value),
-                "customer_id" => e.add(
-                    field,
-                    "cannot be changed; create a task for the other customer",
-                ),
-                "title" => changes.title = fields::text(e, field, value, MAX_TITLE_CHARS),
-                "invoice_ids" => changes.invoice_ids = invoice_ids(e, field, value),
-                "assignee_id" => {
-                    changes.assignee_id = fields::nullable(e, field, value, fields::reference)
-                }
-                "due_date" => changes.due_date = due_date(e, field, value),
-                "status" | "outcome" => e.add(
-                    field,
-                    "is set by POST /v1/tasks/{id}/complete, not by this request",
-                ),
-                computed if COMPUTED.contains(&computed) => {
-                    e.add(field, "is computed and cannot be set")
-                }
-                _ => e.add(field, "is not a task field"),
-            }
-        }
-        errors.into_result(changes)
-    }
-
     /// A new open task; without an `assignee_id` in the body it is the
     /// creator's own, with `assignee_id: null` it goes to the team's list.
     pub fn create(&self, id: String, creator: &str, now: DateTime<Utc>) -> Option<Task> {
@@ -329,97 +264,12 @@ impl TaskChanges {
     }
 }
 
-fn task_type(errors: &mut FieldErrors, field: &str, value: &Value) -> Option<TaskType> {
-    let parsed = value.as_str().and_then(TaskType::parse);
-    if parsed.is_none() {
-        let names: Vec<&str> = TaskType::ALL.iter().map(|t| t.as_str()).collect();
-        errors.add(field, format!("must be one of {}", names.join(", ")));
-    }
-    parsed
-}
-
-/// Ids of this system's own resources are ULIDs.
-fn ulid_ref(errors: &mut FieldErrors, field: &str, value: &Value) -> Option<String> {
-    let parsed = value
-        .as_str()
-        .filter(|id| id.len() == 26 && id.chars().all(|c| c.is_ascii_alphanumeric()));
-    if parsed.is_none() {
-        errors.add(field, "is not a valid id");
-    }
-    parsed.map(str::to_string)
-}
-
-/// Distinct invoice ids in the order given; whether each is an invoice of
-/// the customer is checked against storage.
-pub fn invoice_ids(errors: &mut FieldErrors, field: &str, value: &Value) -> Option<Vec<String>> {
-    let Some(items) = value.as_array() else {
-        errors.add(field, "must be an array of invoice ids");
-        return None;
-    };
-    if items.len() > MAX_INVOICE_IDS {
-        errors.add(field, format!("must have at most {MAX_INVOICE_IDS} ids"));
-        return None;
-    }
-    let before = errors.len();
-    let mut ids: Vec<String> = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        if let Some(id) = ulid_ref(errors, &format!("{field}[{i}]"), item) {
-            if !ids.contains(&id) {
-                ids.push(id);
-            }
-        }
-    }
-    (errors.len() == before).then_some(ids)
-}
-
-/// A calendar date with a four-digit year, so dates sort as text in keys.
-pub fn due_date(errors: &mut FieldErrors, field: &str, value: &Value) -> Option<NaiveDate> {
-    let date = fields::date(errors, field, value)?;
-    if !(1000..=9999).contains(&date.year()) {
-        errors.add(field, "must be a date with a four-digit year");
-        return None;
-    }
-    Some(date)
-}
-
-/// `POST /v1/tasks/{id}/complete {outcome?, note?}`.
+/// A validated `POST /v1/tasks/{id}/complete {outcome?, note?}` body: an
+/// outcome for calls only.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Completion {
     pub outcome: Option<CallOutcome>,
     pub note: Option<String>,
-}
-
-impl Completion {
-    /// An outcome is required for calls and refused for every other type.
-    pub fn parse(body: &Map<String, Value>, kind: TaskType) -> Result<Self, FieldErrors> {
-        let mut errors = FieldErrors::new();
-        let mut completion = Self::default();
-        for (field, value) in body {
-            match field.as_str() {
-                "outcome" if !kind.takes_outcome() => {
-                    errors.add(field, "only call reminders are completed with an outcome")
-                }
-                "outcome" => {
-                    completion.outcome = value.as_str().and_then(CallOutcome::parse);
-                    if completion.outcome.is_none() {
-                        errors.add(
-                            field,
-                            "must be answered, not_answered, left_voicemail or skipped",
-                        );
-                    }
-                }
-                "note" if value.is_null() => {}
-                "note" => {
-                    completion.note = fields::long_text(&mut errors, field, value, MAX_NOTE_CHARS)
-                }
-                _ => errors.add(field, "is not a completion field"),
-            }
-        }
-        if kind.takes_outcome() && !body.contains_key("outcome") {
-            errors.add("outcome", "is required to complete a call reminder");
-        }
-        errors.into_result(completion)
-    }
 }
 
 impl Task {
@@ -496,25 +346,6 @@ impl Task {
     }
 }
 
-/// `POST /v1/tasks/{id}/reschedule {due_date}`.
-pub fn parse_reschedule(body: &Map<String, Value>) -> Result<NaiveDate, FieldErrors> {
-    let mut errors = FieldErrors::new();
-    let mut due = None;
-    for (field, value) in body {
-        match field.as_str() {
-            "due_date" => due = due_date(&mut errors, field, value),
-            _ => errors.add(field, "is not a reschedule field"),
-        }
-    }
-    if !body.contains_key("due_date") {
-        errors.add("due_date", "is required");
-    }
-    match due {
-        Some(due) if errors.is_empty() => Ok(due),
-        _ => Err(errors),
-    }
-}
-
 /// What a task shows about its customer, computed from the customer record
 /// when the task is read (never stored on the task, so it is always current).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -571,10 +402,7 @@ pub fn chase_task_assignee(
 mod tests {
     use super::*;
     use crate::customer::CustomerChanges;
-
-    fn body(value: Value) -> Map<String, Value> {
-        value.as_object().cloned().unwrap_or_default()
-    }
+    use crate::money::Currency;
 
     fn now() -> DateTime<Utc> {
         "2026-06-01T09:00:00Z".parse().unwrap()
@@ -582,16 +410,16 @@ mod tests {
 
     const CUSTOMER: &str = "01J00000000000000000000000";
 
-    fn new_task(extra: Value) -> Task {
-        let mut fields =
-            json!({"type": "call_reminder", "customer_id": CUSTOMER, "due_date": "2026-06-05"});
-        if let (Some(f), Some(e)) = (fields.as_object_mut(), extra.as_object()) {
-            f.extend(e.clone());
+    fn new_task(assignee_id: Change<String>) -> Task {
+        TaskChanges {
+            kind: Some(TaskType::CallReminder),
+            customer_id: Some(CUSTOMER.into()),
+            due_date: NaiveDate::from_ymd_opt(2026, 6, 5),
+            assignee_id,
+            ..TaskChanges::default()
         }
-        TaskChanges::parse_new(&body(fields))
-            .unwrap()
-            .create("01J00000000000000000000001".into(), "u1", now())
-            .unwrap()
+        .create("01J00000000000000000000001".into(), "u1", now())
+        .unwrap()
     }
 
     #[test]
@@ -622,73 +450,30 @@ mod tests {
     }
 
     #[test]
-    fn a_new_task_needs_type_customer_and_due_date() {
-        let errors = TaskChanges::parse_new(&body(json!({"title": ""}))).unwrap_err();
-        let fields: Vec<_> = errors.iter().map(|(f, _)| f.as_str()).collect();
-        assert_eq!(fields, ["customer_id", "due_date", "title", "type"]);
-    }
-
-    #[test]
-    fn computed_and_unknown_fields_are_refused() {
-        let errors = TaskChanges::parse(&body(json!({
-            "customer_id": CUSTOMER, "status": "completed", "overdue_amount": "1", "colour": "red",
-            "due_date": "10000-01-01", "invoice_ids": ["x"], "type": "nap"
-        })))
-        .unwrap_err();
-        let fields: Vec<_> = errors.iter().map(|(f, _)| f.as_str()).collect();
-        assert_eq!(
-            fields,
-            [
-                "colour",
-                "customer_id",
-                "due_date",
-                "invoice_ids[0]",
-                "overdue_amount",
-                "status",
-                "type"
-            ]
-        );
+    fn a_task_needs_type_customer_and_due_date() {
+        let incomplete = TaskChanges {
+            kind: Some(TaskType::CallReminder),
+            ..TaskChanges::default()
+        };
+        assert!(incomplete.create("t".into(), "u1", now()).is_none());
     }
 
     #[test]
     fn tasks_default_to_their_creator_and_a_null_assignee_means_the_team() {
-        let task = new_task(json!({}));
+        let task = new_task(Change::Keep);
         assert_eq!(task.assignee_id.as_deref(), Some("u1"));
         assert_eq!(task.title, "Call reminder");
         assert_eq!(task.status, TaskStatus::Open);
-        assert_eq!(new_task(json!({"assignee_id": null})).assignee_id, None);
+        assert_eq!(new_task(Change::Clear).assignee_id, None);
         assert_eq!(
-            new_task(json!({"assignee_id": "u2"}))
-                .assignee_id
-                .as_deref(),
+            new_task(Change::Set("u2".into())).assignee_id.as_deref(),
             Some("u2")
         );
     }
 
     #[test]
-    fn calls_need_an_outcome_and_other_types_refuse_one() {
-        let call = Completion::parse(
-            &body(json!({"outcome": "left_voicemail"})),
-            TaskType::CallReminder,
-        );
-        assert_eq!(call.unwrap().outcome, Some(CallOutcome::LeftVoicemail));
-        let missing = Completion::parse(&body(json!({})), TaskType::CallReminder).unwrap_err();
-        assert!(missing.iter().any(|(f, _)| f == "outcome"));
-        let bad = Completion::parse(&body(json!({"outcome": "maybe"})), TaskType::CallReminder);
-        assert!(bad.is_err());
-        let refused =
-            Completion::parse(&body(json!({"outcome": "answered"})), TaskType::BookMeeting);
-        assert!(refused.unwrap_err().iter().any(|(f, _)| f == "outcome"));
-        let plain = Completion::parse(
-            &body(json!({"note": "booked for Friday"})),
-            TaskType::BookMeeting,
-        );
-        assert_eq!(plain.unwrap().note.as_deref(), Some("booked for Friday"));
-    }
-
-    #[test]
     fn completing_and_rescheduling_move_the_version() {
-        let task = new_task(json!({}));
+        let task = new_task(Change::Keep);
         let done = task.completed(
             &Completion {
                 outcome: Some(CallOutcome::Answered),
@@ -704,21 +489,20 @@ mod tests {
             "Task completed: Call reminder (answered)"
         );
         let later = NaiveDate::from_ymd_opt(2026, 7, 1).unwrap();
-        assert_eq!(task.rescheduled(later, now()).due_date, later);
-        assert!(parse_reschedule(&body(json!({}))).is_err());
-        assert!(parse_reschedule(&body(json!({"due_date": "2026-13-01"}))).is_err());
-        assert_eq!(
-            parse_reschedule(&body(json!({"due_date": "2026-07-01"}))).unwrap(),
-            later
-        );
+        let moved = task.rescheduled(later, now());
+        assert_eq!(moved.due_date, later);
+        assert_eq!(moved.version, 2);
     }
 
     #[test]
     fn facts_come_from_the_customer_record_as_of_today() {
-        let mut customer = CustomerChanges::parse_new(&body(json!({
-            "number": "C-1", "name": "Acme", "currency": "GBP", "phone": "+447700900123"
-        })))
-        .unwrap()
+        let mut customer = CustomerChanges {
+            number: Some("C-1".into()),
+            name: Some("Acme".into()),
+            currency: Currency::parse("GBP"),
+            phone: Change::Set("+447700900123".into()),
+            ..CustomerChanges::default()
+        }
         .create(CUSTOMER.into(), now())
         .unwrap();
         // A stored figure is recomputed from the open invoices (none here).

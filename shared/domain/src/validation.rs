@@ -117,6 +117,39 @@ fn checked_text(
     }
 }
 
+/// Longest id of another resource (a ULID or an identity provider's user id).
+pub const MAX_REFERENCE_CHARS: usize = 128;
+
+/// Whether `id` can name another resource: no `#` (it separates the parts
+/// of storage keys) and no white space.
+pub fn is_reference(id: &str) -> bool {
+    !id.contains('#') && !id.chars().any(char::is_whitespace)
+}
+
+/// An E.164 phone number, trimmed: `+` then 8 to 15 digits, no leading
+/// zero in the country code.
+pub fn e164_phone(raw: &str) -> Option<String> {
+    let phone = raw.trim();
+    let digits = phone.strip_prefix('+').unwrap_or("");
+    let valid = (8..=15).contains(&digits.len())
+        && digits.chars().all(|c| c.is_ascii_digit())
+        && !digits.starts_with('0');
+    valid.then(|| phone.to_string())
+}
+
+/// A BCP 47 language tag in its short form, trimmed: `en`, `fr`, `pt-BR`.
+pub fn language_tag(raw: &str) -> Option<String> {
+    let tag = raw.trim();
+    let mut parts = tag.split('-');
+    let primary = parts.next().unwrap_or("");
+    let subtags_ok =
+        parts.all(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()));
+    let valid = (2..=3).contains(&primary.len())
+        && primary.chars().all(|c| c.is_ascii_lowercase())
+        && subtags_ok;
+    valid.then(|| tag.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,5 +189,33 @@ mod tests {
         assert_eq!(errors.len(), 1);
         assert!(!has_control_characters("line one\nline two\tend", true));
         assert!(has_control_characters("line one\nline two", false));
+    }
+
+    #[test]
+    fn phones_must_be_e164() {
+        assert_eq!(
+            e164_phone(" +447700900123 ").as_deref(),
+            Some("+447700900123")
+        );
+        for bad in ["07700 900123", "+0123456789", "+4477", "+44 7700 900123"] {
+            assert_eq!(e164_phone(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn language_tags_are_short_bcp47() {
+        assert_eq!(language_tag(" pt-BR").as_deref(), Some("pt-BR"));
+        assert_eq!(language_tag("en").as_deref(), Some("en"));
+        for bad in ["EN", "e", "english", "en-", "en-x"] {
+            assert_eq!(language_tag(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn references_have_no_key_separator_or_spaces() {
+        assert!(is_reference("01J00000000000000000000000"));
+        assert!(is_reference("auth0|user-7"));
+        assert!(!is_reference("a#b"));
+        assert!(!is_reference("a b"));
     }
 }

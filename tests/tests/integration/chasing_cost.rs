@@ -4,6 +4,7 @@
 use chrono::{TimeZone, Utc};
 use domain::customer::CustomerChanges;
 use domain::identity::TenantId;
+use domain::money::Currency;
 use integration_tests::TestStack;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -82,12 +83,14 @@ async fn a_due_chase_costs_a_few_requests_and_idle_customers_cost_none() {
     let table = stack.table();
     let mut writes = Vec::new();
     for i in 0..1000 {
-        let body =
-            json!({"number": format!("IDLE-{i}"), "name": format!("Idle {i}"), "currency": "EUR"});
-        let mut customer = CustomerChanges::parse_new(body.as_object().unwrap())
-            .unwrap()
-            .create(ulid::Ulid::new().to_string(), Utc::now())
-            .unwrap();
+        let mut customer = CustomerChanges {
+            number: Some(format!("IDLE-{i}")),
+            name: Some(format!("Idle {i}")),
+            currency: Currency::parse("EUR"),
+            ..CustomerChanges::default()
+        }
+        .create(ulid::Ulid::new().to_string(), Utc::now())
+        .unwrap();
         customer.chasing.cadence_id = Some(cadence_id.clone());
         customer.chasing.cadence_version = Some(1);
         customer.next_evaluation_at = Some(Utc.with_ymd_and_hms(2027, 1, 1, 8, 0, 0).unwrap());

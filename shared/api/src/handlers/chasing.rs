@@ -3,11 +3,11 @@
 
 use super::customers;
 use crate::extract::Ctx;
+use crate::parse::fields;
 use crate::{ApiError, ApiResponse};
 use app::usecases::enrolment::{self, DEFAULT_PREVIEW_DAYS, MAX_PREVIEW_DAYS};
 use axum::extract::Path;
 use domain::cadence::{Cadence, PreviewEntry};
-use domain::fields;
 use domain::validation::FieldErrors;
 use serde_json::{json, Map, Value};
 

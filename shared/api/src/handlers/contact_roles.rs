@@ -2,9 +2,11 @@
 //! "Contacts").
 
 use crate::extract::{list_reply, Ctx};
+use crate::parse;
 use crate::{ApiError, ApiResponse};
 use app::usecases::contact_roles;
 use axum::extract::Path;
+use domain::identity::Permission;
 use http::StatusCode;
 
 pub async fn list(ctx: Ctx) -> Result<ApiResponse, ApiError> {
@@ -15,7 +17,9 @@ pub async fn list(ctx: Ctx) -> Result<ApiResponse, ApiError> {
 
 pub async fn create(ctx: Ctx) -> Result<ApiResponse, ApiError> {
     let body = ctx.json_object()?;
-    let change = contact_roles::create(&ctx.context, &ctx.caller, &body, ctx.now)?;
+    app::access::require(&ctx.caller, Permission::ManageRecords)?;
+    let name = parse::contact_roles::name(&body)?;
+    let change = contact_roles::create(&ctx.context, &ctx.caller, name, ctx.now)?;
     let role = &change.value;
     let response = ApiResponse::json(StatusCode::CREATED, role)?
         .with_version(role.version)

@@ -2,9 +2,11 @@
 //! their roles and which one is primary.
 
 use crate::extract::Ctx;
+use crate::parse;
 use crate::{ApiError, ApiResponse};
 use app::usecases::contacts::{self, ContactDetail};
 use axum::extract::Path;
+use domain::identity::Permission;
 use http::StatusCode;
 use serde_json::{json, Value};
 
@@ -22,7 +24,10 @@ pub async fn list(ctx: Ctx, Path(customer_id): Path<String>) -> Result<ApiRespon
 
 pub async fn create(ctx: Ctx, Path(customer_id): Path<String>) -> Result<ApiResponse, ApiError> {
     let body = ctx.json_object()?;
-    let change = contacts::create(&ctx.context, &ctx.caller, &customer_id, &body, ctx.now).await?;
+    app::access::require(&ctx.caller, Permission::ManageRecords)?;
+    let changes = parse::contacts::changes(&body, true)?;
+    let change =
+        contacts::create(&ctx.context, &ctx.caller, &customer_id, &changes, ctx.now).await?;
     let contact = &change.value.contact;
     let response = ApiResponse::json(StatusCode::CREATED, &view(&change.value))?
         .with_version(contact.version)
@@ -39,12 +44,14 @@ pub async fn patch(
 ) -> Result<ApiResponse, ApiError> {
     let expected = ctx.if_match_version()?;
     let body = ctx.json_object()?;
+    app::access::require(&ctx.caller, Permission::ManageRecords)?;
+    let changes = parse::contacts::changes(&body, false)?;
     let change = contacts::update(
         &ctx.context,
         &ctx.caller,
         &customer_id,
         &contact_id,
-        &body,
+        &changes,
         expected,
         ctx.now,
     )

@@ -1,11 +1,12 @@
 //! `/v1/customers`: create, read, update, delete, list, search and export.
 
 use crate::extract::{list_reply, Ctx};
+use crate::parse;
 use crate::{ApiError, ApiResponse};
 use app::ports::{CustomerFilter, CustomerQuery, CustomerSort, PageRequest};
 use app::usecases::customers;
 use axum::extract::Path;
-use domain::customer::{Customer, CustomerChanges};
+use domain::customer::Customer;
 use domain::validation::FieldErrors;
 use http::StatusCode;
 use serde_json::{json, Value};
@@ -52,7 +53,7 @@ pub fn response(customer: &Customer) -> Result<ApiResponse, ApiError> {
 }
 
 pub async fn create(ctx: Ctx) -> Result<ApiResponse, ApiError> {
-    let changes = CustomerChanges::parse_new(&ctx.json_object()?)?;
+    let changes = parse::customers::new_customer(&ctx.json_object()?)?;
     let change = customers::create(&ctx.context, &ctx.caller, ctx.now, &changes).await?;
     let customer = &change.value;
     let response = ApiResponse::json(StatusCode::CREATED, &view(customer))?
@@ -71,8 +72,8 @@ pub async fn patch(ctx: Ctx, Path(id): Path<String>) -> Result<ApiResponse, ApiE
     let expected = ctx.if_match_version()?;
     let body = ctx.json_object()?;
     let stored = customers::load(&ctx.context, &ctx.caller.tenant, &id).await?;
-    let changes = CustomerChanges::parse(&body, Some(stored.customer.currency))?;
-    let changed = CustomerChanges::changed_fields(&body);
+    let changes = parse::customers::changes(&body, Some(stored.customer.currency))?;
+    let changed = parse::field_names(&body);
     let change = customers::update(
         &ctx.context,
         &ctx.caller,

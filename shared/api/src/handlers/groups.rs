@@ -2,14 +2,18 @@
 //! through the customer's `group_id`.
 
 use crate::extract::{list_reply, Ctx};
+use crate::parse;
 use crate::{ApiError, ApiResponse};
 use app::usecases::groups;
 use axum::extract::Path;
+use domain::identity::Permission;
 use http::StatusCode;
 
 pub async fn create(ctx: Ctx) -> Result<ApiResponse, ApiError> {
     let body = ctx.json_object()?;
-    let change = groups::create(&ctx.context, &ctx.caller, &body, ctx.now)?;
+    app::access::require(&ctx.caller, Permission::ManageRecords)?;
+    let changes = parse::groups::changes(&body, true)?;
+    let change = groups::create(&ctx.context, &ctx.caller, &changes, ctx.now)?;
     let group = &change.value;
     let response = ApiResponse::json(StatusCode::CREATED, group)?
         .with_version(group.version)
@@ -32,7 +36,10 @@ pub async fn list(ctx: Ctx) -> Result<ApiResponse, ApiError> {
 pub async fn patch(ctx: Ctx, Path(id): Path<String>) -> Result<ApiResponse, ApiError> {
     let expected = ctx.if_match_version()?;
     let body = ctx.json_object()?;
-    let change = groups::update(&ctx.context, &ctx.caller, &id, &body, expected, ctx.now).await?;
+    app::access::require(&ctx.caller, Permission::ManageRecords)?;
+    let changes = parse::groups::changes(&body, false)?;
+    let change =
+        groups::update(&ctx.context, &ctx.caller, &id, &changes, expected, ctx.now).await?;
     let update = change.value.clone();
     let response = ApiResponse::ok(&update.group)?.with_version(update.group.version);
     let response = ctx.commit(change, response).await?;

@@ -3,11 +3,11 @@
 
 use super::tasks::unknown_filters;
 use crate::extract::{list_reply, Ctx};
+use crate::parse;
 use crate::{ApiError, ApiResponse};
 use app::ports::HistoryFilter;
 use app::usecases::history;
 use axum::extract::Path;
-use domain::fields;
 use domain::history::{HistoryItem, HistoryType};
 use domain::validation::FieldErrors;
 use serde_json::{json, Value};
@@ -40,7 +40,7 @@ fn filters(ctx: &Ctx) -> Result<Vec<HistoryFilter>, ApiError> {
         }
     }
     if let Some(raw) = text("invoice_id") {
-        let id = fields::reference(&mut errors, "invoice_id", &Value::String(raw.into()));
+        let id = parse::fields::reference(&mut errors, "invoice_id", &Value::String(raw.into()));
         if let Some(id) = id {
             filters.push(HistoryFilter::Invoice(id));
         }

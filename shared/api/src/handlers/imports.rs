@@ -1,12 +1,15 @@
 //! `POST /v1/imports/{customers|invoices|enrolments}`: a CSV body with a
-//! header row, read here into rows; the use case checks and writes them
-//! all or none (201 with counts, or 422 with each bad row's line).
+//! header row, read here into rows (customer rows parsed as
+//! `POST /v1/customers` bodies); the use case checks and writes them all or
+//! none (201 with counts, or 422 with each bad row's line).
 
 use crate::extract::Ctx;
+use crate::parse;
 use crate::{ApiError, ApiResponse};
-use app::usecases::imports::{self, Kind, Row, RowErrors, MAX_ROWS};
+use app::usecases::imports::{self, Kind, Row, RowErrors, Rows, MAX_ROWS};
 use axum::extract::Path;
 use http::StatusCode;
+use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 
@@ -26,7 +29,21 @@ pub async fn create(ctx: Ctx, Path(kind): Path<String>) -> Result<ApiResponse, A
     if errors.has(1) {
         return Err(app::error::AppError::InvalidRows(errors).into());
     }
-    let import = imports::plan(&ctx.context, &ctx.caller, ctx.now, kind, rows, errors).await?;
+    let rows = match kind {
+        Kind::Customers => Rows::Customers(
+            rows.iter()
+                .map(|row| {
+                    (
+                        row.line,
+                        parse::customers::new_customer(&customer_body(row)),
+                    )
+                })
+                .collect(),
+        ),
+        Kind::Invoices => Rows::Invoices(rows),
+        Kind::Enrolments => Rows::Enrolments(rows),
+    };
+    let import = imports::plan(&ctx.context, &ctx.caller, ctx.now, rows, errors).await?;
     let change = imports::apply(&ctx.context, &ctx.caller.tenant, import).await?;
     let response = ApiResponse::json(StatusCode::CREATED, &change.value)?;
     ctx.commit(change, response).await
@@ -111,6 +128,43 @@ fn read(text: &str, kind: Kind, errors: &mut RowErrors) -> Result<Vec<Row>, ApiE
     Ok(rows)
 }
 
+/// A customer row as the JSON object `POST /v1/customers` takes, so the
+/// same validation applies: `billing_*` cells make the billing address,
+/// `metadata.*` cells the metadata, tags are `;`-separated.
+fn customer_body(row: &Row) -> Map<String, Value> {
+    let mut body = Map::new();
+    let mut address = Map::new();
+    let mut metadata = Map::new();
+    for (column, cell) in &row.cells {
+        if let Some(part) = column.strip_prefix("billing_") {
+            address.insert(part.to_string(), json!(cell));
+        } else if let Some(key) = column.strip_prefix("metadata.") {
+            metadata.insert(key.to_string(), json!(cell));
+        } else if column == "tags" {
+            let tags: Vec<&str> = cell
+                .split(';')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .collect();
+            body.insert(column.clone(), json!(tags));
+        } else if column == "autopay" {
+            body.insert(
+                column.clone(),
+                imports::boolean(cell).map_or_else(|| json!(cell), |b| json!(b)),
+            );
+        } else {
+            body.insert(column.clone(), json!(cell));
+        }
+    }
+    if !address.is_empty() {
+        body.insert("billing_address".into(), Value::Object(address));
+    }
+    if !metadata.is_empty() {
+        body.insert("metadata".into(), Value::Object(metadata));
+    }
+    body
+}
+
 /// The physical line a record starts on (the reader's own line count
 /// leaves out the blank lines it skips). Records come in order, so each
 /// call counts only the newlines since the previous one: linear in the file.
@@ -183,6 +237,35 @@ mod tests {
         )
         .unwrap();
         assert!(!errors.has(1));
+    }
+
+    #[test]
+    fn customer_rows_become_api_bodies() {
+        let row = Row {
+            line: 2,
+            cells: [
+                ("number", "C-1"),
+                ("tags", "vip; export ;"),
+                ("autopay", "yes"),
+                ("billing_line1", "1 Main St"),
+                ("billing_country", "gb"),
+                ("metadata.erp_id", "42"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        };
+        let body = customer_body(&row);
+        assert_eq!(body["tags"], json!(["vip", "export"]));
+        assert_eq!(body["autopay"], json!(true));
+        assert_eq!(
+            body["billing_address"],
+            json!({"line1": "1 Main St", "country": "gb"})
+        );
+        assert_eq!(body["metadata"], json!({"erp_id": "42"}));
+        let errors = parse::customers::new_customer(&body).unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(fields, ["currency", "name"]);
     }
 
     #[test]

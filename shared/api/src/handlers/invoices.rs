@@ -2,12 +2,14 @@
 //! and list.
 
 use crate::extract::{list_reply, Ctx};
+use crate::parse;
 use crate::{ApiError, ApiResponse};
 use app::ports::InvoiceQuery;
 use app::records::InvoiceRecord;
 use app::usecases::invoices::{self, Invoiced};
 use axum::extract::Path;
 use chrono::NaiveDate;
+use domain::identity::Permission;
 use domain::invoice::{CollectionStatus, InvoiceStatus};
 use domain::validation::FieldErrors;
 use http::StatusCode;
@@ -53,7 +55,9 @@ fn reply(status: StatusCode, invoiced: &Invoiced) -> Result<ApiResponse, ApiErro
 
 pub async fn create(ctx: Ctx) -> Result<ApiResponse, ApiError> {
     let body = ctx.json_object()?;
-    let change = invoices::create(&ctx.context, &ctx.caller, &body, ctx.now).await?;
+    app::access::require(&ctx.caller, Permission::ManageRecords)?;
+    let new = parse::invoices::new_invoice(&body)?;
+    let change = invoices::create(&ctx.context, &ctx.caller, new, ctx.now).await?;
     let response = reply(StatusCode::CREATED, &change.value)?
         .with_location(format!("/v1/invoices/{}", change.value.record.invoice.id));
     ctx.commit(change, response).await
@@ -68,7 +72,18 @@ pub async fn get(ctx: Ctx, Path(id): Path<String>) -> Result<ApiResponse, ApiErr
 pub async fn patch(ctx: Ctx, Path(id): Path<String>) -> Result<ApiResponse, ApiError> {
     let expected = ctx.if_match_version()?;
     let body = ctx.json_object()?;
-    let change = invoices::update(&ctx.context, &ctx.caller, &id, &body, expected, ctx.now).await?;
+    let current = invoices::changeable(&ctx.context, &ctx.caller, &id).await?;
+    let changes = parse::invoices::changes(&body)?;
+    let change = invoices::update(
+        &ctx.context,
+        &ctx.caller,
+        current,
+        &changes,
+        parse::field_names(&body),
+        expected,
+        ctx.now,
+    )
+    .await?;
     let response = reply(StatusCode::OK, &change.value)?;
     ctx.commit(change, response).await
 }

@@ -4,10 +4,14 @@
 
 use super::invoices::view as invoice_view;
 use crate::extract::{list_reply, Ctx};
+use crate::parse;
 use crate::{ApiError, ApiResponse};
+use app::records::StoredCustomer;
+use app::usecases::customers;
 use app::usecases::payments::{self, Settled};
 use axum::extract::Path;
 use chrono::NaiveDate;
+use domain::identity::Permission;
 use domain::promise::Promise;
 use http::StatusCode;
 use serde::Serialize;
@@ -43,9 +47,23 @@ fn promise_view(promise: &Promise, today: NaiveDate) -> Value {
     value
 }
 
+/// The customer whose money a body is about, read first: its amounts are
+/// parsed in the customer's currency (403 and 404 before any field problem).
+async fn customer_of(ctx: &Ctx, id: &str) -> Result<StoredCustomer, ApiError> {
+    app::access::require(&ctx.caller, Permission::ManageRecords)?;
+    Ok(customers::load(&ctx.context, &ctx.caller.tenant, id).await?)
+}
+
 pub async fn create(ctx: Ctx) -> Result<ApiResponse, ApiError> {
     let body = ctx.json_object()?;
-    let change = payments::create(&ctx.context, &ctx.caller, &body, ctx.now).await?;
+    app::access::require(&ctx.caller, Permission::ManageRecords)?;
+    let customer_id = parse::payments::customer_id(&body)?;
+    // The body names the customer: one it cannot name is a field problem.
+    let customer = customers::load(&ctx.context, &ctx.caller.tenant, customer_id)
+        .await
+        .map_err(|_| ApiError::invalid_field("customer_id", "no such customer"))?;
+    let payment = parse::payments::payment(&body, customer.customer.currency)?;
+    let change = payments::create(&ctx.context, &ctx.caller, customer, &payment, ctx.now).await?;
     let location = format!(
         "/v1/payments?customer_id={}",
         change.value.record.customer_id
@@ -74,14 +92,19 @@ pub async fn apply_credit(ctx: Ctx, Path(id): Path<String>) -> Result<ApiRespons
 
 pub async fn adjust(ctx: Ctx, Path(id): Path<String>) -> Result<ApiResponse, ApiError> {
     let body = ctx.json_object()?;
-    let change = payments::adjust(&ctx.context, &ctx.caller, &id, &body, ctx.now).await?;
+    let customer = customer_of(&ctx, &id).await?;
+    let new = parse::payments::adjustment(&body, customer.customer.currency)?;
+    let change = payments::adjust(&ctx.context, &ctx.caller, customer, &new, ctx.now).await?;
     let response = ApiResponse::json(StatusCode::CREATED, &record_view(&change.value)?)?;
     ctx.commit(change, response).await
 }
 
 pub async fn promise(ctx: Ctx, Path(id): Path<String>) -> Result<ApiResponse, ApiError> {
     let body = ctx.json_object()?;
-    let change = payments::promise(&ctx.context, &ctx.caller, &id, &body, ctx.now).await?;
+    let customer = customer_of(&ctx, &id).await?;
+    let today = ctx.today().await?;
+    let new = parse::payments::promise(&body, customer.customer.currency, today)?;
+    let change = payments::promise(&ctx.context, &ctx.caller, customer, &new, ctx.now).await?;
     let promised = &change.value;
     let response = ApiResponse::json(
         StatusCode::CREATED,

@@ -1,10 +1,11 @@
 //! `GET/PATCH /v1/settings` (API.md "Settings and people").
 
 use crate::extract::Ctx;
+use crate::parse;
 use crate::{ApiError, ApiResponse};
 use app::usecases::settings;
 use chrono::{DateTime, Utc};
-use domain::settings::{FrequencyCap, Settings, SettingsPatch};
+use domain::settings::{FrequencyCap, Settings};
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -48,7 +49,7 @@ pub async fn get(ctx: Ctx) -> Result<ApiResponse, ApiError> {
 
 pub async fn patch(ctx: Ctx) -> Result<ApiResponse, ApiError> {
     let expected_version = ctx.if_match_version()?;
-    let patch = SettingsPatch::parse(&ctx.json_object()?)?;
+    let patch = parse::settings::patch(&ctx.json_object()?)?;
     let change =
         settings::update(&ctx.context, &ctx.caller, &patch, expected_version, ctx.now).await?;
     let next = change.value.clone();

@@ -2,14 +2,15 @@
 //! reschedule.
 
 use crate::extract::{list_reply, Ctx};
+use crate::parse;
 use crate::{ApiError, ApiResponse};
 use app::ports::{AssigneeFilter, TaskQuery};
 use app::retry::retrying;
 use app::usecases::tasks::{self, TaskDetail};
 use app::usecases::valid_id;
 use axum::extract::Path;
-use domain::fields;
-use domain::task::{self as task_rules, TaskStatus};
+use domain::identity::Permission;
+use domain::task::TaskStatus;
 use domain::validation::FieldErrors;
 use http::StatusCode;
 use serde_json::{json, Map, Value};
@@ -95,9 +96,11 @@ fn check_optional_version(ctx: &Ctx, version: u64) -> Result<(), ApiError> {
 pub async fn create(ctx: Ctx) -> Result<ApiResponse, ApiError> {
     let body = ctx.json_object()?;
     let today = ctx.today().await?;
-    let (ctx, body) = (&ctx, &body);
+    app::access::require(&ctx.caller, Permission::CreateNotesAndTasks)?;
+    let changes = parse::tasks::new_task(&body)?;
+    let (ctx, changes) = (&ctx, &changes);
     retrying_races(|| async move {
-        let change = tasks::create(&ctx.context, &ctx.caller, body, ctx.now, today).await?;
+        let change = tasks::create(&ctx.context, &ctx.caller, changes, ctx.now, today).await?;
         let response = reply(StatusCode::CREATED, &change.value)?
             .with_location(format!("/v1/tasks/{}", change.value.task.id));
         ctx.commit(change, response).await
@@ -115,12 +118,12 @@ pub async fn patch(ctx: Ctx, Path(id): Path<String>) -> Result<ApiResponse, ApiE
     let today = ctx.today().await?;
     let found = tasks::changeable(&ctx.context, &ctx.caller, &id).await?;
     let expected = ctx.if_match_version()?;
-    let body = ctx.json_object()?;
+    let changes = parse::tasks::changes(&ctx.json_object()?)?;
     let change = tasks::update(
         &ctx.context,
         &ctx.caller,
         found,
-        &body,
+        &changes,
         expected,
         ctx.now,
         today,
@@ -137,7 +140,9 @@ pub async fn complete(ctx: Ctx, Path(id): Path<String>) -> Result<ApiResponse, A
     retrying_races(|| async move {
         let found = tasks::open_changeable(&ctx.context, &ctx.caller, id).await?;
         check_optional_version(ctx, found.task.version)?;
-        let change = tasks::complete(&ctx.caller, found, body, ctx.now, today)?;
+        // What completes a task depends on its type.
+        let completion = parse::tasks::completion(body, found.task.kind)?;
+        let change = tasks::complete(&ctx.caller, found, &completion, ctx.now, today)?;
         let response = reply(StatusCode::OK, &change.value)?;
         ctx.commit(change, response).await
     })
@@ -151,7 +156,8 @@ pub async fn reschedule(ctx: Ctx, Path(id): Path<String>) -> Result<ApiResponse,
     retrying_races(|| async move {
         let found = tasks::open_changeable(&ctx.context, &ctx.caller, id).await?;
         check_optional_version(ctx, found.task.version)?;
-        let change = tasks::reschedule(&ctx.caller, found, body, ctx.now, today)?;
+        let due_date = parse::tasks::reschedule(body)?;
+        let change = tasks::reschedule(&ctx.caller, found, due_date, ctx.now, today)?;
         let response = reply(StatusCode::OK, &change.value)?;
         ctx.commit(change, response).await
     })
@@ -175,7 +181,7 @@ fn list_query(ctx: &Ctx) -> Result<TaskQuery, ApiError> {
         None | Some("me") => AssigneeFilter::User(ctx.caller.user.as_str().to_string()),
         Some("all") => AssigneeFilter::All,
         Some(user) => {
-            match fields::reference(&mut errors, "assignee", &Value::String(user.into())) {
+            match parse::fields::reference(&mut errors, "assignee", &Value::String(user.into())) {
                 Some(user) => AssigneeFilter::User(user),
                 None => AssigneeFilter::All,
             }
@@ -193,7 +199,7 @@ fn list_query(ctx: &Ctx) -> Result<TaskQuery, ApiError> {
         errors.add("customer_id", "is not a valid id");
     }
     let due_before = text("due_before").and_then(|raw| {
-        task_rules::due_date(&mut errors, "due_before", &Value::String(raw.into()))
+        parse::tasks::due_date(&mut errors, "due_before", &Value::String(raw.into()))
     });
     if !errors.is_empty() {
         return Err(errors.into());

@@ -8,7 +8,6 @@ use crate::ports::{Page, PageRequest, Write};
 use chrono::{DateTime, Utc};
 use domain::contact_role::ContactRole;
 use domain::identity::{Caller, Permission};
-use serde_json::{Map, Value};
 
 fn duplicate_name() -> AppError {
     AppError::conflict(
@@ -33,15 +32,15 @@ pub async fn list(
     Ok(context.store.contact_roles(&caller.tenant, page).await?)
 }
 
-/// A new role from a `{name}` body; its name must be free (409).
+/// A new role named `name` (validated); its name must be free (409).
 pub fn create(
     context: &Context,
     caller: &Caller,
-    body: &Map<String, Value>,
+    name: String,
     now: DateTime<Utc>,
 ) -> AppResult<Change<ContactRole>> {
     require(caller, Permission::ManageRecords)?;
-    let role = ContactRole::create(body, context.ids.new_id(now), now)?;
+    let role = ContactRole::new(name, context.ids.new_id(now), now);
     let writes = vec![Write::CreateContactRole(Box::new(role.clone()))];
     Ok(Change::new(writes, role, duplicate_name))
 }

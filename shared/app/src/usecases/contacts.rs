@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use domain::contact::{Contact, ContactChanges};
 use domain::history::{HistoryItem, HistoryType};
 use domain::identity::{Caller, Permission};
-use serde_json::{json, Map, Value};
+use serde_json::json;
 
 /// A contact and whether it is its customer's primary contact.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,17 +46,16 @@ pub async fn list(
         .collect())
 }
 
-/// A new contact from a create body; the first contact is primary unless
-/// the body says otherwise.
+/// A new contact; the first contact is primary unless the changes say
+/// otherwise.
 pub async fn create(
     context: &Context,
     caller: &Caller,
     customer_id: &str,
-    body: &Map<String, Value>,
+    changes: &ContactChanges,
     now: DateTime<Utc>,
 ) -> AppResult<Change<ContactDetail>> {
     require(caller, Permission::ManageRecords)?;
-    let changes = ContactChanges::parse(body, true)?;
     let customer = load(context, &caller.tenant, customer_id).await?;
     let id = context.ids.new_id(now);
     let contact = changes.apply(None, &id, customer_id, now)?;
@@ -79,18 +78,17 @@ pub async fn create(
     Ok(conflicts.apply(Change::new(writes, detail, concurrent_customer)))
 }
 
-/// Applies a PATCH body to the contact at `expected_version`.
+/// Applies the changes of a PATCH to the contact at `expected_version`.
 pub async fn update(
     context: &Context,
     caller: &Caller,
     customer_id: &str,
     contact_id: &str,
-    body: &Map<String, Value>,
+    changes: &ContactChanges,
     expected_version: u64,
     now: DateTime<Utc>,
 ) -> AppResult<Change<ContactDetail>> {
     require(caller, Permission::ManageRecords)?;
-    let changes = ContactChanges::parse(body, false)?;
     let (customer, contacts, current) =
         load_contact(context, caller, customer_id, contact_id).await?;
     if current.version != expected_version {

@@ -12,7 +12,6 @@ use crate::ports::{
 use chrono::{DateTime, Utc};
 use domain::group::{CustomerGroup, GroupChanges};
 use domain::identity::{Caller, Permission, TenantId};
-use serde_json::{Map, Value};
 
 /// Members are read this many per page when settings are copied to them.
 const MEMBERS_PER_PAGE: usize = 200;
@@ -35,15 +34,14 @@ async fn load(context: &Context, tenant: &TenantId, id: &str) -> AppResult<Custo
         .ok_or(AppError::NotFound)
 }
 
-/// A new group from a create body.
+/// A new group.
 pub fn create(
     context: &Context,
     caller: &Caller,
-    body: &Map<String, Value>,
+    changes: &GroupChanges,
     now: DateTime<Utc>,
 ) -> AppResult<Change<CustomerGroup>> {
     require(caller, Permission::ManageRecords)?;
-    let changes = GroupChanges::parse(body, true)?;
     let group = changes.create(context.ids.new_id(now), now);
     let writes = vec![Write::SaveGroup {
         group: Box::new(group.clone()),
@@ -75,17 +73,16 @@ pub struct GroupUpdate {
     pub settings_changed: bool,
 }
 
-/// Applies a PATCH body to the group at `expected_version`.
+/// Applies the changes of a PATCH to the group at `expected_version`.
 pub async fn update(
     context: &Context,
     caller: &Caller,
     id: &str,
-    body: &Map<String, Value>,
+    changes: &GroupChanges,
     expected_version: u64,
     now: DateTime<Utc>,
 ) -> AppResult<Change<GroupUpdate>> {
     require(caller, Permission::ManageRecords)?;
-    let changes = GroupChanges::parse(body, false)?;
     let current = load(context, &caller.tenant, id).await?;
     if current.version != expected_version {
         return Err(AppError::stale_version());

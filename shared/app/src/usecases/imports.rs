@@ -1,5 +1,6 @@
 //! Imports of customers, invoices and enrolments from rows of a CSV file
-//! (the HTTP edge reads the file; this module decides what the rows mean).
+//! (the HTTP edge reads the file, and parses customer rows as customer
+//! bodies; this module decides what the rows mean).
 //! All rows valid or nothing written: every row is checked first (fields,
 //! references, numbers taken in the file or in the tenant), and any problem
 //! fails the whole import with each bad row's line number and reasons
@@ -33,7 +34,7 @@ use domain::history::{push_recent, HistoryItem, HistoryType};
 use domain::identity::{Caller, Permission, TenantId};
 use domain::invoice::{CollectionStatus, NewInvoice};
 use domain::validation::FieldErrors;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Rows in one import, good or bad (the body is also capped at 256 KB).
@@ -121,6 +122,15 @@ impl Kind {
 pub struct Row {
     pub line: u64,
     pub cells: BTreeMap<String, String>,
+}
+
+/// The data rows of an import. Customer rows come checked as
+/// `POST /v1/customers` bodies (by the HTTP edge), each with its line.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rows {
+    Customers(Vec<(u64, Result<CustomerChanges, FieldErrors>)>),
+    Invoices(Vec<Row>),
+    Enrolments(Vec<Row>),
 }
 
 impl Row {
@@ -390,55 +400,19 @@ pub async fn plan(
     context: &Context,
     caller: &Caller,
     now: DateTime<Utc>,
-    kind: Kind,
-    rows: Vec<Row>,
+    rows: Rows,
     errors: RowErrors,
 ) -> AppResult<Import> {
     require(caller, Permission::ManageRecords)?;
-    match kind {
-        Kind::Customers => customers(context, caller, now, rows, errors).await,
-        Kind::Invoices => invoices(context, caller, now, rows, errors).await,
-        Kind::Enrolments => enrolments(context, caller, now, rows, errors).await,
+    match rows {
+        Rows::Customers(rows) => customers(context, caller, now, rows, errors).await,
+        Rows::Invoices(rows) => invoices(context, caller, now, rows, errors).await,
+        Rows::Enrolments(rows) => enrolments(context, caller, now, rows, errors).await,
     }
 }
 
-/// A customer row as the JSON object `POST /v1/customers` takes, so the
-/// same validation applies.
-fn customer_body(row: &Row) -> Map<String, Value> {
-    let mut body = Map::new();
-    let mut address = Map::new();
-    let mut metadata = Map::new();
-    for (column, cell) in &row.cells {
-        if let Some(part) = column.strip_prefix("billing_") {
-            address.insert(part.to_string(), json!(cell));
-        } else if let Some(key) = column.strip_prefix("metadata.") {
-            metadata.insert(key.to_string(), json!(cell));
-        } else if column == "tags" {
-            let tags: Vec<&str> = cell
-                .split(';')
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .collect();
-            body.insert(column.clone(), json!(tags));
-        } else if column == "autopay" {
-            body.insert(
-                column.clone(),
-                boolean(cell).map_or_else(|| json!(cell), |b| json!(b)),
-            );
-        } else {
-            body.insert(column.clone(), json!(cell));
-        }
-    }
-    if !address.is_empty() {
-        body.insert("billing_address".into(), Value::Object(address));
-    }
-    if !metadata.is_empty() {
-        body.insert("metadata".into(), Value::Object(metadata));
-    }
-    body
-}
-
-fn boolean(cell: &str) -> Option<bool> {
+/// A yes/no cell: `true`, `yes`, `1` or `false`, `no`, `0`, in any case.
+pub fn boolean(cell: &str) -> Option<bool> {
     match cell.to_ascii_lowercase().as_str() {
         "true" | "yes" | "1" => Some(true),
         "false" | "no" | "0" => Some(false),
@@ -454,30 +428,30 @@ async fn customers(
     context: &Context,
     caller: &Caller,
     now: DateTime<Utc>,
-    rows: Vec<Row>,
+    rows: Vec<(u64, Result<CustomerChanges, FieldErrors>)>,
     mut errors: RowErrors,
 ) -> AppResult<Import> {
     let tenant = &caller.tenant;
     let mut created: Vec<(u64, Customer)> = Vec::new();
     let mut numbers: HashMap<String, u64> = HashMap::new();
-    for row in &rows {
-        let changes = match CustomerChanges::parse_new(&customer_body(row)) {
+    for (line, changes) in rows {
+        let changes = match changes {
             Ok(changes) => changes,
             Err(problems) => {
-                errors.extend(row.line, &problems);
+                errors.extend(line, &problems);
                 continue;
             }
         };
         let Some(customer) = changes.create(context.ids.new_id(now), now) else {
-            errors.add(row.line, "number", "is required");
+            errors.add(line, "number", "is required");
             continue;
         };
         if let Some(first) = numbers.get(&customer.number) {
-            errors.add(row.line, "number", format!("is also on line {first}"));
+            errors.add(line, "number", format!("is also on line {first}"));
             continue;
         }
-        numbers.insert(customer.number.clone(), row.line);
-        created.push((row.line, customer));
+        numbers.insert(customer.number.clone(), line);
+        created.push((line, customer));
     }
     let wanted: Vec<String> = numbers.keys().cloned().collect();
     let taken = context.store.customer_id_by_number(tenant, &wanted).await?;
@@ -932,32 +906,6 @@ async fn enrolments(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn customer_rows_become_api_bodies() {
-        let row = Row {
-            line: 2,
-            cells: [
-                ("number", "C-1"),
-                ("tags", "vip; export ;"),
-                ("autopay", "yes"),
-                ("billing_line1", "1 Main St"),
-                ("billing_country", "gb"),
-                ("metadata.erp_id", "42"),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        };
-        let body = customer_body(&row);
-        assert_eq!(body["tags"], json!(["vip", "export"]));
-        assert_eq!(body["autopay"], json!(true));
-        assert_eq!(
-            body["billing_address"],
-            json!({"line1": "1 Main St", "country": "gb"})
-        );
-        assert_eq!(body["metadata"], json!({"erp_id": "42"}));
-    }
 
     #[test]
     fn only_the_first_problems_are_reported() {

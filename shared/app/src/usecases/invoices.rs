@@ -10,13 +10,11 @@ use crate::ports::{InvoiceQuery, Page, Write};
 use crate::records::{InvoiceRecord, StoredCustomer};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::customer::Customer;
-use domain::fields;
 use domain::history::{HistoryItem, HistoryType};
 use domain::identity::{Caller, Permission, TenantId};
-use domain::invoice::{CollectionStatus, Invoice, NewInstallment, NewInvoice, NewPaymentPlan};
-use domain::validation::FieldErrors;
+use domain::invoice::{InvoiceChanges, NewInvoice};
 use rust_decimal::Decimal;
-use serde_json::{json, Map, Value};
+use serde_json::json;
 
 /// An invoice as a change left it, and the tenant's "today" its view is
 /// computed for.
@@ -120,15 +118,14 @@ pub async fn list(
     Ok(context.store.list_invoices(&caller.tenant, query).await?)
 }
 
-/// A new invoice from a create body (API.md `POST /v1/invoices`).
+/// A new invoice (API.md `POST /v1/invoices`).
 pub async fn create(
     context: &Context,
     caller: &Caller,
-    body: &Map<String, Value>,
+    new: NewInvoice,
     now: DateTime<Utc>,
 ) -> AppResult<Change<Invoiced>> {
     require(caller, Permission::ManageRecords)?;
-    let new = parse_fields(body, None)?;
     let customer = match customers::load(context, &caller.tenant, &new.customer_id).await {
         Ok(customer) => customer,
         Err(AppError::NotFound) => {
@@ -176,28 +173,44 @@ pub async fn create(
     )
 }
 
-/// Changes the invoice at `expected_version` with a patch body.
+fn void_invoice() -> AppError {
+    AppError::conflict("invoice_void", "a void invoice cannot change")
+}
+
+/// The invoice named by `id`, if the caller may change it and it is not
+/// void (404, 403, 409 come before any problem with the changes).
+pub async fn changeable(context: &Context, caller: &Caller, id: &str) -> AppResult<InvoiceRecord> {
+    require(caller, Permission::ManageRecords)?;
+    let current = load(context, &caller.tenant, id).await?;
+    if current.invoice.voided {
+        return Err(void_invoice());
+    }
+    Ok(current)
+}
+
+/// Applies the changes of a PATCH to an invoice found by [`changeable`], at
+/// `expected_version`. `changed` names the fields the request sent (for
+/// the history item).
 pub async fn update(
     context: &Context,
     caller: &Caller,
-    id: &str,
-    body: &Map<String, Value>,
+    current: InvoiceRecord,
+    changes: &InvoiceChanges,
+    changed: Vec<String>,
     expected_version: u64,
     now: DateTime<Utc>,
 ) -> AppResult<Change<Invoiced>> {
     require(caller, Permission::ManageRecords)?;
-    let current = load(context, &caller.tenant, id).await?;
     if current.invoice.voided {
-        return Err(AppError::conflict(
-            "invoice_void",
-            "a void invoice cannot change",
-        ));
+        return Err(void_invoice());
     }
-    let new = parse_fields(body, Some(&current.invoice))?;
     if current.version != expected_version {
         return Err(AppError::stale_version());
     }
-    let mut invoice = new.validate(id.to_string(), current.invoice.currency)?;
+    let id = current.invoice.id.clone();
+    let mut invoice = changes
+        .apply(&current.invoice)
+        .validate(id.clone(), current.invoice.currency)?;
     // What was paid stays paid, landing on installments in due-date order again.
     if current.invoice.amount_paid > Decimal::ZERO {
         let paid = current.invoice.amount_paid_money();
@@ -219,9 +232,9 @@ pub async fn update(
         now,
         caller.user.as_str(),
         format!("Invoice {} updated", record.invoice.number),
-        json!({"invoice_id": id, "fields": body.keys().collect::<Vec<_>>()}),
+        json!({"invoice_id": id, "fields": changed}),
     )
-    .with_invoices(vec![id.to_string()]);
+    .with_invoices(vec![id.clone()]);
     let change = MoneyChange {
         customer: &customer,
         next: customer.customer.clone(),
@@ -235,7 +248,7 @@ pub async fn update(
         number_index = Some(writes.len());
         writes.push(Write::ReserveInvoiceNumber {
             number: record.invoice.number.clone(),
-            invoice_id: id.to_string(),
+            invoice_id: id.clone(),
         });
         writes.push(Write::ReleaseInvoiceNumber {
             number: current.invoice.number.clone(),
@@ -291,185 +304,4 @@ pub async fn void(
         Invoiced { record, today },
         concurrent_money,
     ))
-}
-
-/// Fields as submitted, checked for type; meaning is checked by
-/// [`NewInvoice::validate`]. `base` is the invoice a patch starts from.
-fn parse_fields(
-    body: &Map<String, Value>,
-    base: Option<&Invoice>,
-) -> Result<NewInvoice, FieldErrors> {
-    let mut errors = FieldErrors::new();
-    let mut new = match base {
-        Some(invoice) => NewInvoice {
-            customer_id: invoice.customer_id.clone(),
-            number: invoice.number.clone(),
-            currency: invoice.currency.to_string(),
-            issue_date: invoice.issue_date,
-            due_date: invoice.due_date,
-            total: invoice.total,
-            autopay: invoice.autopay,
-            collection_status: invoice.collection_status,
-            dispute_reason: invoice.dispute_reason.clone(),
-            payment_plan: invoice.payment_plan.as_ref().map(|plan| NewPaymentPlan {
-                installments: plan
-                    .installments
-                    .iter()
-                    .map(|i| NewInstallment {
-                        due_date: i.due_date,
-                        amount: i.amount,
-                    })
-                    .collect(),
-            }),
-        },
-        None => NewInvoice {
-            customer_id: String::new(),
-            number: String::new(),
-            currency: String::new(),
-            issue_date: NaiveDate::MIN,
-            due_date: None,
-            total: Decimal::ZERO,
-            autopay: false,
-            collection_status: CollectionStatus::Normal,
-            dispute_reason: None,
-            payment_plan: None,
-        },
-    };
-    for (field, value) in body {
-        let e = &mut errors;
-        match field.as_str() {
-            "customer_id" if base.is_some() => {
-                e.add(field, "cannot change; void and re-issue instead")
-            }
-            "customer_id" => {
-                new.customer_id = fields::reference(e, field, value).unwrap_or_default()
-            }
-            "currency" if base.is_some() => e.add(field, "cannot change"),
-            "currency" => new.currency = value.as_str().unwrap_or("").to_string(),
-            "number" => new.number = fields::text(e, field, value, 64).unwrap_or_default(),
-            "issue_date" => {
-                new.issue_date = fields::date(e, field, value).unwrap_or(new.issue_date)
-            }
-            "due_date" => {
-                new.due_date = if value.is_null() {
-                    None
-                } else {
-                    fields::date(e, field, value)
-                }
-            }
-            "total" => new.total = decimal(e, field, value).unwrap_or(new.total),
-            "autopay" => new.autopay = fields::boolean(e, field, value).unwrap_or(new.autopay),
-            "collection_status" => match value.as_str() {
-                Some("normal") => new.collection_status = CollectionStatus::Normal,
-                Some("disputed") => new.collection_status = CollectionStatus::Disputed,
-                Some("on_hold") => new.collection_status = CollectionStatus::OnHold,
-                _ => e.add(field, "must be normal, disputed or on_hold"),
-            },
-            "dispute_reason" => {
-                new.dispute_reason = if value.is_null() {
-                    None
-                } else {
-                    fields::long_text(e, field, value, 1000)
-                }
-            }
-            "payment_plan" => {
-                new.payment_plan = if value.is_null() {
-                    None
-                } else {
-                    plan(e, value)
-                }
-            }
-            "id" | "amount_paid" | "balance" | "status" | "days_overdue" | "version"
-            | "created_at" | "updated_at" => e.add(field, "is computed and cannot be set"),
-            _ => e.add(field, "is not an invoice field"),
-        }
-    }
-    if base.is_none() {
-        for required in ["customer_id", "number", "currency", "issue_date", "total"] {
-            if !body.contains_key(required) {
-                errors.add(required, "is required");
-            }
-        }
-    }
-    // Leaving the dispute clears its reason.
-    if body.contains_key("collection_status")
-        && new.collection_status != CollectionStatus::Disputed
-        && !body.contains_key("dispute_reason")
-    {
-        new.dispute_reason = None;
-    }
-    errors.into_result(new)
-}
-
-/// The currency's minor unit is checked with the invoice's currency later.
-fn decimal(errors: &mut FieldErrors, field: &str, value: &Value) -> Option<Decimal> {
-    fields::decimal(errors, field, value, 28, true)
-}
-
-fn plan(errors: &mut FieldErrors, value: &Value) -> Option<NewPaymentPlan> {
-    let Some(items) = value.get("installments").and_then(Value::as_array) else {
-        errors.add(
-            "payment_plan.installments",
-            "must be an array of {due_date, amount}",
-        );
-        return None;
-    };
-    let mut installments = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        let prefix = format!("payment_plan.installments[{i}]");
-        let due = item
-            .get("due_date")
-            .and_then(|v| fields::date(errors, &format!("{prefix}.due_date"), v));
-        let amount = item
-            .get("amount")
-            .and_then(|v| decimal(errors, &format!("{prefix}.amount"), v));
-        match (due, amount) {
-            (Some(due_date), Some(amount)) => {
-                installments.push(NewInstallment { due_date, amount })
-            }
-            _ => errors.add(prefix, "needs due_date and amount"),
-        }
-    }
-    Some(NewPaymentPlan { installments })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn object(value: Value) -> Map<String, Value> {
-        match value {
-            Value::Object(map) => map,
-            _ => unreachable!("an object"),
-        }
-    }
-
-    #[test]
-    fn a_create_needs_every_required_field_and_refuses_computed_ones() {
-        let errors = parse_fields(&object(json!({"balance": "1.00"})), None).unwrap_err();
-        let fields: Vec<&String> = errors.iter().map(|(field, _)| field).collect();
-        assert_eq!(
-            fields,
-            [
-                "balance",
-                "currency",
-                "customer_id",
-                "issue_date",
-                "number",
-                "total"
-            ]
-        );
-    }
-
-    #[test]
-    fn leaving_a_dispute_clears_its_reason() {
-        let new = parse_fields(
-            &object(json!({"customer_id": "c", "number": "N", "currency": "EUR", "issue_date": "2026-01-01",
-                           "total": "1.00", "collection_status": "normal"})),
-            None,
-        )
-        .unwrap();
-        assert_eq!(new.dispute_reason, None);
-        assert_eq!(new.collection_status, CollectionStatus::Normal);
-    }
 }

@@ -10,28 +10,26 @@ use crate::ports::{Page, PageRequest, Write};
 use chrono::{DateTime, Utc};
 use domain::identity::{Caller, Permission};
 use domain::note::{NewNote, Note};
-use serde_json::{Map, Value};
 
 fn note_conflict() -> AppError {
     AppError::conflict("note_conflict", "the note could not be saved; retry")
 }
 
-/// The note of a `POST /v1/customers/{id}/notes` body, its `note` history
-/// and, with a `reminder_date`, a reminder task for its author. Write 0 is
-/// the customer's (a failed condition there is retryable,
+/// The note of a `POST /v1/customers/{id}/notes` request, its `note`
+/// history and, with a `reminder_date`, a reminder task for its author.
+/// Write 0 is the customer's (a failed condition there is retryable,
 /// [`super::tasks::retryable`]).
 pub async fn create(
     context: &Context,
     caller: &Caller,
     customer_id: &str,
-    body: &Map<String, Value>,
+    input: &NewNote,
     now: DateTime<Utc>,
 ) -> AppResult<Change<Note>> {
     require(caller, Permission::CreateNotesAndTasks)?;
     if !valid_id(customer_id) {
         return Err(AppError::NotFound);
     }
-    let input = NewNote::parse(body)?;
     let author = caller.user.as_str();
     let (note, reminder) = input.create(customer_id, author, now);
     let (customer, unknown) =

@@ -12,16 +12,17 @@ use crate::ports::{Page, PageRequest, Write};
 use crate::records::{InvoiceRecord, StoredCustomer};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::customer::{BalanceSummary, Customer};
-use domain::fields;
 use domain::history::{HistoryItem, HistoryType};
 use domain::identity::{Caller, Permission, TenantId};
 use domain::invoice::{Invoice, PaymentError};
 use domain::money::{Currency, Money};
-use domain::payment::{Adjustment, Application, Payment, MAX_APPLICATIONS};
-use domain::promise::Promise;
+use domain::payment::{
+    Adjustment, Application, NewAdjustment, NewPayment, Payment, MAX_APPLICATIONS,
+};
+use domain::promise::{NewPromise, Promise};
 use domain::validation::FieldErrors;
 use rust_decimal::Decimal;
-use serde_json::{json, Map, Value};
+use serde_json::json;
 use std::collections::HashMap;
 
 /// What a money change recorded, with its effects for the answer.
@@ -50,98 +51,28 @@ pub struct Dated<T> {
     pub today: NaiveDate,
 }
 
-/// Records a payment from a create body (API.md `POST /v1/payments`):
-/// the requested applications, then (when the customer settles
-/// automatically) the rest and the customer's credit, oldest due first.
+/// Records a payment (API.md `POST /v1/payments`) of `customer` (as read
+/// to parse the payment in its currency): the requested applications, then
+/// (when the customer settles automatically) the rest and the customer's
+/// credit, oldest due first.
 pub async fn create(
     context: &Context,
     caller: &Caller,
-    body: &Map<String, Value>,
+    customer: StoredCustomer,
+    payment: &NewPayment,
     now: DateTime<Utc>,
 ) -> AppResult<Change<Settled<Payment>>> {
     require(caller, Permission::ManageRecords)?;
-    let customer_id = match body.get("customer_id").and_then(Value::as_str) {
-        Some(id) => id.to_string(),
-        None => return Err(AppError::invalid_field("customer_id", "is required")),
-    };
-    let customer = customers::load(context, &caller.tenant, &customer_id)
-        .await
-        .map_err(|_| AppError::invalid_field("customer_id", "no such customer"))?;
+    let customer_id = customer.customer.id.clone();
     let currency = customer.customer.currency;
-    let mut errors = FieldErrors::new();
-    let (mut amount, mut date, mut method, mut reference) = (None, None, None, None);
-    let mut applications = Vec::new();
-    for (field, value) in body {
-        let e = &mut errors;
-        match field.as_str() {
-            "customer_id" => {}
-            "amount" => {
-                amount = fields::amount(e, field, value, currency).filter(|m| !m.amount.is_zero())
-            }
-            "currency" => match value.as_str() {
-                Some(code) if code == currency.code() => {}
-                _ => e.add(
-                    field,
-                    format!("must be the customer's currency ({currency})"),
-                ),
-            },
-            "date" => date = fields::date(e, field, value),
-            "method" => method = fields::text(e, field, value, 40),
-            "reference" => reference = fields::text(e, field, value, 200),
-            "applications" => match value.as_array() {
-                Some(items) if items.len() <= MAX_APPLICATIONS => {
-                    for (i, item) in items.iter().enumerate() {
-                        let prefix = format!("applications[{i}]");
-                        let id = item
-                            .get("invoice_id")
-                            .and_then(|v| fields::reference(e, &format!("{prefix}.invoice_id"), v));
-                        let applied = item.get("amount").and_then(|v| {
-                            fields::amount(e, &format!("{prefix}.amount"), v, currency)
-                        });
-                        match (id, applied) {
-                            (Some(id), Some(applied)) if !applied.amount.is_zero() => {
-                                applications.push((prefix, id, applied))
-                            }
-                            (Some(_), Some(_)) => {
-                                e.add(format!("{prefix}.amount"), "must be greater than zero")
-                            }
-                            _ => e.add(prefix, "needs invoice_id and amount"),
-                        }
-                    }
-                }
-                _ => e.add(
-                    field,
-                    format!(
-                        "must be an array of at most {MAX_APPLICATIONS} {{invoice_id, amount}}"
-                    ),
-                ),
-            },
-            _ => e.add(field, "is not a payment field"),
-        }
-    }
-    for required in ["amount", "currency", "date"] {
-        if !body.contains_key(required) {
-            errors.add(required, "is required");
-        }
-    }
-    if body.contains_key("amount") && amount.is_none() {
-        errors.add("amount", "must be a positive amount");
-    }
+    let (amount, date) = (payment.amount, payment.date);
+    let applications: Vec<(String, String, Money)> = payment
+        .applications
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (format!("applications[{i}]"), a.invoice_id.clone(), a.amount))
+        .collect();
     let applied: Decimal = applications.iter().map(|(_, _, m)| m.amount).sum();
-    if let Some(amount) = amount {
-        if applied > amount.amount {
-            errors.add(
-                "applications",
-                format!("apply {applied}, more than the payment's {}", amount.amount),
-            );
-        }
-    }
-    let (Some(amount), Some(date)) = (amount, date) else {
-        return Err(errors.into());
-    };
-    if !errors.is_empty() {
-        return Err(errors.into());
-    }
     let open = open_invoices(context, &caller.tenant, &customer_id).await?;
     let mut changed = Vec::new();
     apply(&open, &mut changed, &applications, now)?;
@@ -170,8 +101,8 @@ pub async fn create(
         amount: amount.amount,
         currency,
         date,
-        method,
-        reference,
+        method: payment.method.clone(),
+        reference: payment.reference.clone(),
         applications: made,
         unapplied: (amount.amount - applied_in_all).max(Decimal::ZERO),
         created_by: caller.user.to_string(),
@@ -281,65 +212,28 @@ pub async fn apply_credit(
     Ok(effects.change(applied, today, zone, now))
 }
 
-/// A correction from an adjustment body. A negative adjustment reduces what
-/// is owed: on an invoice it credits that invoice (installments in due-date
-/// order), without one it becomes customer credit (settled automatically
-/// when the customer settles so). A positive one raises an invoice's total
-/// (its last installment on a plan) and needs the invoice.
+/// A correction of `customer` (as read to parse the adjustment in its
+/// currency). A negative adjustment reduces what is owed: on an invoice it
+/// credits that invoice (installments in due-date order), without one it
+/// becomes customer credit (settled automatically when the customer
+/// settles so). A positive one raises an invoice's total (its last
+/// installment on a plan) and needs the invoice.
 pub async fn adjust(
     context: &Context,
     caller: &Caller,
-    customer_id: &str,
-    body: &Map<String, Value>,
+    customer: StoredCustomer,
+    new: &NewAdjustment,
     now: DateTime<Utc>,
 ) -> AppResult<Change<Settled<Adjustment>>> {
     require(caller, Permission::ManageRecords)?;
-    let customer = customers::load(context, &caller.tenant, customer_id).await?;
+    let customer_id = customer.customer.id.as_str();
     let currency = customer.customer.currency;
-    let mut errors = FieldErrors::new();
-    let (mut amount, mut reason, mut invoice_id) = (None, None, None);
-    for (field, value) in body {
-        let e = &mut errors;
-        match field.as_str() {
-            "amount" => {
-                amount = value
-                    .as_str()
-                    .and_then(|raw| Money::parse(raw, currency).ok())
-                    .filter(|m| !m.amount.is_zero());
-                if amount.is_none() {
-                    e.add(
-                        field,
-                        format!("must be a non-zero decimal string in {currency}"),
-                    );
-                }
-            }
-            "reason" => reason = fields::long_text(e, field, value, 500),
-            "invoice_id" if value.is_null() => {}
-            "invoice_id" => invoice_id = fields::reference(e, field, value),
-            _ => e.add(field, "is not an adjustment field"),
-        }
-    }
-    for required in ["amount", "reason"] {
-        if !body.contains_key(required) {
-            errors.add(required, "is required");
-        }
-    }
-    if amount.is_some_and(|a| a.amount > Decimal::ZERO)
-        && invoice_id.is_none()
-        && body.contains_key("amount")
-    {
-        errors.add("invoice_id", "is required for a positive adjustment");
-    }
-    let (Some(amount), Some(reason)) = (amount, reason) else {
-        return Err(errors.into());
-    };
-    if !errors.is_empty() {
-        return Err(errors.into());
-    }
+    let amount = new.amount;
+    let invoice_id = &new.invoice_id;
     let open = open_invoices(context, &caller.tenant, customer_id).await?;
     let mut next = customer.customer.clone();
     let mut changed = Vec::new();
-    match &invoice_id {
+    match invoice_id {
         None => {
             let credit = credit_after(next.balance.credit, -amount.amount, "amount")?;
             let settings = context.settings(&caller.tenant).await?;
@@ -409,7 +303,7 @@ pub async fn adjust(
         id: context.ids.new_id(now),
         customer_id: customer_id.to_string(),
         amount: amount.amount,
-        reason,
+        reason: new.reason.clone(),
         invoice_id: invoice_id.clone(),
         created_by: caller.user.to_string(),
         created_at: now,
@@ -422,7 +316,7 @@ pub async fn adjust(
         format!("Adjustment of {amount}: {}", adjustment.reason),
         json!({"adjustment_id": adjustment.id, "amount": amount.amount.to_string()}),
     )
-    .with_invoices(invoice_id.into_iter().collect());
+    .with_invoices(invoice_id.iter().cloned().collect());
     let extra = vec![Write::InsertAdjustment(Box::new(adjustment.clone()))];
     let zone = context.settings(&caller.tenant).await?.time_zone;
     let today = now.with_timezone(&zone).date_naive();
@@ -437,27 +331,27 @@ pub async fn adjust(
     Ok(effects.change(adjustment, today, zone, now))
 }
 
-/// A promise to pay from a promise body; it becomes the customer's active
-/// promise (chasing waits for it).
+/// A promise to pay by `customer` (as read to parse the promise in its
+/// currency); it becomes the customer's active promise (chasing waits for it).
 pub async fn promise(
     context: &Context,
     caller: &Caller,
-    customer_id: &str,
-    body: &Map<String, Value>,
+    customer: StoredCustomer,
+    new: &NewPromise,
     now: DateTime<Utc>,
 ) -> AppResult<Change<Dated<Promise>>> {
     require(caller, Permission::ManageRecords)?;
-    let customer = customers::load(context, &caller.tenant, customer_id).await?;
+    let customer_id = customer.customer.id.as_str();
     let settings = context.settings(&caller.tenant).await?;
     let today = now.with_timezone(&settings.time_zone).date_naive();
-    let (amount, promised_date, note) = Promise::parse(body, customer.customer.currency, today)?;
+    let (amount, promised_date) = (new.amount, new.promised_date);
     let promise = Promise {
         id: context.ids.new_id(now),
         customer_id: customer_id.to_string(),
         amount,
         currency: customer.customer.currency,
         promised_date,
-        note,
+        note: new.note.clone(),
         grace_days: settings.promise_grace_days,
         paid_since: Decimal::ZERO,
         kept_on: None,

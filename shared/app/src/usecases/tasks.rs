@@ -12,9 +12,8 @@ use crate::ports::{Page, TaskQuery, Write};
 use crate::records::{StoredCustomer, TaskFound};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::identity::{Caller, Permission, TenantId};
-use domain::task::{self, Completion, CustomerFacts, Task, TaskChanges};
+use domain::task::{Completion, CustomerFacts, Task, TaskChanges};
 use domain::validation::FieldErrors;
-use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 
 /// A write that lost a race with another write to the same customer or task
@@ -128,18 +127,17 @@ fn completed_already() -> AppError {
     )
 }
 
-/// A new task from a create body, with its `task_created` history. Write 0
-/// is the customer's; a failed condition on it means [`customer_changed`],
-/// on the task [`task_changed`] (both [`retryable`]).
+/// A new task, with its `task_created` history. Write 0 is the
+/// customer's; a failed condition on it means [`customer_changed`], on the
+/// task [`task_changed`] (both [`retryable`]).
 pub async fn create(
     context: &Context,
     caller: &Caller,
-    body: &Map<String, Value>,
+    changes: &TaskChanges,
     now: DateTime<Utc>,
     today: NaiveDate,
 ) -> AppResult<Change<TaskDetail>> {
     require(caller, Permission::CreateNotesAndTasks)?;
-    let changes = TaskChanges::parse_new(body)?;
     let task = changes
         .create(context.ids.new_id(now), caller.user.as_str(), now)
         .ok_or_else(|| AppError::invalid_field("type", "is required"))?;
@@ -190,18 +188,18 @@ pub async fn open_changeable(context: &Context, caller: &Caller, id: &str) -> Ap
     Ok(found)
 }
 
-/// Applies a PATCH body to a task found by [`changeable`], at `expected_version`.
+/// Applies the changes of a PATCH to a task found by [`changeable`], at
+/// `expected_version`.
 pub async fn update(
     context: &Context,
     caller: &Caller,
     found: TaskFound,
-    body: &Map<String, Value>,
+    changes: &TaskChanges,
     expected_version: u64,
     now: DateTime<Utc>,
     today: NaiveDate,
 ) -> AppResult<Change<TaskDetail>> {
     may_change(caller, &found.task)?;
-    let changes = TaskChanges::parse(body)?;
     let current = &found.task;
     if !current.is_open() {
         return Err(completed_already());
@@ -230,12 +228,12 @@ pub async fn update(
     Ok(Change::new(writes, detail, AppError::stale_version))
 }
 
-/// Completes a task found by [`open_changeable`] with a `{outcome?, note?}`
-/// body, recording `task_completed` on its customer (if it still exists).
+/// Completes a task found by [`open_changeable`], recording
+/// `task_completed` on its customer (if it still exists).
 pub fn complete(
     caller: &Caller,
     found: TaskFound,
-    body: &Map<String, Value>,
+    completion: &Completion,
     now: DateTime<Utc>,
     today: NaiveDate,
 ) -> AppResult<Change<TaskDetail>> {
@@ -244,8 +242,7 @@ pub fn complete(
         return Err(completed_already());
     }
     let user = caller.user.as_str();
-    let completion = Completion::parse(body, found.task.kind)?;
-    let done = found.task.completed(&completion, user, now);
+    let done = found.task.completed(completion, user, now);
     let mut writes = Vec::new();
     if let Some(customer) = &found.customer {
         writes.push(Write::RecordHistory {
@@ -267,11 +264,11 @@ pub fn complete(
     })
 }
 
-/// Moves a task found by [`open_changeable`] to the `{due_date}` of `body`.
+/// Moves a task found by [`open_changeable`] to `due_date`.
 pub fn reschedule(
     caller: &Caller,
     found: TaskFound,
-    body: &Map<String, Value>,
+    due_date: NaiveDate,
     now: DateTime<Utc>,
     today: NaiveDate,
 ) -> AppResult<Change<TaskDetail>> {
@@ -279,7 +276,6 @@ pub fn reschedule(
     if !found.task.is_open() {
         return Err(completed_already());
     }
-    let due_date = task::parse_reschedule(body)?;
     let next = found.task.rescheduled(due_date, now);
     let writes = vec![Write::ReplaceTask {
         next: Box::new(next.clone()),

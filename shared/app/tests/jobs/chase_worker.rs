@@ -1,7 +1,7 @@
 //! The chase worker's branches, one queue batch at a time, against the
 //! in-memory store, mailer and SMS.
 
-use crate::harness::{email_step, message, record, sms_step, utc, World, FIRST_RUN};
+use crate::harness::{contact, email_step, message, record, sms_step, utc, World, FIRST_RUN};
 use app::jobs::chase_worker::OUTCOME_UNKNOWN;
 use app::messages::QueuedRecord;
 use app::ports::{SendError, StoreError, Transactions, Write};
@@ -283,7 +283,7 @@ async fn a_step_nobody_can_receive_fails_with_a_task_without_calling_the_provide
     world
         .contact(
             &customer,
-            json!({"name": "Phone only", "phone": "+447700900999"}),
+            contact("Phone only", None, Some("+447700900999")),
         )
         .await;
     world

@@ -16,13 +16,17 @@ use app::records::{Chase, ChaseKey, StoredCustomer};
 use app::usecases::{self, Change};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use domain::cadence::CadenceDraft;
-use domain::contact::Contact;
+use domain::change::Change as FieldChange;
+use domain::contact::{Contact, ContactChanges};
 use domain::customer::CustomerChanges;
 use domain::history::{HistoryItem, HistoryType};
 use domain::identity::{Caller, Role, TenantId, UserId};
+use domain::invoice::NewInvoice;
+use domain::money::{Currency, Money};
+use domain::payment::{NewApplication, NewPayment};
 use domain::task::{Task, TaskStatus};
 use domain::template::TemplateDraft;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::sync::Arc;
 use testkit::{
     MemoryQueue, MemoryStore, RecordingMailer, RecordingSms, SequentialIds, SettableClock,
@@ -38,10 +42,18 @@ pub fn date(raw: &str) -> NaiveDate {
     raw.parse().unwrap()
 }
 
-fn object(value: Value) -> Map<String, Value> {
-    match value {
-        Value::Object(map) => map,
-        other => panic!("not a JSON object: {other}"),
+pub fn eur() -> Currency {
+    Currency::parse("EUR").unwrap()
+}
+
+/// A contact named `name` with these channels (and nothing else set).
+pub fn contact(name: &str, email: Option<&str>, phone: Option<&str>) -> ContactChanges {
+    let set = |value: Option<&str>| value.map_or(FieldChange::Keep, |v| FieldChange::Set(v.into()));
+    ContactChanges {
+        name: Some(name.into()),
+        email: set(email),
+        phone: set(phone),
+        ..ContactChanges::default()
     }
 }
 
@@ -185,21 +197,23 @@ impl World {
     }
 
     pub async fn customer(&self, number: &str) -> String {
-        let changes = CustomerChanges::parse_new(&object(
-            json!({"number": number, "name": format!("Globex {number}"), "currency": "EUR"}),
-        ))
-        .unwrap();
+        let changes = CustomerChanges {
+            number: Some(number.into()),
+            name: Some(format!("Globex {number}")),
+            currency: Some(eur()),
+            ..CustomerChanges::default()
+        };
         let change =
             usecases::customers::create(&self.context, &self.caller, self.now(), &changes).await;
         self.commit(change).await.id
     }
 
-    pub async fn contact(&self, customer_id: &str, body: Value) {
+    pub async fn contact(&self, customer_id: &str, changes: ContactChanges) {
         let change = usecases::contacts::create(
             &self.context,
             &self.caller,
             customer_id,
-            &object(body),
+            &changes,
             self.now(),
         )
         .await;
@@ -214,12 +228,19 @@ impl World {
         due: &str,
         total: &str,
     ) -> String {
-        let body = object(
-            json!({"customer_id": customer_id, "number": number, "currency": "EUR",
-                                 "issue_date": issue, "due_date": due, "total": total}),
-        );
-        let change =
-            usecases::invoices::create(&self.context, &self.caller, &body, self.now()).await;
+        let new = NewInvoice {
+            customer_id: customer_id.into(),
+            number: number.into(),
+            currency: "EUR".into(),
+            issue_date: date(issue),
+            due_date: Some(date(due)),
+            total: total.parse().unwrap(),
+            autopay: false,
+            collection_status: Default::default(),
+            dispute_reason: None,
+            payment_plan: None,
+        };
+        let change = usecases::invoices::create(&self.context, &self.caller, new, self.now()).await;
         self.commit(change).await.record.invoice.id
     }
 
@@ -237,13 +258,21 @@ impl World {
 
     /// Pays `amount` of the invoice, dated today.
     pub async fn pay(&self, customer_id: &str, invoice_id: &str, amount: &str) {
-        let body = object(
-            json!({"customer_id": customer_id, "amount": amount, "currency": "EUR",
-            "date": self.now().date_naive().to_string(),
-            "applications": [{"invoice_id": invoice_id, "amount": amount}]}),
-        );
+        let amount = Money::parse(amount, eur()).unwrap();
+        let payment = NewPayment {
+            amount,
+            date: self.now().date_naive(),
+            method: None,
+            reference: None,
+            applications: vec![NewApplication {
+                invoice_id: invoice_id.into(),
+                amount,
+            }],
+        };
+        let customer = self.stored(customer_id).await;
         let change =
-            usecases::payments::create(&self.context, &self.caller, &body, self.now()).await;
+            usecases::payments::create(&self.context, &self.caller, customer, &payment, self.now())
+                .await;
         self.commit(change).await;
     }
 
@@ -253,11 +282,11 @@ impl World {
         let id = self.customer(&format!("CH-{tag}")).await;
         let email = format!("ap-{}@globex.example", tag.to_lowercase());
         let phone = "+447700900123".to_string();
-        self.contact(
-            &id,
-            json!({"name": "Pat", "email": email, "phone": phone, "sms_enabled": true}),
-        )
-        .await;
+        let pat = ContactChanges {
+            sms_enabled: Some(true),
+            ..contact("Pat", Some(&email), Some(&phone))
+        };
+        self.contact(&id, pat).await;
         let invoice_id = self
             .invoice(
                 &id,

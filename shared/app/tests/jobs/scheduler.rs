@@ -1,9 +1,10 @@
 //! The scheduler's tick against the in-memory store and queue.
 
-use crate::harness::{date, email_step, message, record, utc, World, FIRST_RUN};
+use crate::harness::{contact, date, email_step, message, record, utc, World, FIRST_RUN};
 use app::ports::{StoreError, Write};
 use domain::customer::ChasingStatus;
 use domain::history::HistoryType;
+use domain::promise::NewPromise;
 use domain::task::TaskType;
 use serde_json::json;
 
@@ -227,22 +228,23 @@ async fn a_broken_promise_gets_history_and_a_task_and_chasing_resumes() {
     let world = World::start().await;
     let customer = world.customer("PR-1").await;
     world
-        .contact(
-            &customer,
-            json!({"name": "Sam", "email": "sam@globex.example"}),
-        )
+        .contact(&customer, contact("Sam", Some("sam@globex.example"), None))
         .await;
     world
         .invoice(&customer, "PR-1", "2026-02-01", "2026-02-15", "50.00")
         .await;
     let cadence = world.cadence(email_step()).await;
     world.enrol(&customer, &cadence).await;
-    let body = json!({"amount": "50.00", "promised_date": "2026-03-02"});
+    let promised = NewPromise {
+        amount: "50.00".parse().unwrap(),
+        promised_date: date("2026-03-02"),
+        note: None,
+    };
     let change = app::usecases::payments::promise(
         &world.context,
         &world.caller,
-        &customer,
-        body.as_object().unwrap(),
+        world.stored(&customer).await,
+        &promised,
         world.now(),
     )
     .await;
