@@ -33,6 +33,10 @@ pub enum RecordError {
     /// Throttling or an outage: retried through the queue.
     #[error("transient failure: {0}")]
     Transient(String),
+    /// The customer changed between the read and the write; retried here
+    /// a few times, then through the queue.
+    #[error("the customer kept changing while recording")]
+    CustomerChanged,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -507,69 +511,75 @@ impl ChaseWorker {
         from: ChaseStatus,
         provider_id: Option<String>,
     ) -> Result<(), RecordError> {
-        let mut ctx = ctx;
-        for attempt in 0..RECORD_ATTEMPTS {
-            let current = match ctx.take() {
-                Some(ctx) if attempt == 0 => ctx,
-                _ => match self.context(job).await? {
-                    Some(ctx) => ctx,
-                    None => return Ok(()),
-                },
-            };
-            let customer = &current.stored.customer;
-            let Some(step) = current.cadence.step(run.position) else {
-                return Ok(());
-            };
-            let mut next = customer.clone();
-            next.cycle.record_run(run);
-            if run.action.is_message() {
-                next.messages_sent.push(job.now);
-                let window = Duration::days(i64::from(current.settings.frequency_cap.window_days));
-                next.messages_sent.retain(|at| *at > job.now - window);
-            }
-            next.reschedule(current.settings.time_zone, job.now);
-            let history = run_history(job, &current, run, provider_id.as_deref());
-            let task = match run.action {
-                Action::PhoneCall => Some(self.chase_task(
-                    job,
-                    customer,
-                    step,
-                    TaskType::CallReminder,
-                    "Call about the overdue balance",
-                )),
-                Action::Escalation => Some(self.chase_task(
-                    job,
-                    customer,
-                    step,
-                    TaskType::Escalation,
-                    "Escalated account: review",
-                )),
-                _ => None,
-            };
-            let mut writes = crate::writes::customer(next, Some(&current.stored), &history);
-            let chase_index = writes.len();
-            writes.push(advance(
-                job,
-                from,
-                ChaseStatus::Done,
-                provider_id.as_deref(),
-            ));
-            if let Some(task) = task {
-                writes.push(Write::InsertTask(Box::new(task)));
-            }
-            match self.context.store.commit(&job.tenant, writes).await {
-                Ok(()) => return Ok(()),
-                // Someone else finished this chase.
-                Err(StoreError::ConditionFailed { index }) if index == chase_index => return Ok(()),
-                Err(StoreError::ConditionFailed { .. }) | Err(StoreError::TransactionConflict) => {
-                    continue
-                }
-                Err(other) => return Err(other.into()),
-            }
+        // The first attempt reuses the context read for the send.
+        let mut first = ctx;
+        crate::retry::retrying(RECORD_ATTEMPTS, changed, || {
+            let read = first.take();
+            self.record_once(job, read, run, from, provider_id.as_deref())
+        })
+        .await
+    }
+
+    async fn record_once(
+        &self,
+        job: &Job,
+        read: Option<Context>,
+        run: &Run,
+        from: ChaseStatus,
+        provider_id: Option<&str>,
+    ) -> Result<(), RecordError> {
+        let current = match read {
+            Some(ctx) => ctx,
+            None => match self.context(job).await? {
+                Some(ctx) => ctx,
+                None => return Ok(()),
+            },
+        };
+        let customer = &current.stored.customer;
+        let Some(step) = current.cadence.step(run.position) else {
+            return Ok(());
+        };
+        let mut next = customer.clone();
+        next.cycle.record_run(run);
+        if run.action.is_message() {
+            next.messages_sent.push(job.now);
+            let window = Duration::days(i64::from(current.settings.frequency_cap.window_days));
+            next.messages_sent.retain(|at| *at > job.now - window);
         }
-        Err(RecordError::Transient(
-            "the customer kept changing while recording".into(),
-        ))
+        next.reschedule(current.settings.time_zone, job.now);
+        let history = run_history(job, &current, run, provider_id);
+        let task = match run.action {
+            Action::PhoneCall => Some(self.chase_task(
+                job,
+                customer,
+                step,
+                TaskType::CallReminder,
+                "Call about the overdue balance",
+            )),
+            Action::Escalation => Some(self.chase_task(
+                job,
+                customer,
+                step,
+                TaskType::Escalation,
+                "Escalated account: review",
+            )),
+            _ => None,
+        };
+        let mut writes = crate::writes::customer(next, Some(&current.stored), &history);
+        let chase_index = writes.len();
+        writes.push(advance(job, from, ChaseStatus::Done, provider_id));
+        if let Some(task) = task {
+            writes.push(Write::InsertTask(Box::new(task)));
+        }
+        match self.context.store.commit(&job.tenant, writes).await {
+            Ok(()) => Ok(()),
+            // Someone else finished this chase.
+            Err(StoreError::ConditionFailed { index }) if index == chase_index => Ok(()),
+            Err(StoreError::ConditionFailed { .. }) | Err(StoreError::TransactionConflict) => {
+                Err(RecordError::CustomerChanged)
+            }
+            Err(other) => Err(other.into()),
+        }
     }
 
     fn chase_task(
@@ -697,7 +707,7 @@ impl ChaseWorker {
         extra: Vec<Write>,
     ) -> Result<(), RecordError> {
         let store = &self.context.store;
-        for _ in 0..RECORD_ATTEMPTS {
+        crate::retry::retrying(RECORD_ATTEMPTS, changed, || async {
             let Some(stored) = store
                 .customer(&job.tenant, &job.message.customer_id)
                 .await?
@@ -710,20 +720,22 @@ impl ChaseWorker {
             writes.push(advance(job, from, to, None));
             writes.extend(extra.clone());
             match store.commit(&job.tenant, writes).await {
-                Ok(()) => return Ok(()),
+                Ok(()) => Ok(()),
                 // Someone else closed this chase.
-                Err(StoreError::ConditionFailed { index }) if index == chase_index => return Ok(()),
+                Err(StoreError::ConditionFailed { index }) if index == chase_index => Ok(()),
                 Err(StoreError::ConditionFailed { index: 0 })
-                | Err(StoreError::TransactionConflict) => continue,
+                | Err(StoreError::TransactionConflict) => Err(RecordError::CustomerChanged),
                 // A task or history item that already exists: written before.
-                Err(StoreError::ConditionFailed { .. }) => return Ok(()),
-                Err(other) => return Err(other.into()),
+                Err(StoreError::ConditionFailed { .. }) => Ok(()),
+                Err(other) => Err(other.into()),
             }
-        }
-        Err(RecordError::Transient(
-            "the customer kept changing while recording".into(),
-        ))
+        })
+        .await
     }
+}
+
+fn changed(error: &RecordError) -> bool {
+    matches!(error, RecordError::CustomerChanged)
 }
 
 fn advance(
