@@ -208,10 +208,10 @@ mod tests {
     use super::*;
     use domain::balance::ChasedBalance;
     use domain::cadence::{Action, Audience, CadenceDraft, StepDraft, Trigger};
-    use domain::change::Change;
     use domain::customer::CustomerChanges;
     use domain::invoice::{CollectionStatus, NewInvoice};
     use domain::money::Currency;
+    use domain::patch::Patch;
     use domain::promise::Promise;
     use domain::template::Channel;
     use rust_decimal::Decimal;
@@ -231,8 +231,8 @@ mod tests {
             number: Some("C-1".into()),
             name: Some("Acme".into()),
             currency: Currency::parse("EUR"),
-            payment_terms: Change::Set("NET30".into()),
-            billing_address: Change::Set(Address {
+            payment_terms: Patch::Set("NET30".into()),
+            billing_address: Patch::Set(Address {
                 line1: "1 Main St".into(),
                 line2: None,
                 city: Some("Paris".into()),

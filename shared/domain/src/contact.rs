@@ -1,7 +1,7 @@
 //! Contacts of a customer: who receives chasers, escalations and copies, and
 //! in which tenant-defined roles (DESIGN §5 "Contacts").
 
-use super::change::Change;
+use super::patch::Patch;
 use super::validation::FieldErrors;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -33,8 +33,8 @@ pub struct Contact {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ContactChanges {
     pub name: Option<String>,
-    pub email: Change<String>,
-    pub phone: Change<String>,
+    pub email: Patch<String>,
+    pub phone: Patch<String>,
     pub sms_enabled: Option<bool>,
     pub roles: Option<Vec<String>>,
     pub receives_chasers: Option<bool>,
@@ -106,13 +106,13 @@ mod tests {
         };
         assert!(ann.apply(None, "c1", "k1", Utc::now()).is_err());
         let with_phone = ContactChanges {
-            phone: Change::Set("+447700900123".into()),
+            phone: Patch::Set("+447700900123".into()),
             ..ann
         };
         let contact = with_phone.apply(None, "c1", "k1", Utc::now()).unwrap();
         assert!(contact.receives_chasers && !contact.cc && contact.version == 1);
         let cleared = ContactChanges {
-            phone: Change::Clear,
+            phone: Patch::Clear,
             ..ContactChanges::default()
         };
         assert!(cleared

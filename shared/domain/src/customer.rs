@@ -2,10 +2,10 @@
 
 use super::balance::{ChasedBalance, CustomerBalance};
 use super::cadence::CycleState;
-use super::change::Change;
 use super::history::HistoryItem;
 use super::invoice::Invoice;
 use super::money::{Currency, Money};
+use super::patch::Patch;
 use super::promise::Promise;
 use super::rating::{payer_rating, PaymentStats};
 use super::schedule::{Schedule, Timing};
@@ -289,19 +289,19 @@ impl Customer {
 pub struct CustomerChanges {
     pub number: Option<String>,
     pub name: Option<String>,
-    pub email: Change<String>,
-    pub phone: Change<String>,
-    pub language: Change<String>,
+    pub email: Patch<String>,
+    pub phone: Patch<String>,
+    pub language: Patch<String>,
     pub currency: Option<Currency>,
-    pub payment_terms: Change<String>,
+    pub payment_terms: Patch<String>,
     pub tags: Option<Vec<String>>,
-    pub billing_address: Change<Address>,
-    pub shipping_address: Change<Address>,
-    pub credit_limit: Change<Decimal>,
-    pub ar_specialist_id: Change<String>,
-    pub group_id: Change<String>,
-    pub autopay: Change<bool>,
-    pub auto_settle: Change<bool>,
+    pub billing_address: Patch<Address>,
+    pub shipping_address: Patch<Address>,
+    pub credit_limit: Patch<Decimal>,
+    pub ar_specialist_id: Patch<String>,
+    pub group_id: Patch<String>,
+    pub autopay: Patch<bool>,
+    pub auto_settle: Patch<bool>,
     pub metadata: Option<BTreeMap<String, String>>,
 }
 
@@ -447,7 +447,7 @@ mod tests {
             number: Some("C-1".into()),
             name: Some("Acme".into()),
             currency: Currency::parse("GBP"),
-            payment_terms: Change::Set("NET15".into()),
+            payment_terms: Patch::Set("NET15".into()),
             ..CustomerChanges::default()
         };
         let mut customer = changes.create("01".into(), Utc::now()).unwrap();

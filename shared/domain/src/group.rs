@@ -1,7 +1,7 @@
 //! Customer groups: settings their members inherit unless they set their own.
 
-use super::change::Change;
 use super::customer::GroupSettings;
+use super::patch::Patch;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -23,11 +23,11 @@ pub struct CustomerGroup {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct GroupChanges {
     pub name: Option<String>,
-    pub cadence_id: Change<String>,
-    pub payment_terms: Change<String>,
-    pub autopay: Change<bool>,
-    pub chasing_threshold: Change<Decimal>,
-    pub auto_settle: Change<bool>,
+    pub cadence_id: Patch<String>,
+    pub payment_terms: Patch<String>,
+    pub autopay: Patch<bool>,
+    pub chasing_threshold: Patch<Decimal>,
+    pub auto_settle: Patch<bool>,
 }
 
 impl GroupChanges {
@@ -74,8 +74,8 @@ mod tests {
     fn a_new_group_is_version_one_with_its_settings() {
         let changes = GroupChanges {
             name: Some("Retail".into()),
-            payment_terms: Change::Set("NET30".into()),
-            chasing_threshold: Change::Set(Decimal::new(100, 0)),
+            payment_terms: Patch::Set("NET30".into()),
+            chasing_threshold: Patch::Set(Decimal::new(100, 0)),
             ..GroupChanges::default()
         };
         let group = changes.create("g".into(), Utc::now());
@@ -83,7 +83,7 @@ mod tests {
         assert_eq!(group.settings.chasing_threshold, Some(Decimal::new(100, 0)));
         assert_eq!(group.version, 1);
         let cleared = GroupChanges {
-            payment_terms: Change::Clear,
+            payment_terms: Patch::Clear,
             ..GroupChanges::default()
         }
         .apply(&group, Utc::now());

@@ -1,8 +1,8 @@
 //! Invoices as chasing sees them: what is owed, by when, on what terms, and
 //! how payments land on them (DESIGN §3, API "Invoices and money").
 
-use super::change::Change;
 use super::money::{Currency, Money, MoneyError};
+use super::patch::Patch;
 use super::validation::{bounded_text, FieldErrors};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -316,7 +316,7 @@ pub struct NewInstallment {
 }
 
 /// Validated invoice fields from a create or patch body: `None` (or
-/// [`Change::Keep`]) leaves a field as it is. What they mean together is
+/// [`Patch::Keep`]) leaves a field as it is. What they mean together is
 /// checked by [`NewInvoice::validate`].
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct InvoiceChanges {
@@ -325,13 +325,13 @@ pub struct InvoiceChanges {
     /// As written: a bad code is a field error of `validate`.
     pub currency: Option<String>,
     pub issue_date: Option<NaiveDate>,
-    pub due_date: Change<NaiveDate>,
+    pub due_date: Patch<NaiveDate>,
     /// Any decimal; the currency's minor unit is checked by `validate`.
     pub total: Option<Decimal>,
     pub autopay: Option<bool>,
     pub collection_status: Option<CollectionStatus>,
-    pub dispute_reason: Change<String>,
-    pub payment_plan: Change<NewPaymentPlan>,
+    pub dispute_reason: Patch<String>,
+    pub payment_plan: Patch<NewPaymentPlan>,
 }
 
 impl InvoiceChanges {
@@ -375,7 +375,7 @@ impl InvoiceChanges {
         let leaves_dispute = self
             .collection_status
             .is_some_and(|status| status != CollectionStatus::Disputed);
-        if leaves_dispute && self.dispute_reason == Change::Keep {
+        if leaves_dispute && self.dispute_reason == Patch::Keep {
             next.dispute_reason = None;
         }
         next
@@ -601,7 +601,7 @@ pub(crate) mod tests {
             currency: Some("EUR".into()),
             issue_date: Some(date("2026-05-01")),
             total: Some(d("300.00")),
-            due_date: Change::Set(date("2026-05-31")),
+            due_date: Patch::Set(date("2026-05-31")),
             ..InvoiceChanges::default()
         };
         assert_eq!(changes.create(), Some(new_invoice()));

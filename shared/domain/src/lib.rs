@@ -3,7 +3,6 @@
 
 pub mod balance;
 pub mod cadence;
-pub mod change;
 pub mod contact;
 pub mod contact_role;
 pub mod customer;
@@ -13,6 +12,7 @@ pub mod identity;
 pub mod invoice;
 pub mod money;
 pub mod note;
+pub mod patch;
 pub mod payment;
 pub mod promise;
 pub mod rating;

@@ -1,5 +1,6 @@
 //! Tenant settings: company profile, sender identity and chasing limits.
 
+use crate::patch::Patch;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -64,15 +65,6 @@ impl Default for Settings {
     }
 }
 
-/// A field of a merge patch: absent leaves the value alone, `null` clears it.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub enum Patch<T> {
-    #[default]
-    Keep,
-    Clear,
-    Set(T),
-}
-
 /// A validated change to settings (a JSON merge patch parsed by the API).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SettingsPatch {
@@ -93,21 +85,14 @@ pub const MAX_CAP_WINDOW_DAYS: u64 = 365;
 impl Settings {
     /// The settings after `patch`, one version later.
     pub fn apply(&self, patch: &SettingsPatch, now: DateTime<Utc>) -> Settings {
-        fn merge(current: &Option<String>, patch: &Patch<String>) -> Option<String> {
-            match patch {
-                Patch::Keep => current.clone(),
-                Patch::Clear => None,
-                Patch::Set(value) => Some(value.clone()),
-            }
-        }
         Settings {
-            company_name: merge(&self.company_name, &patch.company_name),
+            company_name: patch.company_name.apply(&self.company_name),
             time_zone: patch.time_zone.unwrap_or(self.time_zone),
-            sender_email: merge(&self.sender_email, &patch.sender_email),
-            sender_name: merge(&self.sender_name, &patch.sender_name),
+            sender_email: patch.sender_email.apply(&self.sender_email),
+            sender_name: patch.sender_name.apply(&self.sender_name),
             frequency_cap: patch.frequency_cap.unwrap_or(self.frequency_cap),
             promise_grace_days: patch.promise_grace_days.unwrap_or(self.promise_grace_days),
-            portal_base_url: merge(&self.portal_base_url, &patch.portal_base_url),
+            portal_base_url: patch.portal_base_url.apply(&self.portal_base_url),
             auto_settle: patch.auto_settle.unwrap_or(self.auto_settle),
             version: self.version + 1,
             created_at: self.created_at.or(Some(now)),

@@ -1,10 +1,10 @@
 //! Tasks: work for a person (or the team) about one customer, with the
 //! rules for creating, changing, completing and routing them.
 
-use super::change::Change;
 use super::customer::Customer;
 use super::history::{HistoryItem, HistoryType};
 use super::money::Money;
+use super::patch::Patch;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -219,7 +219,7 @@ pub struct TaskChanges {
     pub customer_id: Option<String>,
     pub title: Option<String>,
     pub invoice_ids: Option<Vec<String>>,
-    pub assignee_id: Change<String>,
+    pub assignee_id: Patch<String>,
     pub due_date: Option<NaiveDate>,
 }
 
@@ -228,9 +228,9 @@ impl TaskChanges {
     /// creator's own, with `assignee_id: null` it goes to the team's list.
     pub fn create(&self, id: String, creator: &str, now: DateTime<Utc>) -> Option<Task> {
         let assignee_id = match &self.assignee_id {
-            Change::Keep => Some(creator.to_string()),
-            Change::Set(user) => Some(user.clone()),
-            Change::Clear => None,
+            Patch::Keep => Some(creator.to_string()),
+            Patch::Set(user) => Some(user.clone()),
+            Patch::Clear => None,
         };
         let spec = NewTask {
             customer_id: self.customer_id.clone()?,
@@ -410,7 +410,7 @@ mod tests {
 
     const CUSTOMER: &str = "01J00000000000000000000000";
 
-    fn new_task(assignee_id: Change<String>) -> Task {
+    fn new_task(assignee_id: Patch<String>) -> Task {
         TaskChanges {
             kind: Some(TaskType::CallReminder),
             customer_id: Some(CUSTOMER.into()),
@@ -460,20 +460,20 @@ mod tests {
 
     #[test]
     fn tasks_default_to_their_creator_and_a_null_assignee_means_the_team() {
-        let task = new_task(Change::Keep);
+        let task = new_task(Patch::Keep);
         assert_eq!(task.assignee_id.as_deref(), Some("u1"));
         assert_eq!(task.title, "Call reminder");
         assert_eq!(task.status, TaskStatus::Open);
-        assert_eq!(new_task(Change::Clear).assignee_id, None);
+        assert_eq!(new_task(Patch::Clear).assignee_id, None);
         assert_eq!(
-            new_task(Change::Set("u2".into())).assignee_id.as_deref(),
+            new_task(Patch::Set("u2".into())).assignee_id.as_deref(),
             Some("u2")
         );
     }
 
     #[test]
     fn completing_and_rescheduling_move_the_version() {
-        let task = new_task(Change::Keep);
+        let task = new_task(Patch::Keep);
         let done = task.completed(
             &Completion {
                 outcome: Some(CallOutcome::Answered),
@@ -500,7 +500,7 @@ mod tests {
             number: Some("C-1".into()),
             name: Some("Acme".into()),
             currency: Currency::parse("GBP"),
-            phone: Change::Set("+447700900123".into()),
+            phone: Patch::Set("+447700900123".into()),
             ..CustomerChanges::default()
         }
         .create(CUSTOMER.into(), now())

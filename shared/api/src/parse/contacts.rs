@@ -59,7 +59,7 @@ fn roles(errors: &mut FieldErrors, field: &str, value: &Value) -> Option<Vec<Str
 mod tests {
     use super::*;
     use crate::parse::object;
-    use domain::change::Change;
+    use domain::patch::Patch;
     use serde_json::json;
 
     #[test]
@@ -80,7 +80,7 @@ mod tests {
             false,
         )
         .unwrap();
-        assert_eq!(parsed.phone, Change::Clear);
+        assert_eq!(parsed.phone, Patch::Clear);
         assert_eq!(parsed.roles.unwrap(), ["r1", "r2"]);
         assert_eq!(parsed.name, None);
     }

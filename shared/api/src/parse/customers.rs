@@ -275,12 +275,12 @@ mod tests {
         assert_eq!(parsed.currency, Currency::parse("GBP"));
         assert_eq!(
             parsed.email,
-            domain::change::Change::Set("ap@acme.test".into())
+            domain::patch::Patch::Set("ap@acme.test".into())
         );
-        assert_eq!(parsed.payment_terms, domain::change::Change::Clear);
+        assert_eq!(parsed.payment_terms, domain::patch::Patch::Clear);
         assert_eq!(
             parsed.credit_limit,
-            domain::change::Change::Set("500.00".parse().unwrap())
+            domain::patch::Patch::Set("500.00".parse().unwrap())
         );
         assert_eq!(parsed.metadata.unwrap()["erp_id"], "42");
     }

@@ -1,8 +1,8 @@
 //! One JSON value of a body parsed into a validated value, reported under
 //! the field name given; `None` when it is unusable.
 
-use domain::change::Change;
 use domain::money::{self, Currency, Money};
+use domain::patch::Patch;
 use domain::validation::{self, FieldErrors};
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -13,13 +13,13 @@ pub fn nullable<T>(
     field: &str,
     value: &Value,
     parse: impl FnOnce(&mut FieldErrors, &str, &Value) -> Option<T>,
-) -> Change<T> {
+) -> Patch<T> {
     if value.is_null() {
-        return Change::Clear;
+        return Patch::Clear;
     }
     match parse(errors, field, value) {
-        Some(parsed) => Change::Set(parsed),
-        None => Change::Keep,
+        Some(parsed) => Patch::Set(parsed),
+        None => Patch::Keep,
     }
 }
 
@@ -198,16 +198,16 @@ mod tests {
         let mut errors = FieldErrors::new();
         assert_eq!(
             nullable(&mut errors, "email", &Value::Null, email),
-            Change::Clear
+            Patch::Clear
         );
         assert_eq!(
             nullable(&mut errors, "email", &json!("AP@Acme.test"), email),
-            Change::Set("ap@acme.test".to_string())
+            Patch::Set("ap@acme.test".to_string())
         );
         assert!(errors.is_empty());
         assert_eq!(
             nullable(&mut errors, "email", &json!("nope"), email),
-            Change::Keep
+            Patch::Keep
         );
         assert_eq!(errors.len(), 1);
     }

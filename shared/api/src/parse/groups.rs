@@ -62,7 +62,7 @@ fn parse_settings(
 mod tests {
     use super::*;
     use crate::parse::object;
-    use domain::change::Change;
+    use domain::patch::Patch;
     use serde_json::json;
 
     #[test]
@@ -80,11 +80,8 @@ mod tests {
         );
         let ok = json!({"name": "Retail", "settings": {"payment_terms": "NET30", "chasing_threshold": "100"}});
         let parsed = changes(&object(ok), true).unwrap();
-        assert_eq!(parsed.payment_terms, Change::Set("NET30".into()));
-        assert_eq!(
-            parsed.chasing_threshold,
-            Change::Set("100".parse().unwrap())
-        );
+        assert_eq!(parsed.payment_terms, Patch::Set("NET30".into()));
+        assert_eq!(parsed.chasing_threshold, Patch::Set("100".parse().unwrap()));
         assert!(changes(&object(json!({})), true).is_err());
         assert!(changes(&object(json!({})), false).is_ok());
     }

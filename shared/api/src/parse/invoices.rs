@@ -3,11 +3,11 @@
 //! [`NewInvoice::validate`] with the customer's currency.
 
 use super::fields;
-use domain::change::Change;
 use domain::invoice::{
     CollectionStatus, InvoiceChanges, NewInstallment, NewInvoice, NewPaymentPlan,
     MAX_DISPUTE_REASON_CHARS, MAX_NUMBER_CHARS,
 };
+use domain::patch::Patch;
 use domain::validation::FieldErrors;
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
@@ -57,9 +57,9 @@ fn parse(body: &Map<String, Value>, creating: bool) -> Result<InvoiceChanges, Fi
             }
             "payment_plan" => {
                 changes.payment_plan = if value.is_null() {
-                    Change::Clear
+                    Patch::Clear
                 } else {
-                    plan(e, value).map_or(Change::Keep, Change::Set)
+                    plan(e, value).map_or(Patch::Keep, Patch::Set)
                 }
             }
             "id" | "amount_paid" | "balance" | "status" | "days_overdue" | "version"
@@ -151,8 +151,8 @@ mod tests {
         let errors = changes(&object(json!({"customer_id": "c", "currency": "USD"}))).unwrap_err();
         assert_eq!(fields_of(&errors), ["currency", "customer_id"]);
         let parsed = changes(&object(json!({"payment_plan": null, "due_date": null}))).unwrap();
-        assert_eq!(parsed.payment_plan, Change::Clear);
-        assert_eq!(parsed.due_date, Change::Clear);
+        assert_eq!(parsed.payment_plan, Patch::Clear);
+        assert_eq!(parsed.due_date, Patch::Clear);
         assert_eq!(parsed.number, None);
     }
 

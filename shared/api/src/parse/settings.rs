@@ -1,8 +1,9 @@
 //! Settings merge patches (`PATCH /v1/settings`).
 
 use chrono_tz::Tz;
+use domain::patch::Patch;
 use domain::settings::{
-    parse_email, parse_portal_url, FrequencyCap, Patch, SettingsPatch, MAX_CAP_MESSAGES,
+    parse_email, parse_portal_url, FrequencyCap, SettingsPatch, MAX_CAP_MESSAGES,
     MAX_CAP_WINDOW_DAYS, MAX_GRACE_DAYS,
 };
 use domain::validation::{bounded_text, FieldErrors};

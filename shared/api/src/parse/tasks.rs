@@ -182,7 +182,7 @@ pub fn due_date(errors: &mut FieldErrors, field: &str, value: &Value) -> Option<
 mod tests {
     use super::*;
     use crate::parse::object;
-    use domain::change::Change;
+    use domain::patch::Patch;
     use serde_json::json;
 
     const CUSTOMER: &str = "01J00000000000000000000000";
@@ -207,7 +207,7 @@ mod tests {
         let parsed = new_task(&object(body)).unwrap();
         assert_eq!(parsed.kind, Some(TaskType::CallReminder));
         assert_eq!(parsed.customer_id.as_deref(), Some(CUSTOMER));
-        assert_eq!(parsed.assignee_id, Change::Clear);
+        assert_eq!(parsed.assignee_id, Patch::Clear);
         assert_eq!(parsed.due_date, NaiveDate::from_ymd_opt(2026, 6, 5));
     }
 

@@ -7,7 +7,8 @@ use crate::error::{AppError, AppResult};
 use crate::ports::Write;
 use chrono::{DateTime, Utc};
 use domain::identity::{Caller, Permission};
-use domain::settings::{Patch, Settings, SettingsPatch};
+use domain::patch::Patch;
+use domain::settings::{Settings, SettingsPatch};
 
 pub async fn get(context: &Context, caller: &Caller) -> AppResult<Settings> {
     require(caller, Permission::Read)?;

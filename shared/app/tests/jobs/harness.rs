@@ -16,13 +16,13 @@ use app::records::{Chase, ChaseKey, StoredCustomer};
 use app::usecases::{self, Change};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use domain::cadence::CadenceDraft;
-use domain::change::Change as FieldChange;
 use domain::contact::{Contact, ContactChanges};
 use domain::customer::CustomerChanges;
 use domain::history::{HistoryItem, HistoryType};
 use domain::identity::{Caller, Role, TenantId, UserId};
 use domain::invoice::NewInvoice;
 use domain::money::{Currency, Money};
+use domain::patch::Patch;
 use domain::payment::{NewApplication, NewPayment};
 use domain::task::{Task, TaskStatus};
 use domain::template::TemplateDraft;
@@ -48,7 +48,7 @@ pub fn eur() -> Currency {
 
 /// A contact named `name` with these channels (and nothing else set).
 pub fn contact(name: &str, email: Option<&str>, phone: Option<&str>) -> ContactChanges {
-    let set = |value: Option<&str>| value.map_or(FieldChange::Keep, |v| FieldChange::Set(v.into()));
+    let set = |value: Option<&str>| value.map_or(Patch::Keep, |v| Patch::Set(v.into()));
     ContactChanges {
         name: Some(name.into()),
         email: set(email),

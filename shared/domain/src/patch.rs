@@ -2,19 +2,19 @@
 
 /// A change to an optional field: absent keeps it, `null` clears it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum Change<T> {
+pub enum Patch<T> {
     #[default]
     Keep,
     Set(T),
     Clear,
 }
 
-impl<T: Clone> Change<T> {
+impl<T: Clone> Patch<T> {
     pub fn apply(&self, current: &Option<T>) -> Option<T> {
         match self {
-            Change::Keep => current.clone(),
-            Change::Set(value) => Some(value.clone()),
-            Change::Clear => None,
+            Patch::Keep => current.clone(),
+            Patch::Set(value) => Some(value.clone()),
+            Patch::Clear => None,
         }
     }
 }
