@@ -107,6 +107,26 @@ impl TestStack {
         }
     }
 
+    /// A GET answered with bytes (a PDF): status, headers and body.
+    pub async fn get_bytes(
+        &self,
+        path: &str,
+        token: &str,
+        accept: &str,
+    ) -> (u16, HeaderMap, Vec<u8>) {
+        let response = self
+            .http
+            .get(format!("{}{}", self.url, path))
+            .bearer_auth(token)
+            .header("accept", accept)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        (status, headers, response.bytes().await.unwrap().to_vec())
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> Reply {
         self.call(Method::GET, path, Some(token), None, &[]).await
     }

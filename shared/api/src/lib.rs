@@ -85,6 +85,8 @@ routes! {
     "/v1/invoices" => { GET handlers::invoices::list, POST handlers::invoices::create },
     "/v1/invoices/{id}" => { GET handlers::invoices::get, PATCH handlers::invoices::patch },
     "/v1/invoices/{id}/void" => { POST handlers::invoices::void },
+    "/v1/invoices/{id}/pdf" => { GET handlers::statements::invoice_pdf },
+    "/v1/customers/{id}/statement" => { GET handlers::statements::get },
     "/v1/payments" => { GET handlers::payments::list, POST handlers::payments::create },
     "/v1/customers/{id}/apply-credit" => { POST handlers::payments::apply_credit },
     "/v1/customers/{id}/adjustments" => { POST handlers::payments::adjust },

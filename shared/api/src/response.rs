@@ -105,3 +105,33 @@ impl IntoResponse for ApiResponse {
         response
     }
 }
+
+/// A file to download (a PDF): its bytes, type and filename. Never stored
+/// for idempotent replay (only GETs answer with one).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Download {
+    pub content_type: &'static str,
+    /// Safe characters only (the use case builds it).
+    pub filename: String,
+    pub bytes: Vec<u8>,
+}
+
+impl IntoResponse for Download {
+    fn into_response(self) -> Response {
+        let mut response = (StatusCode::OK, self.bytes).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static(self.content_type),
+        );
+        let disposition = format!("attachment; filename=\"{}\"", self.filename);
+        if let Ok(value) = HeaderValue::from_str(&disposition) {
+            headers.insert(http::header::CONTENT_DISPOSITION, value);
+        }
+        headers.insert(
+            http::header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
+        );
+        response
+    }
+}

@@ -171,36 +171,22 @@ pub fn template_data(
         customer_name: customer.name.clone(),
         customer_contact_name: contact_name,
         customer_number: Some(customer.number.clone()),
-        customer_address: customer.billing_address.as_ref().map(address_line),
+        customer_address: customer.billing_address.as_ref().map(Address::one_line),
         customer_payment_terms: customer.effective().payment_terms.value,
         account_balance: balance.total(),
         invoices,
-        portal_url: settings
-            .portal_base_url
-            .as_deref()
-            .map(|base| format!("{}/{}", base.trim_end_matches('/'), customer.id)),
+        portal_url: portal_url(settings, &customer.id),
         language: customer.language.clone(),
     }
 }
 
-/// `line1, line2, city, region, postal code, country`, leaving out what is
-/// missing.
-pub fn address_line(address: &Address) -> String {
-    let parts = [
-        Some(address.line1.as_str()),
-        address.line2.as_deref(),
-        address.city.as_deref(),
-        address.region.as_deref(),
-        address.postal_code.as_deref(),
-        Some(address.country.as_str()),
-    ];
-    parts
-        .into_iter()
-        .flatten()
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .collect::<Vec<_>>()
-        .join(", ")
+/// The customer's portal link (`portal_base_url/<customer id>`), when the
+/// tenant has a portal.
+pub fn portal_url(settings: &Settings, customer_id: &str) -> Option<String> {
+    settings
+        .portal_base_url
+        .as_deref()
+        .map(|base| format!("{}/{customer_id}", base.trim_end_matches('/')))
 }
 
 #[cfg(test)]

@@ -400,6 +400,50 @@ pub struct Address {
     pub country: String,
 }
 
+impl Address {
+    /// As printed on a letter: street lines, then "postal code city",
+    /// region, country; empty parts left out.
+    pub fn lines(&self) -> Vec<String> {
+        let city = [self.postal_code.as_deref(), self.city.as_deref()]
+            .into_iter()
+            .flatten()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        [
+            Some(self.line1.clone()),
+            self.line2.clone(),
+            Some(city),
+            self.region.clone(),
+            Some(self.country.clone()),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|line| line.trim().to_string())
+        .filter(|line| !line.is_empty())
+        .collect()
+    }
+
+    /// On one line, comma separated (the `customer_address` template variable).
+    pub fn one_line(&self) -> String {
+        [
+            Some(self.line1.as_str()),
+            self.line2.as_deref(),
+            self.city.as_deref(),
+            self.region.as_deref(),
+            self.postal_code.as_deref(),
+            Some(self.country.as_str()),
+        ]
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ")
+    }
+}
+
 /// An ISO 3166-1 alpha-2 country code, trimmed and upper-cased.
 pub fn country_code(raw: &str) -> Option<String> {
     let code = raw.trim();

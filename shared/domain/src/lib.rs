@@ -18,6 +18,7 @@ pub mod promise;
 pub mod rating;
 pub mod schedule;
 pub mod settings;
+pub mod statement;
 pub mod task;
 pub mod template;
 pub mod validation;

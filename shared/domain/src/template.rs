@@ -422,8 +422,9 @@ fn escape_attribute(raw: &str) -> String {
     out
 }
 
+/// The languages messages and documents are written in; anything else is English.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Language {
+pub enum Language {
     En,
     Fr,
     De,
@@ -432,7 +433,8 @@ enum Language {
 }
 
 impl Language {
-    fn of(tag: Option<&str>) -> Self {
+    /// From a customer's language tag (`de`, `fr-CA`, ...).
+    pub fn of(tag: Option<&str>) -> Self {
         let primary = tag
             .unwrap_or("en")
             .split(['-', '_'])

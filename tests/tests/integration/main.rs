@@ -19,6 +19,7 @@ mod notes_and_history;
 mod openapi;
 mod roles;
 mod settings;
+mod statements;
 mod store_conformance;
 mod tasks;
 mod templates;

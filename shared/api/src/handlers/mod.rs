@@ -14,5 +14,6 @@ pub mod notes;
 pub mod page;
 pub mod payments;
 pub mod settings;
+pub mod statements;
 pub mod tasks;
 pub mod templates;

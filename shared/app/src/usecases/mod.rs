@@ -86,6 +86,7 @@ pub mod invoices;
 pub mod notes;
 pub mod payments;
 pub mod settings;
+pub mod statements;
 pub mod tasks;
 #[cfg(feature = "render")]
 pub mod templates;

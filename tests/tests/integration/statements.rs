@@ -1,0 +1,156 @@
+//! Statements (JSON and PDF) and invoice PDFs through the local runner.
+
+use integration_tests::TestStack;
+use serde_json::json;
+
+fn text_of(pdf: &[u8]) -> String {
+    pdf_extract::extract_text_from_mem(pdf)
+        .unwrap()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_statement_lists_the_open_items_aged_with_credit_and_total_as_json_and_pdf() {
+    let stack = TestStack::start().await;
+    let owner = stack.token("owner");
+    stack.set_clock("2026-06-30T12:00:00Z").await;
+    let customer_id = stack
+        .create(
+            "/v1/customers",
+            &owner,
+            &json!({"number": "LCM-1", "name": "Łódź Café Müller", "currency": "EUR", "language": "en",
+                    "billing_address": {"line1": "ul. Piotrkowska 12", "city": "Łódź", "postal_code": "90-001", "country": "PL"}}),
+        )
+        .await;
+    let mut ids = Vec::new();
+    for (number, due, total) in [
+        ("S-1", "2026-07-15", "100.00"),
+        ("S-2", "2026-06-10", "250.00"),
+        ("S-3", "2026-02-01", "1000.00"),
+    ] {
+        ids.push(
+            stack
+                .create(
+                    "/v1/invoices",
+                    &owner,
+                    &json!({"customer_id": customer_id, "number": number, "currency": "EUR",
+                            "issue_date": "2026-01-15", "due_date": due, "total": total}),
+                )
+                .await,
+        );
+    }
+    // 50 paid on S-2.
+    let paid = stack
+        .post(
+            "/v1/payments",
+            &owner,
+            &json!({"customer_id": customer_id, "amount": "50.00", "currency": "EUR", "date": "2026-06-20",
+                    "applications": [{"invoice_id": ids[1], "amount": "50.00"}]}),
+        )
+        .await;
+    assert_eq!(paid.status, 201, "{:?}", paid.body);
+
+    let path = format!("/v1/customers/{customer_id}/statement");
+    let statement = stack.get(&path, &owner).await;
+    assert_eq!(statement.status, 200, "{:?}", statement.body);
+    let body = &statement.body;
+    assert_eq!(body["as_of"], "2026-06-30");
+    assert_eq!(body["currency"], "EUR");
+    let numbers: Vec<&str> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["number"].as_str().unwrap())
+        .collect();
+    assert_eq!(numbers, ["S-3", "S-2", "S-1"], "oldest due first");
+    assert_eq!(body["items"][1]["balance"], "200.00");
+    assert_eq!(body["items"][1]["days_overdue"], 20);
+    assert_eq!(body["aging"]["current"], "100.00");
+    assert_eq!(body["aging"]["d1_30"], "200.00");
+    assert_eq!(body["aging"]["over_90"], "1000.00");
+    assert_eq!(body["total_due"], "1300.00");
+
+    // The buckets move with `as_of` alone.
+    let later = stack.get(&format!("{path}?as_of=2026-08-01"), &owner).await;
+    assert_eq!(later.body["aging"]["current"], "0.00");
+    assert_eq!(later.body["aging"]["d1_30"], "100.00");
+    assert_eq!(later.body["aging"]["d31_60"], "200.00");
+
+    let (status, headers, pdf) = stack.get_bytes(&path, &owner, "application/pdf").await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "application/pdf");
+    assert_eq!(
+        headers["content-disposition"],
+        "attachment; filename=\"statement-LCM-1-2026-06-30.pdf\""
+    );
+    assert!(pdf.starts_with(b"%PDF-"));
+    let text = text_of(&pdf);
+    for needle in [
+        "ŁódźCaféMüller",
+        "S-1",
+        "S-2",
+        "S-3",
+        "€100.00",
+        "€200.00",
+        "€1,000.00",
+        "€1,300.00",
+        "Totaldue",
+        "Over90days",
+    ] {
+        assert!(text.contains(needle), "{needle} in {text}");
+    }
+
+    let (status, headers, pdf) = stack
+        .get_bytes(
+            &format!("/v1/invoices/{}/pdf", ids[1]),
+            &stack.token("contributor"),
+            "*/*",
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        headers["content-disposition"],
+        "attachment; filename=\"invoice-S-2.pdf\""
+    );
+    let text = text_of(&pdf);
+    assert!(
+        text.contains("InvoiceS-2") && text.contains("€250.00") && text.contains("€50.00"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn statements_refuse_bad_dates_and_other_tenants() {
+    let stack = TestStack::start().await;
+    let owner = stack.token("owner");
+    let customer_id = stack.create_customer(&owner, "ST-2").await;
+    let path = format!("/v1/customers/{customer_id}/statement");
+    let empty = stack.get(&path, &owner).await;
+    assert_eq!(empty.status, 200);
+    assert_eq!(empty.body["items"], json!([]));
+    assert_eq!(empty.body["total_due"], "0.00");
+    for bad in ["26-1-1", "2026-02-30", "yesterday"] {
+        let reply = stack.get(&format!("{path}?as_of={bad}"), &owner).await;
+        assert_eq!(reply.status, 422, "{bad}: {:?}", reply.body);
+        assert!(
+            reply.body["fields"]["as_of"].is_string(),
+            "{:?}",
+            reply.body
+        );
+    }
+    let unknown = stack.get(&format!("{path}?asof=2026-01-01"), &owner).await;
+    assert_eq!(unknown.status, 422);
+    let stranger = stack.token_for("another-tenant", "owner", "owner");
+    let (status, _, _) = stack.get_bytes(&path, &stranger, "application/pdf").await;
+    assert_eq!(status, 404);
+    let (status, _, _) = stack
+        .get_bytes(
+            "/v1/invoices/01ARZ3NDEKTSV4RRFFQ69G5FAV/pdf",
+            &owner,
+            "application/pdf",
+        )
+        .await;
+    assert_eq!(status, 404);
+}
