@@ -70,17 +70,15 @@ impl TestStack {
     /// Emails moto accepted for `address` (as To or Cc), oldest first.
     pub async fn emails_to(&self, address: &str) -> Vec<Value> {
         let data = self.moto_sent().await;
-        let mut found = Vec::new();
-        for kind in ["Message", "RawMessage"] {
-            if let Some(regions) = data["ses"][kind].as_array() {
-                for message in regions {
-                    if message.to_string().contains(address) {
-                        found.push(message.clone());
-                    }
-                }
-            }
-        }
-        found
+        data["ses"]["RawMessage"]
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .filter(|m| m.to_string().contains(address))
+                    .map(read_mime)
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// SMS moto accepted for `phone`.
@@ -106,4 +104,37 @@ impl TestStack {
         .await
         .0
     }
+}
+
+/// A raw email as moto stored it, read back: `source`, `subject`, `body`
+/// (the HTML part), `text`, and `attachments` with `filename`,
+/// `content_type` and `base64` contents.
+fn read_mime(stored: &Value) -> Value {
+    use base64::Engine;
+    use mail_parser::MimeHeaders;
+    let raw = stored["raw_data"].as_str().unwrap_or_default();
+    let message = mail_parser::MessageParser::default()
+        .parse(raw.as_bytes())
+        .unwrap();
+    let attachments: Vec<Value> = message
+        .attachments()
+        .map(|part| {
+            let content_type = part
+                .content_type()
+                .map(|t| format!("{}/{}", t.ctype(), t.subtype().unwrap_or_default()))
+                .unwrap_or_default();
+            serde_json::json!({
+                "filename": part.attachment_name(),
+                "content_type": content_type,
+                "base64": base64::engine::general_purpose::STANDARD.encode(part.contents()),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "source": stored["source"],
+        "subject": message.subject(),
+        "body": message.body_html(0),
+        "text": message.body_text(0),
+        "attachments": attachments,
+    })
 }

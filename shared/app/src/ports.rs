@@ -681,14 +681,40 @@ pub enum SendError {
     Unknown(String),
 }
 
+/// Who an email is from: the tenant's sender address and display name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sender {
+    pub name: Option<String>,
+    pub address: String,
+}
+
+/// A file sent with an email (the statement PDF, an uploaded document).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub filename: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for Attachment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attachment")
+            .field("filename", &self.filename)
+            .field("content_type", &self.content_type)
+            .field("bytes", &self.bytes.len())
+            .finish()
+    }
+}
+
 /// One chase email. `tags` let delivery feedback find the chase again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email {
-    pub from: String,
+    pub from: Sender,
     pub to: Vec<String>,
     pub cc: Vec<String>,
     pub subject: String,
     pub html: String,
+    pub attachments: Vec<Attachment>,
     pub tags: Vec<(String, String)>,
 }
 

@@ -1,10 +1,13 @@
-//! Chase email through SES v2.
+//! Chase email through SES v2, sent as raw MIME (HTML body, attachments).
 
 use crate::classify::classify;
 use app::ports::{Email, Mailer, SendError};
 use async_trait::async_trait;
-use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageTag};
+use aws_sdk_sesv2::primitives::Blob;
+use aws_sdk_sesv2::types::{Destination, EmailContent, MessageTag, RawMessage};
 use aws_sdk_sesv2::Client;
+use mail_builder::headers::address::Address;
+use mail_builder::MessageBuilder;
 
 pub struct SesMailer {
     client: Client,
@@ -40,32 +43,48 @@ impl SesMailer {
     }
 }
 
-fn content(text: &str) -> Result<Content, SendError> {
-    Content::builder()
-        .data(text)
-        .charset("UTF-8")
-        .build()
-        .map_err(|e| SendError::Rejected(e.to_string()))
+/// The email as MIME: HTML body and attachments, built by mail-builder.
+/// Sent raw so attachments go in the same call as any other email.
+fn mime(email: &Email) -> Result<Vec<u8>, SendError> {
+    let from = Address::new_address(email.from.name.as_deref(), email.from.address.as_str());
+    let mut message = MessageBuilder::new()
+        .from(from)
+        .to(email.to.iter().map(String::as_str).collect::<Vec<_>>())
+        .subject(email.subject.as_str())
+        .html_body(email.html.as_str());
+    if !email.cc.is_empty() {
+        message = message.cc(email.cc.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+    for attachment in &email.attachments {
+        message = message.attachment(
+            attachment.content_type.as_str(),
+            attachment.filename.as_str(),
+            attachment.bytes.as_slice(),
+        );
+    }
+    message
+        .write_to_vec()
+        .map_err(|e| SendError::Rejected(format!("the message could not be built: {e}")))
 }
 
 #[async_trait]
 impl Mailer for SesMailer {
     async fn send_email(&self, email: &Email) -> Result<String, SendError> {
-        let message = Message::builder()
-            .subject(content(&email.subject)?)
-            .body(Body::builder().html(content(&email.html)?).build())
-            .build();
+        let raw = RawMessage::builder()
+            .data(Blob::new(mime(email)?))
+            .build()
+            .map_err(|e| SendError::Rejected(e.to_string()))?;
         let mut request = self
             .client
             .send_email()
-            .from_email_address(&email.from)
+            .from_email_address(&email.from.address)
             .destination(
                 Destination::builder()
                     .set_to_addresses(Some(email.to.clone()))
                     .set_cc_addresses((!email.cc.is_empty()).then(|| email.cc.clone()))
                     .build(),
             )
-            .content(EmailContent::builder().simple(message).build())
+            .content(EmailContent::builder().raw(raw).build())
             .set_configuration_set_name(self.configuration_set.clone());
         for (name, value) in &email.tags {
             let tag = MessageTag::builder()

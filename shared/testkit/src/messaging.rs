@@ -296,11 +296,15 @@ mod tests {
 
     fn email(subject: &str) -> Email {
         Email {
-            from: "ar@example.com".into(),
+            from: app::ports::Sender {
+                name: None,
+                address: "ar@example.com".into(),
+            },
             to: vec!["ap@example.com".into()],
             cc: Vec::new(),
             subject: subject.into(),
             html: "<p>hi</p>".into(),
+            attachments: Vec::new(),
             tags: vec![("chase".into(), "c1".into())],
         }
     }

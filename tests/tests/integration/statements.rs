@@ -154,3 +154,80 @@ async fn statements_refuse_bad_dates_and_other_tenants() {
         .await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn a_chase_with_attach_invoices_carries_the_statement_as_one_pdf() {
+    let stack = TestStack::start().await;
+    let owner = stack.token("owner");
+    stack.set_clock("2026-03-01T07:00:00Z").await;
+    stack
+        .patch("/v1/settings", &owner, 0, &json!({"company_name": "Acme Ltd", "sender_email": "ar@example.com", "sender_name": "Acme Receivables"}))
+        .await;
+    let customer_id = stack
+        .create(
+            "/v1/customers",
+            &owner,
+            &json!({"number": "AT-1", "name": "Łódź Café Müller", "currency": "EUR"}),
+        )
+        .await;
+    let email = format!(
+        "ap-{}@example.com",
+        ulid::Ulid::new().to_string().to_lowercase()
+    );
+    stack
+        .create(
+            &format!("/v1/customers/{customer_id}/contacts"),
+            &owner,
+            &json!({"name": "Pat", "email": email}),
+        )
+        .await;
+    let template = stack
+        .create("/v1/templates", &owner, &json!({"name": "Statement", "channel": "email", "subject": "Your statement", "body": "<p>Please find your statement attached: {{account_balance}}.</p>"}))
+        .await;
+    let cadence = stack
+        .create("/v1/cadences", &owner, &json!({"name": "Attach", "run_at": "08:00", "steps": [
+            {"trigger": "account_age", "days": 0, "action": "email", "template_id": template, "attach_invoices": true}]}))
+        .await;
+    for (number, total) in [("AT-INV-1", "120.00"), ("AT-INV-2", "80.50")] {
+        stack
+            .create("/v1/invoices", &owner, &json!({"customer_id": customer_id, "number": number, "currency": "EUR",
+                                                   "issue_date": "2026-03-01", "due_date": "2026-03-31", "total": total}))
+            .await;
+    }
+    stack.enrol(&owner, &customer_id, &cadence).await;
+    stack
+        .tick(chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 3, 1, 8, 0, 0).unwrap())
+        .await;
+
+    let emails = stack.emails_to(&email).await;
+    assert_eq!(emails.len(), 1, "{emails:?}");
+    let attachments = emails[0]["attachments"].as_array().unwrap();
+    assert_eq!(attachments.len(), 1, "{attachments:?}");
+    assert_eq!(attachments[0]["content_type"], "application/pdf");
+    assert_eq!(attachments[0]["filename"], "statement-AT-1-2026-03-01.pdf");
+    use base64::Engine;
+    let pdf = base64::engine::general_purpose::STANDARD
+        .decode(attachments[0]["base64"].as_str().unwrap())
+        .unwrap();
+    let text = text_of(&pdf);
+    for needle in [
+        "ŁódźCaféMüller",
+        "AT-INV-1",
+        "AT-INV-2",
+        "€120.00",
+        "€80.50",
+        "€200.50",
+    ] {
+        assert!(text.contains(needle), "{needle} in {text}");
+    }
+    assert!(emails[0]["body"].as_str().unwrap().contains("€200.50"));
+    // The PDF matches what the statement route serves for that day.
+    let (_, _, served) = stack
+        .get_bytes(
+            &format!("/v1/customers/{customer_id}/statement?as_of=2026-03-01"),
+            &owner,
+            "application/pdf",
+        )
+        .await;
+    assert_eq!(text_of(&served), text);
+}

@@ -10,7 +10,7 @@
 
 use crate::context::Context as AppContext;
 use crate::messages::{ChaseMessage, QueuedRecord};
-use crate::ports::{Email, Mailer, SendError, Sms, StoreError, Write};
+use crate::ports::{Attachment, Email, Mailer, SendError, Sender, Sms, StoreError, Write};
 use crate::records::{Chase, ChaseKey, ChaseStatus, StoredCustomer};
 use chrono::{DateTime, Duration, Utc};
 use domain::cadence::{Action, Audience, Cadence, Decision, Evaluation, Evaluator, Run, Step};
@@ -380,12 +380,31 @@ impl ChaseWorker {
                     ctx.settings.company_name.clone().unwrap_or_default()
                 )
             });
+            let attachments = if step.attach_invoices {
+                match statement_attachment(customer, &ctx.settings, day) {
+                    Ok(attachment) => vec![attachment],
+                    Err(error) => {
+                        tracing::error!(error = %error, "statement PDF for a chase failed");
+                        return self
+                            .fail(
+                                job,
+                                ChaseStatus::Claimed,
+                                "attachment_failed",
+                                Failure::Unsendable("the statement PDF could not be made"),
+                            )
+                            .await;
+                    }
+                }
+            } else {
+                Vec::new()
+            };
             let email = Email {
                 from: self.sender(&ctx.settings),
                 to,
                 cc,
                 subject,
                 html: rendered.body,
+                attachments,
                 tags: vec![
                     ("tenant".into(), job.tenant.to_string()),
                     ("customer".into(), customer.id.clone()),
@@ -449,7 +468,7 @@ impl ChaseWorker {
         }
     }
 
-    fn sender(&self, settings: &Settings) -> String {
+    fn sender(&self, settings: &Settings) -> Sender {
         let address = settings.sender_email.clone().unwrap_or_else(|| {
             format!(
                 "chasing@{}",
@@ -460,9 +479,9 @@ impl ChaseWorker {
                     .unwrap_or("localhost")
             )
         });
-        match &settings.sender_name {
-            Some(name) => format!("\"{}\" <{address}>", name.replace('"', "")),
-            None => address,
+        Sender {
+            name: settings.sender_name.clone(),
+            address,
         }
     }
 
@@ -843,4 +862,23 @@ fn run_history(
         ));
     }
     history
+}
+
+/// The open-item statement as of the chase's day, as one PDF attachment
+/// (`attach_invoices` on the step).
+fn statement_attachment(
+    customer: &domain::customer::Customer,
+    settings: &Settings,
+    day: chrono::NaiveDate,
+) -> Result<Attachment, Box<dyn std::error::Error + Send + Sync>> {
+    let statement = domain::statement::Statement::of(customer, day)?;
+    let bytes = documents::statement_pdf(
+        &statement,
+        crate::usecases::statements::letterhead(settings),
+    )?;
+    Ok(Attachment {
+        filename: crate::usecases::statements::statement_filename(&statement),
+        content_type: "application/pdf".into(),
+        bytes,
+    })
 }

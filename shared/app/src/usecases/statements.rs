@@ -1,7 +1,7 @@
 //! Statements and invoice PDFs: the paper a debtor can act on, built from
 //! one read of the customer (its open invoices are copied on it).
 
-use super::{customers, invoices};
+use super::customers;
 use crate::access::require;
 use crate::chasing::portal_url;
 use crate::context::Context;
@@ -63,11 +63,12 @@ pub fn safe_filename_part(raw: &str) -> String {
         .collect()
 }
 
-#[cfg(feature = "documents")]
+#[cfg(feature = "render")]
 pub use pdf::*;
 
-#[cfg(feature = "documents")]
+#[cfg(feature = "render")]
 mod pdf {
+    use super::super::invoices;
     use super::*;
     use documents::Letterhead;
     use domain::statement::StatementCustomer;

@@ -29,7 +29,7 @@ async fn an_email_step_is_sent_and_recorded() {
     let (provider_id, email) = &sent[0];
     assert_eq!(email.to, std::slice::from_ref(&globex.email));
     assert_eq!(
-        email.from, "chasing@chase.example",
+        email.from.address, "chasing@chase.example",
         "the deployment's domain"
     );
     assert!(
