@@ -5,6 +5,11 @@ async fn main() -> Result<(), lambda_http::Error> {
     let started = runtime::start().await?;
     let router = api::router(api::ApiState {
         context: store::context(&started),
+        files: std::sync::Arc::new(messaging::s3::S3DocumentFiles::new(
+            &started.sdk,
+            &started.options,
+            started.config.documents_bucket()?,
+        )),
         request_deadline: started.config.request_deadline,
     });
     lambda_http::run(router).await

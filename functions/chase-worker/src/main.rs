@@ -17,6 +17,12 @@ async fn main() -> Result<(), Error> {
             started.config.ses_configuration_set.clone(),
         )),
         sms: Arc::new(messaging::sns::SnsSms::new(&started.sdk, &started.options)),
+        files: Arc::new(messaging::s3::S3DocumentFiles::new(
+            &started.sdk,
+            &started.options,
+            started.config.documents_bucket()?,
+        )),
+        printer: Arc::new(app::ports::RecordedForPrint),
     };
     let worker = &worker;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

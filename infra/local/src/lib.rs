@@ -108,6 +108,7 @@ impl LocalStack {
                 dynamodb_endpoint: options.dynamodb_endpoint.clone(),
                 ses_endpoint: options.ses_endpoint.clone(),
                 sns_endpoint: None,
+                s3_path_style: true,
             };
             let store = store::DynamoStore::new(
                 store::client(&sdk, &client_options),
@@ -121,10 +122,18 @@ impl LocalStack {
             );
             (context, client_options, requests)
         };
-        let (context, _, requests) = function();
+        let documents = |client_options: &ClientOptions| {
+            Arc::new(messaging::s3::S3DocumentFiles::new(
+                &sdk,
+                client_options,
+                resources.documents_bucket.clone(),
+            ))
+        };
+        let (context, client_options, requests) = function();
         let api = Function {
             job: api::router(api::ApiState {
                 context: context.clone(),
+                files: documents(&client_options),
                 request_deadline: options
                     .request_deadline
                     .unwrap_or(runtime::config::DEFAULT_REQUEST_DEADLINE),
@@ -151,6 +160,8 @@ impl LocalStack {
                 context: context.clone(),
                 mailer: Arc::new(messaging::ses::SesMailer::new(&sdk, &client_options, None)),
                 sms: Arc::new(messaging::sns::SnsSms::new(&sdk, &client_options)),
+                files: documents(&client_options),
+                printer: Arc::new(app::ports::RecordedForPrint),
             },
             context,
             requests,

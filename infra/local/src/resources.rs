@@ -14,6 +14,7 @@ pub struct Resources {
     pub chase_queue_url: String,
     pub dead_letter_queue_url: String,
     pub sender_domain: String,
+    pub documents_bucket: String,
 }
 
 pub async fn create(
@@ -38,6 +39,15 @@ pub async fn create(
         Some(&dlq_arn),
     )
     .await?;
+    let documents_bucket = format!("{prefix}-documents");
+    app_clients
+        .s3
+        .create_bucket()
+        .bucket(&documents_bucket)
+        .send()
+        .await
+        .map(|_| ())
+        .or_else(|e| ignore_existing(e.into_service_error().meta().code()))?;
     // moto's SES refuses to send from an unverified identity, as SES does.
     app_clients
         .ses
@@ -52,6 +62,7 @@ pub async fn create(
         chase_queue_url,
         dead_letter_queue_url,
         sender_domain: stack.sender_domain.clone(),
+        documents_bucket,
     })
 }
 
@@ -61,6 +72,7 @@ pub struct Clients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub ses: aws_sdk_sesv2::Client,
+    pub s3: aws_sdk_s3::Client,
 }
 
 impl Clients {
@@ -69,13 +81,24 @@ impl Clients {
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
             sqs: aws_sdk_sqs::Client::new(sdk),
             ses: aws_sdk_sesv2::Client::new(sdk),
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(sdk)
+                    .force_path_style(true)
+                    .build(),
+            ),
         }
     }
 }
 
 fn ignore_existing(code: Option<&str>) -> anyhow::Result<()> {
     match code {
-        Some("AlreadyExistsException" | "ResourceInUseException" | "QueueAlreadyExists") => Ok(()),
+        Some(
+            "AlreadyExistsException"
+            | "ResourceInUseException"
+            | "QueueAlreadyExists"
+            | "BucketAlreadyOwnedByYou"
+            | "BucketAlreadyExists",
+        ) => Ok(()),
         other => Err(anyhow::anyhow!("create failed: {other:?}")),
     }
 }

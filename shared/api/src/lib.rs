@@ -24,6 +24,8 @@ use std::time::Duration;
 /// What every handler shares.
 pub struct ApiState {
     pub context: Context,
+    /// The documents bucket (presigned upload and download links).
+    pub files: Arc<dyn app::ports::DocumentFiles>,
     /// Answered 503 when a request runs longer (below the function's timeout).
     pub request_deadline: Duration,
 }
@@ -87,6 +89,11 @@ routes! {
     "/v1/invoices/{id}/void" => { POST handlers::invoices::void },
     "/v1/invoices/{id}/pdf" => { GET handlers::statements::invoice_pdf },
     "/v1/customers/{id}/statement" => { GET handlers::statements::get },
+    "/v1/customers/{id}/documents" => {
+        GET handlers::documents::list,
+        POST handlers::documents::create,
+    },
+    "/v1/customers/{id}/documents/{document_id}" => { GET handlers::documents::get },
     "/v1/payments" => { GET handlers::payments::list, POST handlers::payments::create },
     "/v1/customers/{id}/apply-credit" => { POST handlers::payments::apply_credit },
     "/v1/customers/{id}/adjustments" => { POST handlers::payments::adjust },

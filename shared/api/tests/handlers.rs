@@ -67,6 +67,7 @@ impl Api {
         );
         let router = router(ApiState {
             context: context.clone(),
+            files: Arc::new(testkit::MemoryFiles::new()),
             request_deadline: Duration::from_secs(5),
         });
         Self {
@@ -477,6 +478,8 @@ async fn a_customer_enrolled_through_the_api_is_chased_by_the_jobs() {
         context: api.context.clone(),
         mailer: Arc::new(mailer.clone()),
         sms: Arc::new(RecordingSms::new()),
+        files: Arc::new(testkit::MemoryFiles::new()),
+        printer: Arc::new(app::ports::RecordedForPrint),
     };
     let records = queue
         .take()

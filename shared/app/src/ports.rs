@@ -16,6 +16,7 @@ use domain::cadence::Cadence;
 use domain::contact::Contact;
 use domain::contact_role::ContactRole;
 use domain::customer::{Customer, GroupSettings};
+use domain::document::Document;
 use domain::group::CustomerGroup;
 use domain::history::{HistoryItem, HistoryType};
 use domain::identity::TenantId;
@@ -283,6 +284,23 @@ pub trait HistoryStore: Send + Sync {
 }
 
 #[async_trait]
+pub trait DocumentStore: Send + Sync {
+    /// One page of a customer's documents, newest first.
+    async fn documents(
+        &self,
+        tenant: &TenantId,
+        customer_id: &str,
+        page: PageRequest,
+    ) -> StoreResult<Page<Document>>;
+    async fn document(
+        &self,
+        tenant: &TenantId,
+        customer_id: &str,
+        document_id: &str,
+    ) -> StoreResult<Option<Document>>;
+}
+
+#[async_trait]
 pub trait NoteStore: Send + Sync {
     async fn notes(
         &self,
@@ -464,6 +482,9 @@ pub enum Write {
     },
 
     InsertNote(Box<Note>),
+    /// A document's record (a letter written again on redelivery replaces
+    /// itself: its id comes from the chase).
+    PutDocument(Box<Document>),
 
     /// The contact, new (`expected_version` 0) or replacing that version.
     SaveContact {
@@ -618,6 +639,7 @@ pub trait Store:
     + TaskStore
     + HistoryStore
     + NoteStore
+    + DocumentStore
     + ContactStore
     + ContactRoleStore
     + GroupStore
@@ -638,6 +660,7 @@ impl<T> Store for T where
         + TaskStore
         + HistoryStore
         + NoteStore
+        + DocumentStore
         + ContactStore
         + ContactRoleStore
         + GroupStore
@@ -679,6 +702,52 @@ pub enum SendError {
     /// answer, a server error, no message id. Never retried (DESIGN §9).
     #[error("outcome unknown: {0}")]
     Unknown(String),
+}
+
+/// The documents bucket: letter PDFs and uploads, by tenant, customer and
+/// document id. Links are short-lived and signed for one object.
+#[async_trait]
+pub trait DocumentFiles: Send + Sync {
+    async fn put(
+        &self,
+        tenant: &TenantId,
+        document: &Document,
+        bytes: Vec<u8>,
+    ) -> Result<(), StoreError>;
+    /// A link that accepts exactly this document's type and size.
+    async fn upload_url(
+        &self,
+        tenant: &TenantId,
+        document: &Document,
+        expires_in: std::time::Duration,
+    ) -> Result<String, StoreError>;
+    /// A link that downloads the document under its filename.
+    async fn download_url(
+        &self,
+        tenant: &TenantId,
+        document: &Document,
+        expires_in: std::time::Duration,
+    ) -> Result<String, StoreError>;
+}
+
+/// Where printed letters go. Today letters are recorded for printing (the
+/// PDF is in the documents bucket for a person to print and post); a print
+/// and mail API such as Lob plugs in behind this.
+#[async_trait]
+pub trait PrintProvider: Send + Sync {
+    /// Hands over the letter; returns the provider's reference.
+    async fn print(&self, tenant: &TenantId, letter: &Document) -> Result<String, SendError>;
+}
+
+/// Records the letter for printing by a person: nothing leaves the system.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RecordedForPrint;
+
+#[async_trait]
+impl PrintProvider for RecordedForPrint {
+    async fn print(&self, _tenant: &TenantId, letter: &Document) -> Result<String, SendError> {
+        Ok(format!("recorded-for-print:{}", letter.id))
+    }
 }
 
 /// Who an email is from: the tenant's sender address and display name.

@@ -46,6 +46,7 @@ pub enum HistoryType {
     InvoiceUpdated,
     InvoiceVoided,
     ChasingChanged,
+    DocumentUploaded,
 }
 
 impl HistoryType {

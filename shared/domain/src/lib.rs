@@ -6,6 +6,7 @@ pub mod cadence;
 pub mod contact;
 pub mod contact_role;
 pub mod customer;
+pub mod document;
 pub mod group;
 pub mod history;
 pub mod identity;

@@ -1,4 +1,4 @@
-//! Email and SMS templates: checked at save time so an unknown variable is a
+//! Email, SMS and letter templates: checked at save time so an unknown variable is a
 //! 422 rather than a failed chase, and rendered with Handlebars in strict mode.
 //!
 //! Variables are exactly the seed's: `customer_name`, `customer_contact_name`,
@@ -9,7 +9,7 @@
 //!
 //! Escaping: in an email body `{{x}}` is HTML-escaped, and triple braces are
 //! refused for everything but the portal button (customer data must never be
-//! injected as HTML). Subjects and SMS bodies are plain text, so nothing is
+//! injected as HTML). Subjects, SMS and letter bodies are plain text, so nothing is
 //! escaped there and the portal button renders as the bare portal URL.
 //!
 //! Money is written in the customer's currency and language (primary subtag
@@ -58,6 +58,8 @@ use serde::{Deserialize, Serialize};
 pub enum Channel {
     Email,
     Sms,
+    /// Plain text printed above the statement in a chase letter.
+    Letter,
 }
 
 impl Channel {
@@ -85,6 +87,8 @@ pub const MAX_SUBJECT_CHARS: usize = 250;
 pub const MAX_EMAIL_BODY_CHARS: usize = 100_000;
 /// Ten concatenated SMS segments.
 pub const MAX_SMS_BODY_CHARS: usize = 1_600;
+/// About three printed pages.
+pub const MAX_LETTER_BODY_CHARS: usize = 10_000;
 
 /// A saved, checked template.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -170,12 +174,15 @@ pub fn check_template(
                 check_source(&mut errors, "subject", subject, Context::Subject);
             }
         }
-        (Channel::Sms, Some(_)) => errors.add("subject", "is only used by email templates"),
-        (Channel::Sms, None) => {}
+        (Channel::Sms | Channel::Letter, Some(_)) => {
+            errors.add("subject", "is only used by email templates")
+        }
+        (Channel::Sms | Channel::Letter, None) => {}
     }
     let (max, context) = match channel {
         Channel::Email => (MAX_EMAIL_BODY_CHARS, Context::HtmlBody),
         Channel::Sms => (MAX_SMS_BODY_CHARS, Context::PlainText),
+        Channel::Letter => (MAX_LETTER_BODY_CHARS, Context::PlainText),
     };
     if body.trim().is_empty() {
         errors.add("body", "must not be empty");
@@ -342,7 +349,7 @@ impl Template {
                     .map(|url| portal_button(url, language))
                     .unwrap_or_default(),
             ),
-            Channel::Sms => (
+            Channel::Sms | Channel::Letter => (
                 Context::PlainText,
                 data.portal_url.clone().unwrap_or_default(),
             ),

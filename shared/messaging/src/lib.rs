@@ -1,9 +1,11 @@
 //! The application's messaging ports over AWS: the chase queue (SQS), email
-//! (SES v2) and SMS (SNS). Each lives behind its own cargo feature, so a
+//! (SES v2), SMS (SNS) and the documents bucket (S3). Each lives behind its own cargo feature, so a
 //! function links only the SDKs it uses.
 
 #[cfg(any(feature = "ses", feature = "sns"))]
 mod classify;
+#[cfg(feature = "s3")]
+pub mod s3;
 #[cfg(feature = "ses")]
 pub mod ses;
 #[cfg(feature = "sns")]

@@ -19,6 +19,9 @@ pub struct Config {
     pub table_name: String,
     /// The chase queue (the scheduler's; see [`Config::chase_queue_url`]).
     chase_queue_url: Option<String>,
+    /// The documents bucket (the API and the chase worker; see
+    /// [`Config::documents_bucket`]).
+    documents_bucket: Option<String>,
     /// SES configuration set that routes delivery events; optional locally.
     pub ses_configuration_set: Option<String>,
     /// The verified SES domain; chases from tenants without their own
@@ -57,6 +60,9 @@ impl Config {
         Ok(Self {
             table_name: required("TABLE_NAME")?,
             chase_queue_url: std::env::var("CHASE_QUEUE_URL")
+                .ok()
+                .filter(|v| !v.trim().is_empty()),
+            documents_bucket: std::env::var("DOCUMENTS_BUCKET")
                 .ok()
                 .filter(|v| !v.trim().is_empty()),
             ses_configuration_set: std::env::var("SES_CONFIGURATION_SET")
@@ -116,11 +122,19 @@ impl Config {
         Self {
             table_name,
             chase_queue_url: Some(chase_queue_url),
+            documents_bucket: None,
             ses_configuration_set: None,
             sender_domain,
             aws_timeouts,
             request_deadline,
         }
+    }
+
+    /// The documents bucket; only the API and the chase worker need it.
+    pub fn documents_bucket(&self) -> Result<String, ConfigError> {
+        self.documents_bucket
+            .clone()
+            .ok_or(ConfigError::Missing("DOCUMENTS_BUCKET"))
     }
 
     /// The chase queue; only the functions that send to it need it.

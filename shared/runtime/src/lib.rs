@@ -51,6 +51,8 @@ pub struct ClientOptions {
     pub dynamodb_endpoint: Option<String>,
     pub ses_endpoint: Option<String>,
     pub sns_endpoint: Option<String>,
+    /// Path-style bucket addressing (S3-compatible endpoints such as moto).
+    pub s3_path_style: bool,
 }
 
 impl ClientOptions {

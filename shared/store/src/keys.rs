@@ -138,6 +138,12 @@ pub fn task_due_sk(due_date: chrono::NaiveDate, task_id: &str) -> String {
     format!("{}#{task_id}", due_date.format("%Y-%m-%d"))
 }
 
+pub const DOCUMENT_PREFIX: &str = "DOC#";
+
+pub fn document_sk(document_id: &str) -> String {
+    format!("{DOCUMENT_PREFIX}{document_id}")
+}
+
 pub const NOTE_PREFIX: &str = "NOTE#";
 
 pub fn note_sk(note_id: &str) -> String {

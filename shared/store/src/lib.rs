@@ -9,6 +9,7 @@ pub mod contact;
 pub mod contact_role;
 pub mod cursor;
 pub mod customer;
+pub mod document;
 pub mod due_index;
 pub mod dynamo;
 pub mod group;
@@ -24,9 +25,10 @@ pub mod template;
 
 use app::ports::{
     CadenceStore, ChaseStore, ContactRoleStore, ContactStore, CustomerQuery, CustomerStore,
-    DueCustomer, DueIndex, GroupStore, HistoryFilter, HistoryStore, IdempotencyStore, InvoiceQuery,
-    InvoiceStore, MoneyRecordStore, NoteStore, Page, PageRequest, SettingsStore, StoreError,
-    StoreResult, TaskQuery, TaskStore, TemplateStore, Transactions, Write,
+    DocumentStore, DueCustomer, DueIndex, GroupStore, HistoryFilter, HistoryStore,
+    IdempotencyStore, InvoiceQuery, InvoiceStore, MoneyRecordStore, NoteStore, Page, PageRequest,
+    SettingsStore, StoreError, StoreResult, TaskQuery, TaskStore, TemplateStore, Transactions,
+    Write,
 };
 use app::records::{
     CadenceRecord, Chase, ChaseKey, CustomerPage, IdempotencyRecord, InvoiceRecord, StoredCustomer,
@@ -39,6 +41,7 @@ use domain::cadence::Cadence;
 use domain::contact::Contact;
 use domain::contact_role::ContactRole;
 use domain::customer::Customer;
+use domain::document::Document;
 use domain::group::CustomerGroup;
 use domain::history::HistoryItem;
 use domain::identity::TenantId;
@@ -116,6 +119,7 @@ impl DynamoStore {
                 expected_version,
             } => task::close(table, tenant, completed, *expected_version)?,
             Write::InsertNote(note) => vec![note::insert(table, tenant, note)?],
+            Write::PutDocument(document) => vec![document::put(table, tenant, document)?],
             Write::SaveContact {
                 contact,
                 expected_version,
@@ -332,6 +336,27 @@ impl HistoryStore for DynamoStore {
         page: PageRequest,
     ) -> StoreResult<Page<HistoryItem>> {
         history::list(&self.table, tenant, customer_id, filters, page).await
+    }
+}
+
+#[async_trait]
+impl DocumentStore for DynamoStore {
+    async fn documents(
+        &self,
+        tenant: &TenantId,
+        customer_id: &str,
+        page: PageRequest,
+    ) -> StoreResult<Page<Document>> {
+        document::list(&self.table, tenant, customer_id, &page).await
+    }
+
+    async fn document(
+        &self,
+        tenant: &TenantId,
+        customer_id: &str,
+        document_id: &str,
+    ) -> StoreResult<Option<Document>> {
+        document::get(&self.table, tenant, customer_id, document_id).await
     }
 }
 

@@ -231,3 +231,165 @@ async fn a_chase_with_attach_invoices_carries_the_statement_as_one_pdf() {
         .await;
     assert_eq!(text_of(&served), text);
 }
+
+#[tokio::test]
+async fn a_letter_chase_stores_its_pdf_and_the_history_links_it() {
+    let stack = TestStack::start().await;
+    let owner = stack.token("owner");
+    stack.set_clock("2026-03-01T07:00:00Z").await;
+    stack
+        .patch(
+            "/v1/settings",
+            &owner,
+            0,
+            &json!({"company_name": "Acme Ltd"}),
+        )
+        .await;
+    let customer_id = stack
+        .create("/v1/customers", &owner, &json!({"number": "LT-1", "name": "Łódź Café Müller", "currency": "EUR",
+                "billing_address": {"line1": "ul. Piotrkowska 12", "city": "Łódź", "postal_code": "90-001", "country": "PL"}}))
+        .await;
+    let template = stack
+        .create("/v1/templates", &owner, &json!({"name": "Letter", "channel": "letter",
+                "body": "Dear {{customer_name}},\n\nOur records show {{account_balance}} unpaid for {{invoice_numbers}}.\n\nAcme Ltd"}))
+        .await;
+    let cadence = stack
+        .create(
+            "/v1/cadences",
+            &owner,
+            &json!({"name": "Letters", "run_at": "08:00", "steps": [
+            {"trigger": "account_age", "days": 0, "action": "letter", "template_id": template}]}),
+        )
+        .await;
+    stack
+        .create("/v1/invoices", &owner, &json!({"customer_id": customer_id, "number": "LT-INV-1", "currency": "EUR",
+                                               "issue_date": "2026-03-01", "due_date": "2026-03-31", "total": "640.00"}))
+        .await;
+    stack.enrol(&owner, &customer_id, &cadence).await;
+    let at = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 3, 1, 8, 0, 0).unwrap();
+    stack.tick(at).await;
+    // A second run of the same tick changes nothing.
+    stack.tick(at).await;
+
+    let history = stack.history(&owner, &customer_id).await;
+    let letters: Vec<_> = history
+        .iter()
+        .filter(|h| h["type"] == "chase_letter")
+        .collect();
+    assert_eq!(letters.len(), 1, "{history:?}");
+    let document_id = letters[0]["detail"]["document_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let listed = stack
+        .get(&format!("/v1/customers/{customer_id}/documents"), &owner)
+        .await;
+    assert_eq!(listed.status, 200, "{:?}", listed.body);
+    let items = listed.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["id"], document_id.as_str());
+    assert_eq!(items[0]["kind"], "letter");
+    assert_eq!(items[0]["filename"], "letter-LT-1-2026-03-01.pdf");
+
+    let document = stack
+        .get(
+            &format!("/v1/customers/{customer_id}/documents/{document_id}"),
+            &owner,
+        )
+        .await;
+    assert_eq!(document.status, 200, "{:?}", document.body);
+    let url = document.body["download_url"].as_str().unwrap();
+    let pdf = reqwest::get(url).await.unwrap();
+    assert_eq!(pdf.status(), 200);
+    let pdf = pdf.bytes().await.unwrap();
+    assert_eq!(pdf.len() as u64, document.body["size"].as_u64().unwrap());
+    let text = text_of(&pdf);
+    for needle in [
+        "DearŁódźCaféMüller",
+        "€640.00unpaidforLT-INV-1",
+        "ul.Piotrkowska12",
+        "Statement",
+        "LT-INV-1",
+        "Totaldue",
+    ] {
+        assert!(text.contains(needle), "{needle} in {text}");
+    }
+}
+
+#[tokio::test]
+async fn uploads_are_checked_then_go_through_presigned_links() {
+    let stack = TestStack::start().await;
+    let owner = stack.token("owner");
+    let customer_id = stack.create_customer(&owner, "UP-1").await;
+    let path = format!("/v1/customers/{customer_id}/documents");
+    for (body, field) in [
+        (
+            json!({"filename": "big.pdf", "content_type": "application/pdf", "size": 10_485_761}),
+            "size",
+        ),
+        (
+            json!({"filename": "run.exe", "content_type": "application/octet-stream", "size": 100}),
+            "content_type",
+        ),
+        (
+            json!({"filename": "page.html", "content_type": "text/html", "size": 100}),
+            "content_type",
+        ),
+        (
+            json!({"filename": "../x.pdf", "content_type": "application/pdf", "size": 100}),
+            "filename",
+        ),
+        (
+            json!({"filename": "x.pdf", "content_type": "application/pdf", "size": "100"}),
+            "size",
+        ),
+    ] {
+        let reply = stack.post(&path, &owner, &body).await;
+        assert_eq!(reply.status, 422, "{body}: {:?}", reply.body);
+        assert!(reply.body["fields"][field].is_string(), "{:?}", reply.body);
+    }
+    let listed = stack.get(&path, &owner).await;
+    assert_eq!(listed.body["items"], json!([]), "nothing written");
+
+    let contract = b"%PDF-1.7 a signed contract".to_vec();
+    let created = stack
+        .post(&path, &owner, &json!({"filename": "contract.pdf", "content_type": "application/pdf", "size": contract.len()}))
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let upload_url = created.body["upload_url"].as_str().unwrap();
+    let put = reqwest::Client::new()
+        .put(upload_url)
+        .header("content-type", "application/pdf")
+        .body(contract.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200, "{:?}", put.text().await);
+    let document_id = created.body["document_id"].as_str().unwrap();
+    let document = stack
+        .get(
+            &format!("{path}/{document_id}"),
+            &stack.token("contributor"),
+        )
+        .await;
+    assert_eq!(document.body["kind"], "upload");
+    let downloaded = reqwest::get(document.body["download_url"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(downloaded.bytes().await.unwrap().to_vec(), contract);
+    let history = stack.history(&owner, &customer_id).await;
+    assert!(history
+        .iter()
+        .any(|h| h["type"] == "document_uploaded" && h["detail"]["document_id"] == document_id));
+    // Another tenant sees none of it.
+    let stranger = stack.token_for("another-tenant", "owner", "owner");
+    assert_eq!(
+        stack
+            .get(&format!("{path}/{document_id}"), &stranger)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(stack.get(&path, &stranger).await.status, 404);
+}

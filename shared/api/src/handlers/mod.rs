@@ -6,6 +6,7 @@ pub mod chasing;
 pub mod contact_roles;
 pub mod contacts;
 pub mod customers;
+pub mod documents;
 pub mod groups;
 pub mod history;
 pub mod imports;

@@ -34,6 +34,7 @@ fn channel(raw: &str) -> Option<Channel> {
     match raw {
         "email" => Some(Channel::Email),
         "sms" => Some(Channel::Sms),
+        "letter" => Some(Channel::Letter),
         _ => None,
     }
 }
@@ -71,7 +72,7 @@ fn parse(body: &Map<String, Value>, base: Option<&Template>) -> Result<TemplateD
                     "cannot change: cadence steps rely on it; create another template",
                 ),
                 Some(c) => draft.channel = c,
-                None => errors.add(field, "must be email or sms"),
+                None => errors.add(field, "must be email, sms or letter"),
             },
             ("id" | "version" | "created_at" | "updated_at", _) => {
                 errors.add(field, "is computed and cannot be set")

@@ -10,12 +10,16 @@
 
 use crate::context::Context as AppContext;
 use crate::messages::{ChaseMessage, QueuedRecord};
-use crate::ports::{Attachment, Email, Mailer, SendError, Sender, Sms, StoreError, Write};
+use crate::ports::{
+    Attachment, DocumentFiles, Email, Mailer, PrintProvider, SendError, Sender, Sms, StoreError,
+    Write,
+};
 use crate::records::{Chase, ChaseKey, ChaseStatus, StoredCustomer};
 use chrono::{DateTime, Duration, Utc};
 use domain::cadence::{Action, Audience, Cadence, Decision, Evaluation, Evaluator, Run, Step};
 use domain::contact::Contact;
 use domain::customer::Customer;
+use domain::document::{Document, DocumentKind};
 use domain::history::{HistoryItem, HistoryType, SYSTEM_ACTOR};
 use domain::identity::TenantId;
 use domain::schedule::RunSlot;
@@ -48,6 +52,9 @@ pub struct ChaseWorker {
     pub context: AppContext,
     pub mailer: Arc<dyn Mailer>,
     pub sms: Arc<dyn Sms>,
+    /// Where letter PDFs are kept.
+    pub files: Arc<dyn DocumentFiles>,
+    pub printer: Arc<dyn PrintProvider>,
 }
 
 /// Why a chase failed, for the history and the task a person gets.
@@ -276,11 +283,120 @@ impl ChaseWorker {
         };
         match step.action {
             Action::Email | Action::Sms => self.send(job, ctx, &run, &step).await,
-            Action::Letter | Action::PhoneCall | Action::Escalation => {
-                self.record(job, Some(ctx), &run, ChaseStatus::Claimed, None)
+            Action::Letter => self.letter(job, ctx, &run, &step).await,
+            Action::PhoneCall | Action::Escalation => {
+                self.record(job, Some(ctx), &run, ChaseStatus::Claimed, None, None)
                     .await
             }
         }
+    }
+
+    /// A letter: the letter template's text and the statement as one PDF,
+    /// kept in the documents bucket under an id that comes from the chase
+    /// (a redelivery writes the same object again), handed to the print
+    /// provider, then recorded with the history linking the document.
+    async fn letter(
+        &self,
+        job: &Job,
+        ctx: Context,
+        run: &Run,
+        step: &Step,
+    ) -> Result<(), RecordError> {
+        let customer = &ctx.stored.customer;
+        let day = job
+            .message
+            .scheduled_for
+            .with_timezone(&ctx.settings.time_zone)
+            .date_naive();
+        let body = match &step.template_id {
+            None => String::new(),
+            Some(id) => {
+                let template = self.context.store.template(&job.tenant, id).await?;
+                let Some(template) = template.map(|r| r.template) else {
+                    return self
+                        .fail(
+                            job,
+                            ChaseStatus::Claimed,
+                            "template_missing",
+                            Failure::Unsendable("the step's template no longer exists"),
+                        )
+                        .await;
+                };
+                let data = crate::chasing::template_data(customer, None, &ctx.settings, day);
+                match template.render(&data) {
+                    Ok(rendered) => rendered.body,
+                    Err(_) => {
+                        return self
+                            .fail(
+                                job,
+                                ChaseStatus::Claimed,
+                                "template_error",
+                                Failure::Unsendable("the template could not be rendered"),
+                            )
+                            .await
+                    }
+                }
+            }
+        };
+        let pdf = domain::statement::Statement::of(customer, day)
+            .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
+            .and_then(|statement| {
+                documents::letter_pdf(
+                    &body,
+                    &statement,
+                    crate::usecases::statements::letterhead(&ctx.settings),
+                )
+                .map(|pdf| (statement, pdf))
+                .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
+            });
+        let (statement, pdf) = match pdf {
+            Ok(made) => made,
+            Err(error) => {
+                tracing::error!(error = %error, "letter PDF failed");
+                return self
+                    .fail(
+                        job,
+                        ChaseStatus::Claimed,
+                        "letter_failed",
+                        Failure::Unsendable("the letter PDF could not be made"),
+                    )
+                    .await;
+            }
+        };
+        let letter = Document {
+            id: letter_id(job),
+            customer_id: customer.id.clone(),
+            kind: DocumentKind::Letter,
+            filename: format!(
+                "letter-{}-{}.pdf",
+                crate::usecases::statements::safe_filename_part(&statement.customer.number),
+                day
+            ),
+            content_type: "application/pdf".into(),
+            size: pdf.len() as u64,
+            created_by: SYSTEM_ACTOR.into(),
+            created_at: job.now,
+        };
+        // Unavailable storage is transient: the message comes back.
+        self.files.put(&job.tenant, &letter, pdf).await?;
+        let reference = match self.printer.print(&job.tenant, &letter).await {
+            Ok(reference) => reference,
+            Err(error) => {
+                tracing::error!(error = %error, "print provider refused a letter");
+                return self
+                    .fail(job, ChaseStatus::Claimed, "print_failed", Failure::Rejected)
+                    .await;
+            }
+        };
+        self.record(
+            job,
+            Some(ctx),
+            run,
+            ChaseStatus::Claimed,
+            Some(reference),
+            Some(letter),
+        )
+        .await
     }
 
     async fn advance(
@@ -515,7 +631,7 @@ impl ChaseWorker {
                 at: job.message.scheduled_for,
             }),
         };
-        self.record(job, Some(ctx), &run, ChaseStatus::Sent, provider_id)
+        self.record(job, Some(ctx), &run, ChaseStatus::Sent, provider_id, None)
             .await
     }
 
@@ -529,12 +645,20 @@ impl ChaseWorker {
         run: &Run,
         from: ChaseStatus,
         provider_id: Option<String>,
+        letter: Option<Document>,
     ) -> Result<(), RecordError> {
         // The first attempt reuses the context read for the send.
         let mut first = ctx;
         crate::retry::retrying(RECORD_ATTEMPTS, changed, || {
             let read = first.take();
-            self.record_once(job, read, run, from, provider_id.as_deref())
+            self.record_once(
+                job,
+                read,
+                run,
+                from,
+                provider_id.as_deref(),
+                letter.as_ref(),
+            )
         })
         .await
     }
@@ -546,6 +670,7 @@ impl ChaseWorker {
         run: &Run,
         from: ChaseStatus,
         provider_id: Option<&str>,
+        letter: Option<&Document>,
     ) -> Result<(), RecordError> {
         let current = match read {
             Some(ctx) => ctx,
@@ -566,7 +691,7 @@ impl ChaseWorker {
             next.messages_sent.retain(|at| *at > job.now - window);
         }
         next.reschedule(current.settings.time_zone, job.now);
-        let history = run_history(job, &current, run, provider_id);
+        let history = run_history(job, &current, run, provider_id, letter);
         let task = match run.action {
             Action::PhoneCall => Some(self.chase_task(
                 job,
@@ -589,6 +714,9 @@ impl ChaseWorker {
         writes.push(advance(job, from, ChaseStatus::Done, provider_id));
         if let Some(task) = task {
             writes.push(Write::InsertTask(Box::new(task)));
+        }
+        if let Some(letter) = letter {
+            writes.push(Write::PutDocument(Box::new(letter.clone())));
         }
         match self.context.store.commit(&job.tenant, writes).await {
             Ok(()) => Ok(()),
@@ -799,6 +927,7 @@ fn run_history(
     current: &Context,
     run: &Run,
     provider_id: Option<&str>,
+    letter: Option<&Document>,
 ) -> Vec<HistoryItem> {
     let customer = &current.stored.customer;
     let mut detail = json!({
@@ -825,7 +954,7 @@ fn run_history(
         Action::Letter => (
             HistoryType::ChaseLetter,
             format!(
-                "Chase letter (step {}) pending fulfilment",
+                "Chase letter (step {}) recorded for printing",
                 run.position + 1
             ),
         ),
@@ -838,8 +967,9 @@ fn run_history(
             format!("Escalation (step {}) created", run.position + 1),
         ),
     };
-    if run.action == Action::Letter {
-        detail["fulfilment"] = json!("pending");
+    if let Some(letter) = letter {
+        detail["document_id"] = json!(letter.id);
+        detail["fulfilment"] = json!("recorded_for_print");
     }
     let invoice_ids: Vec<String> = customer
         .open_invoices
@@ -862,6 +992,21 @@ fn run_history(
         ));
     }
     history
+}
+
+/// The letter's document id, the same for every delivery of one chase: a
+/// ULID of the scheduled instant with randomness from the chase's identity.
+fn letter_id(job: &Job) -> String {
+    use sha2::{Digest, Sha256};
+    let message = &job.message;
+    let digest = Sha256::digest(format!(
+        "{}|{}|{}|{}|{}",
+        message.tenant_id, message.customer_id, message.cadence_id, message.cycle, message.step
+    ));
+    let mut random = [0u8; 16];
+    random[6..].copy_from_slice(&digest[..10]);
+    let millis = u64::try_from(message.scheduled_for.timestamp_millis()).unwrap_or(0);
+    ulid::Ulid::from_parts(millis, u128::from_be_bytes(random)).to_string()
 }
 
 /// The open-item statement as of the chase's day, as one PDF attachment

@@ -78,6 +78,7 @@ pub mod cadences;
 pub mod contact_roles;
 pub mod contacts;
 pub mod customers;
+pub mod documents;
 pub mod enrolment;
 pub mod groups;
 pub mod history;

@@ -88,6 +88,7 @@ pub struct World {
     pub queue: MemoryQueue,
     pub mailer: RecordingMailer,
     pub sms: RecordingSms,
+    pub files: testkit::MemoryFiles,
     pub tenant: TenantId,
     pub caller: Caller,
     email_template: String,
@@ -119,6 +120,7 @@ impl World {
             context,
             queue: MemoryQueue::new(),
             mailer: RecordingMailer::new(),
+            files: testkit::MemoryFiles::new(),
             sms: RecordingSms::new(),
             tenant,
             caller,
@@ -153,6 +155,8 @@ impl World {
             context: self.context.clone(),
             mailer: Arc::new(self.mailer.clone()),
             sms: Arc::new(self.sms.clone()),
+            files: Arc::new(self.files.clone()),
+            printer: Arc::new(app::ports::RecordedForPrint),
         }
     }
 

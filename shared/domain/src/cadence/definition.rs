@@ -39,6 +39,7 @@ impl Action {
         match self {
             Action::Email => Some(Channel::Email),
             Action::Sms => Some(Channel::Sms),
+            Action::Letter => Some(Channel::Letter),
             _ => None,
         }
     }
@@ -257,6 +258,8 @@ fn validate_steps(
         }
         let template_id = clean_ref(&draft.template_id);
         match (draft.action.channel(), &template_id) {
+            // A letter without a template is the statement alone.
+            (Some(Channel::Letter), None) => {}
             (Some(_), None) => errors.add(field("template_id"), "is required for this action"),
             (Some(channel), Some(id)) => match refs.template_channel(id) {
                 None => errors.add(field("template_id"), "is not a template of this tenant"),
@@ -270,9 +273,10 @@ fn validate_steps(
                 ),
                 Some(_) => {}
             },
-            (None, Some(_)) => {
-                errors.add(field("template_id"), "is only used by email and sms steps")
-            }
+            (None, Some(_)) => errors.add(
+                field("template_id"),
+                "is only used by email, sms and letter steps",
+            ),
             (None, None) => {}
         }
         let assignee_id = clean_ref(&draft.assignee_id);

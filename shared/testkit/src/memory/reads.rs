@@ -8,9 +8,9 @@ use super::state::{count, Tenant};
 use super::MemoryStore;
 use app::ports::{
     AssigneeFilter, CadenceStore, ChaseStore, ContactRoleStore, ContactStore, CustomerFilter,
-    CustomerQuery, CustomerSort, CustomerStore, DueCustomer, DueIndex, GroupStore, HistoryFilter,
-    HistoryStore, IdempotencyStore, InvoiceQuery, InvoiceStore, MoneyRecordStore, NoteStore, Page,
-    PageRequest, SettingsStore, StoreResult, TaskQuery, TaskStore, TemplateStore,
+    CustomerQuery, CustomerSort, CustomerStore, DocumentStore, DueCustomer, DueIndex, GroupStore,
+    HistoryFilter, HistoryStore, IdempotencyStore, InvoiceQuery, InvoiceStore, MoneyRecordStore,
+    NoteStore, Page, PageRequest, SettingsStore, StoreResult, TaskQuery, TaskStore, TemplateStore,
 };
 use app::records::{
     CadenceRecord, Chase, ChaseKey, CustomerPage, IdempotencyRecord, InvoiceRecord, StoredCustomer,
@@ -22,6 +22,7 @@ use domain::cadence::{AssignmentMode, Cadence};
 use domain::contact::Contact;
 use domain::contact_role::ContactRole;
 use domain::customer::Customer;
+use domain::document::Document;
 use domain::group::CustomerGroup;
 use domain::history::HistoryItem;
 use domain::identity::TenantId;
@@ -397,6 +398,36 @@ impl HistoryStore for MemoryStore {
             &request,
             &signature,
         )
+    }
+}
+
+#[async_trait]
+impl DocumentStore for MemoryStore {
+    async fn documents(
+        &self,
+        tenant: &TenantId,
+        customer_id: &str,
+        request: PageRequest,
+    ) -> StoreResult<Page<Document>> {
+        let state = self.read("documents")?;
+        let items = newest_first(state.tenant(tenant).partition(customer_id).documents.iter());
+        let signature = format!("documents|{tenant}|{customer_id}");
+        page(items, Order::Descending, &request, &signature)
+    }
+
+    async fn document(
+        &self,
+        tenant: &TenantId,
+        customer_id: &str,
+        document_id: &str,
+    ) -> StoreResult<Option<Document>> {
+        let state = self.read("document")?;
+        Ok(state
+            .tenant(tenant)
+            .partition(customer_id)
+            .documents
+            .get(document_id)
+            .cloned())
     }
 }
 

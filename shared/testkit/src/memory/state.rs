@@ -85,6 +85,7 @@ pub(crate) struct Partition {
     pub contacts: BTreeMap<String, Contact>,
     pub history: BTreeMap<String, HistoryItem>,
     pub notes: BTreeMap<String, Note>,
+    pub documents: BTreeMap<String, domain::document::Document>,
     pub open_invoices: BTreeMap<String, InvoiceRecord>,
     pub closed_invoices: BTreeMap<String, InvoiceRecord>,
     pub open_tasks: BTreeMap<String, Task>,

@@ -184,6 +184,10 @@ pub(crate) fn items(write: &Write) -> Vec<String> {
             tenant_item(&format!("task pointer {}", completed.id)),
         ],
         Write::InsertNote(note) => vec![customer_item(&note.customer_id, &note_sk(&note.id))],
+        Write::PutDocument(document) => vec![customer_item(
+            &document.customer_id,
+            &format!("document {}", document.id),
+        )],
         Write::SaveContact { contact, .. } | Write::DeleteContact { contact } => {
             vec![customer_item(
                 &contact.customer_id,
@@ -362,6 +366,7 @@ pub(crate) fn holds(tenant: &Tenant, write: &Write) -> bool {
             .partition(&note.customer_id)
             .notes
             .contains_key(&note.id),
+        Write::PutDocument(_) => true,
         Write::SaveContact {
             contact,
             expected_version,
@@ -663,6 +668,12 @@ pub(crate) fn apply(tenant: &mut Tenant, write: Write) {
                 .partition_mut(&note.customer_id)
                 .notes
                 .insert(note.id.clone(), *note);
+        }
+        Write::PutDocument(document) => {
+            tenant
+                .partition_mut(&document.customer_id)
+                .documents
+                .insert(document.id.clone(), *document);
         }
         Write::SaveContact { contact, .. } => {
             tenant
