@@ -59,12 +59,18 @@ impl TestStack {
     /// for every test: filter by recipient.
     pub async fn moto_sent(&self) -> Value {
         let base = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");
-        reqwest::get(format!("{base}/moto-api/data.json"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        // moto dumps its state without a lock: while other tests write (S3
+        // objects, emails) the dump can fail; a moment later it succeeds.
+        for _ in 0..10 {
+            let reply = reqwest::get(format!("{base}/moto-api/data.json"))
+                .await
+                .unwrap();
+            if let Ok(data) = reply.json::<Value>().await {
+                return data;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        panic!("moto's data.json did not answer with JSON");
     }
 
     /// Emails moto accepted for `address` (as To or Cc), oldest first.

@@ -714,6 +714,12 @@ pub trait DocumentFiles: Send + Sync {
         document: &Document,
         bytes: Vec<u8>,
     ) -> Result<(), StoreError>;
+    /// The document's bytes (`None` when nothing was uploaded).
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        document: &Document,
+    ) -> Result<Option<Vec<u8>>, StoreError>;
     /// A link that accepts exactly this document's type and size.
     async fn upload_url(
         &self,

@@ -7,7 +7,7 @@ use krilla::geom::{PathBuilder, Point};
 use krilla::metadata::{DateTime, Metadata};
 use krilla::page::PageSettings;
 use krilla::paint::Stroke;
-use krilla::text::TextDirection;
+use krilla::text::KrillaGlyph;
 use krilla::Document;
 
 /// A4 portrait, in points.
@@ -32,6 +32,7 @@ enum Op {
         size: f32,
         weight: Weight,
         text: String,
+        glyphs: Vec<KrillaGlyph>,
     },
     Rule {
         y: f32,
@@ -61,15 +62,16 @@ impl Sheet {
         max_width: f32,
         text: &str,
     ) {
-        let width = fonts.width(weight, size, text);
-        let size = if width > max_width && width > 0.0 {
-            size * max_width / width
+        let (glyphs, width) = fonts.shape(weight, size, text);
+        // Glyph advances scale with the size, so the shaping stands.
+        let (size, width) = if width > max_width && width > 0.0 {
+            (size * max_width / width, max_width)
         } else {
-            size
+            (size, width)
         };
         let x = match align {
             Align::Left => x,
-            Align::Right => x - fonts.width(weight, size, text),
+            Align::Right => x - width,
         };
         self.ops.push(Op::Text {
             x,
@@ -77,6 +79,7 @@ impl Sheet {
             size,
             weight,
             text: text.to_string(),
+            glyphs,
         });
     }
 
@@ -140,13 +143,14 @@ pub fn write(
                     size,
                     weight,
                     text,
-                } => surface.draw_text(
+                    glyphs,
+                } => surface.draw_glyphs(
                     Point::from_xy(*x, *y),
+                    glyphs,
                     fonts.font(*weight),
-                    *size,
                     text,
+                    *size,
                     false,
-                    TextDirection::Auto,
                 ),
                 Op::Rule { y, width } => {
                     let mut path = PathBuilder::new();

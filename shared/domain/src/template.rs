@@ -100,6 +100,9 @@ pub struct Template {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     pub body: String,
+    /// Email only: the customer's uploaded documents go with the email.
+    #[serde(default)]
+    pub attach_documents: bool,
     pub version: u32,
 }
 
@@ -111,6 +114,8 @@ pub struct TemplateDraft {
     #[serde(default)]
     pub subject: Option<String>,
     pub body: String,
+    #[serde(default)]
+    pub attach_documents: bool,
 }
 
 #[cfg(feature = "render")]
@@ -123,6 +128,9 @@ impl TemplateDraft {
                 errors.add(field.clone(), problem.clone());
             }
         }
+        if self.attach_documents && self.channel != Channel::Email {
+            errors.add("attach_documents", "is only used by email templates");
+        }
         let Some(name) = name else {
             return Err(errors);
         };
@@ -132,6 +140,7 @@ impl TemplateDraft {
             channel: self.channel,
             subject: self.subject.map(|s| s.trim().to_string()),
             body: self.body,
+            attach_documents: self.attach_documents,
             version,
         })
     }
@@ -617,6 +626,7 @@ mod tests {
             channel: Channel::Email,
             subject: Some(subject.into()),
             body: body.into(),
+            attach_documents: false,
         }
         .validate("tpl".into(), 1)
         .unwrap()
@@ -684,6 +694,7 @@ mod tests {
             channel: Channel::Sms,
             subject: None,
             body: "{{customer_name}} owes {{account_balance}}: {{{customer_portal_button}}}".into(),
+            attach_documents: false,
         }
         .validate("tpl".into(), 1)
         .unwrap();

@@ -64,6 +64,29 @@ impl DocumentFiles for S3DocumentFiles {
             .map_err(|e| unavailable(aws_sdk_s3::error::DisplayErrorContext(e)))
     }
 
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        document: &Document,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let object = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(Self::key(tenant, document))
+            .send()
+            .await;
+        match object {
+            Ok(object) => {
+                let bytes = object.body.collect().await.map_err(unavailable)?;
+                Ok(Some(bytes.into_bytes().to_vec()))
+            }
+            // Registered but never uploaded.
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_no_such_key()) => Ok(None),
+            Err(error) => Err(unavailable(aws_sdk_s3::error::DisplayErrorContext(error))),
+        }
+    }
+
     async fn upload_url(
         &self,
         tenant: &TenantId,

@@ -53,6 +53,19 @@ impl DocumentFiles for MemoryFiles {
         Ok(())
     }
 
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        document: &Document,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .objects
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&Self::key(tenant, document))
+            .cloned())
+    }
+
     async fn upload_url(
         &self,
         tenant: &TenantId,

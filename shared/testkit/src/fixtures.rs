@@ -321,6 +321,7 @@ impl Fixtures {
                 channel: Channel::Email,
                 subject: Some("Your account".to_string()),
                 body: "Please pay.".to_string(),
+                attach_documents: false,
                 version,
             },
             created_at: self.base,

@@ -393,3 +393,121 @@ async fn uploads_are_checked_then_go_through_presigned_links() {
     );
     assert_eq!(stack.get(&path, &stranger).await.status, 404);
 }
+
+/// Registers and uploads a PDF of `size` bytes; its document id.
+async fn upload(
+    stack: &TestStack,
+    token: &str,
+    customer_id: &str,
+    filename: &str,
+    size: usize,
+) -> String {
+    let mut bytes = b"%PDF-1.7 ".to_vec();
+    bytes.resize(size, b'x');
+    let created = stack
+        .post(
+            &format!("/v1/customers/{customer_id}/documents"),
+            token,
+            &json!({"filename": filename, "content_type": "application/pdf", "size": size}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let put = reqwest::Client::new()
+        .put(created.body["upload_url"].as_str().unwrap())
+        .header("content-type", "application/pdf")
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    created.body["document_id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn attach_documents_sends_the_uploads_and_fails_clearly_over_seven_megabytes() {
+    let stack = TestStack::start().await;
+    let owner = stack.token("owner");
+    stack.set_clock("2026-03-01T07:00:00Z").await;
+    stack
+        .patch(
+            "/v1/settings",
+            &owner,
+            0,
+            &json!({"company_name": "Acme Ltd", "sender_email": "ar@example.com"}),
+        )
+        .await;
+    let template = stack
+        .create(
+            "/v1/templates",
+            &owner,
+            &json!({"name": "With documents", "channel": "email", "subject": "Your documents",
+                "body": "<p>Attached: your contract.</p>", "attach_documents": true}),
+        )
+        .await;
+    let sms = stack
+        .post(
+            "/v1/templates",
+            &owner,
+            &json!({"name": "No", "channel": "sms", "body": "x", "attach_documents": true}),
+        )
+        .await;
+    assert_eq!(sms.status, 422);
+    let cadence = stack
+        .create(
+            "/v1/cadences",
+            &owner,
+            &json!({"name": "Docs", "run_at": "08:00", "steps": [
+            {"trigger": "account_age", "days": 0, "action": "email", "template_id": template}]}),
+        )
+        .await;
+    let mut addresses = Vec::new();
+    for (number, size) in [("AD-1", 2_000), ("AD-2", 7 * 1024 * 1024 + 10)] {
+        let customer_id = stack
+            .create(
+                "/v1/customers",
+                &owner,
+                &json!({"number": number, "name": format!("Customer {number}"), "currency": "EUR"}),
+            )
+            .await;
+        let email = format!(
+            "{}-{}@example.com",
+            number.to_lowercase(),
+            ulid::Ulid::new().to_string().to_lowercase()
+        );
+        stack
+            .create(
+                &format!("/v1/customers/{customer_id}/contacts"),
+                &owner,
+                &json!({"name": "Pat", "email": email}),
+            )
+            .await;
+        stack
+            .create("/v1/invoices", &owner, &json!({"customer_id": customer_id, "number": format!("{number}-INV"), "currency": "EUR",
+                                                   "issue_date": "2026-03-01", "due_date": "2026-03-31", "total": "10.00"}))
+            .await;
+        upload(&stack, &owner, &customer_id, "contract.pdf", size).await;
+        stack.enrol(&owner, &customer_id, &cadence).await;
+        addresses.push((customer_id, email));
+    }
+    stack
+        .tick(chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 3, 1, 8, 0, 0).unwrap())
+        .await;
+
+    let emails = stack.emails_to(&addresses[0].1).await;
+    assert_eq!(emails.len(), 1, "{emails:?}");
+    let attachments = emails[0]["attachments"].as_array().unwrap();
+    assert_eq!(attachments.len(), 1);
+    assert_eq!(attachments[0]["filename"], "contract.pdf");
+    assert_eq!(attachments[0]["content_type"], "application/pdf");
+
+    assert!(
+        stack.emails_to(&addresses[1].1).await.is_empty(),
+        "too large: not sent"
+    );
+    let history = stack.history(&owner, &addresses[1].0).await;
+    let failed = history
+        .iter()
+        .find(|h| h["type"] == "chase_failed")
+        .unwrap_or_else(|| panic!("{history:?}"));
+    assert_eq!(failed["detail"]["reason"], "attachments_too_large");
+}

@@ -1,4 +1,4 @@
-//! `/v1/templates`: email and SMS templates, checked when saved (an unknown
+//! `/v1/templates`: email, SMS and letter templates, checked when saved (an unknown
 //! variable is a 422 naming `subject` or `body`), and their preview rendered
 //! for one customer with the data a chase would use.
 
@@ -20,6 +20,7 @@ pub fn view(record: &TemplateRecord) -> Value {
         "channel": template.channel,
         "subject": template.subject,
         "body": template.body,
+        "attach_documents": template.attach_documents,
         "version": template.version,
         "created_at": record.created_at,
         "updated_at": record.updated_at,
@@ -50,12 +51,14 @@ fn parse(body: &Map<String, Value>, base: Option<&Template>) -> Result<TemplateD
             channel: template.channel,
             subject: template.subject.clone(),
             body: template.body.clone(),
+            attach_documents: template.attach_documents,
         },
         None => TemplateDraft {
             name: String::new(),
             channel: Channel::Email,
             subject: None,
             body: String::new(),
+            attach_documents: false,
         },
     };
     for (field, value) in body {
@@ -66,6 +69,8 @@ fn parse(body: &Map<String, Value>, base: Option<&Template>) -> Result<TemplateD
             ("subject", Value::Null) => draft.subject = None,
             ("subject", Value::String(subject)) => draft.subject = Some(subject.clone()),
             ("subject", _) => errors.add(field, "must be a string or null"),
+            ("attach_documents", Value::Bool(attach)) => draft.attach_documents = *attach,
+            ("attach_documents", _) => errors.add(field, "must be true or false"),
             ("channel", value) => match value.as_str().and_then(channel) {
                 Some(c) if base.is_some_and(|t| t.channel != c) => errors.add(
                     field,

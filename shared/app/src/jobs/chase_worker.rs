@@ -291,6 +291,47 @@ impl ChaseWorker {
         }
     }
 
+    /// The customer's uploaded documents, newest first, as attachments (a
+    /// registered upload whose file never arrived is left out). Stops
+    /// reading once they are over the size limit: the send fails anyway.
+    async fn uploaded_documents(
+        &self,
+        job: &Job,
+        customer_id: &str,
+    ) -> Result<Vec<Attachment>, StoreError> {
+        let mut attachments = Vec::new();
+        let mut total = 0u64;
+        let mut cursor = None;
+        loop {
+            let page = self
+                .context
+                .store
+                .documents(
+                    &job.tenant,
+                    customer_id,
+                    crate::ports::PageRequest { limit: 200, cursor },
+                )
+                .await?;
+            for document in page.items.iter().filter(|d| d.kind == DocumentKind::Upload) {
+                if total > MAX_ATTACHMENT_BYTES as u64 {
+                    break;
+                }
+                if let Some(bytes) = self.files.get(&job.tenant, document).await? {
+                    total += bytes.len() as u64;
+                    attachments.push(Attachment {
+                        filename: document.filename.clone(),
+                        content_type: document.content_type.clone(),
+                        bytes,
+                    });
+                }
+            }
+            match page.next_cursor {
+                Some(next) if total <= MAX_ATTACHMENT_BYTES as u64 => cursor = Some(next),
+                _ => return Ok(attachments),
+            }
+        }
+    }
+
     /// A letter: the letter template's text and the statement as one PDF,
     /// kept in the documents bucket under an id that comes from the chase
     /// (a redelivery writes the same object again), handed to the print
@@ -488,15 +529,13 @@ impl ChaseWorker {
                 .filter(|c| !c.email_bouncing)
                 .filter_map(|c| c.email.clone())
                 .collect();
-            self.advance(job, ChaseStatus::Claimed, ChaseStatus::Sending, None)
-                .await?;
             let subject = rendered.subject.unwrap_or_else(|| {
                 format!(
                     "Your account with {}",
                     ctx.settings.company_name.clone().unwrap_or_default()
                 )
             });
-            let attachments = if step.attach_invoices {
+            let mut attachments = if step.attach_invoices {
                 match statement_attachment(customer, &ctx.settings, day) {
                     Ok(attachment) => vec![attachment],
                     Err(error) => {
@@ -514,6 +553,23 @@ impl ChaseWorker {
             } else {
                 Vec::new()
             };
+            if template.attach_documents {
+                let uploads = self.uploaded_documents(job, &customer.id).await?;
+                attachments.extend(uploads);
+            }
+            let total: usize = attachments.iter().map(|a| a.bytes.len()).sum();
+            if total > MAX_ATTACHMENT_BYTES {
+                return self
+                    .fail(
+                        job,
+                        ChaseStatus::Claimed,
+                        "attachments_too_large",
+                        Failure::Unsendable(
+                            "the attachments are over 7 MB together; remove documents or turn off attach_documents",
+                        ),
+                    )
+                    .await;
+            }
             let email = Email {
                 from: self.sender(&ctx.settings),
                 to,
@@ -527,6 +583,9 @@ impl ChaseWorker {
                     ("chase".into(), format!("{}-{}", run.cycle, run.position)),
                 ],
             };
+            // Everything is ready: from here on a crash may leave it sent.
+            self.advance(job, ChaseStatus::Claimed, ChaseStatus::Sending, None)
+                .await?;
             self.mailer.send_email(&email).await
         } else {
             let Some(phone) = to
@@ -993,6 +1052,10 @@ fn run_history(
     }
     history
 }
+
+/// Everything attached to one email, at most: SES takes 10 MB per message
+/// and base64 makes attachments a third larger.
+pub const MAX_ATTACHMENT_BYTES: usize = 7 * 1024 * 1024;
 
 /// The letter's document id, the same for every delivery of one chase: a
 /// ULID of the scheduled instant with randomness from the chase's identity.

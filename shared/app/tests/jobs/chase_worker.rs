@@ -682,7 +682,18 @@ async fn calls_escalations_and_letters_become_tasks_and_records_without_sending(
     assert!(world.open_tasks(&letter.id).await.is_empty());
     let letters = world.history_of(&letter.id, HistoryType::ChaseLetter).await;
     assert_eq!(letters.len(), 1);
-    assert_eq!(letters[0].detail["fulfilment"], "pending");
+    assert_eq!(letters[0].detail["fulfilment"], "recorded_for_print");
+    // The letter's PDF is in the documents bucket under the linked id.
+    let document_id = letters[0].detail["document_id"].as_str().unwrap();
+    let pdf = world.files.object(&world.tenant, document_id).unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    // A redelivery writes the same document again, not a second one.
+    assert!(world
+        .worker()
+        .handle(vec![record("m-letter", 2, &bodies[2])])
+        .await
+        .is_empty());
+    assert_eq!(world.files.count(), 1);
     for body in &bodies {
         assert_eq!(
             world.chase(&message(body)).await.map(|c| c.status),
