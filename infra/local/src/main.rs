@@ -63,13 +63,16 @@ async fn serve(args: &[String], secret: &str) -> anyhow::Result<()> {
         .transpose()?
         .unwrap_or(3000);
     let prefix = option(args, "--prefix")?.unwrap_or_else(|| "chaser".into());
+    // Bound first, so a port in use stops the runner before it touches anything.
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| format!("port {port} is in use (another runner?)"))?;
     let stack = Arc::new(LocalStack::create(&prefix, secret).await.context(
         "creating the local resources; are DynamoDB Local and moto running (see infra/run)?",
     )?);
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let api_url = format!("http://{}", listener.local_addr()?);
-    write_stack_env(&api_url, &stack, secret)?;
     let owner_token = token::issue(secret, &LocalClaims::new("demo", "demo-owner", "owner", 24))?;
+    write_stack_env(&api_url, &stack, secret, &owner_token)?;
     println!("API:          {api_url}");
     println!("Owner token:  {owner_token}");
     println!("Try:          curl -H \"Authorization: Bearer $TOKEN\" {api_url}/v1/settings");
@@ -79,20 +82,47 @@ async fn serve(args: &[String], secret: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Where other tools find the running stack.
-fn write_stack_env(api_url: &str, stack: &LocalStack, secret: &str) -> anyhow::Result<()> {
+/// Where other tools find the running stack: everything an AWS CLI, SDK or
+/// script needs to reach it (`set -a; . .local/stack.env; set +a`).
+fn write_stack_env(
+    api_url: &str,
+    stack: &LocalStack,
+    secret: &str,
+    owner_token: &str,
+) -> anyhow::Result<()> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.local");
     std::fs::create_dir_all(&root)?;
-    let endpoint = |name: &str| std::env::var(name).unwrap_or_default();
-    let contents = format!(
-        "API_URL={api_url}\nAWS_ENDPOINT_URL_DYNAMODB={}\nAWS_ENDPOINT_URL={}\nTABLE_NAME={}\nCHASE_QUEUE_URL={}\nCHASE_DLQ_URL={}\nSENDER_DOMAIN={}\nLOCAL_JWT_SECRET={secret}\n",
-        endpoint("AWS_ENDPOINT_URL_DYNAMODB"),
-        endpoint("AWS_ENDPOINT_URL"),
-        stack.resources.table_name,
-        stack.resources.chase_queue_url,
-        stack.resources.dead_letter_queue_url,
-        stack.resources.sender_domain,
-    );
+    let env = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
+    let lines = [
+        ("API_URL", api_url.to_string()),
+        ("OWNER_TOKEN", owner_token.to_string()),
+        (
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            env("AWS_ENDPOINT_URL_DYNAMODB", ""),
+        ),
+        ("AWS_ENDPOINT_URL", env("AWS_ENDPOINT_URL", "")),
+        ("AWS_REGION", env("AWS_REGION", "us-east-1")),
+        ("AWS_DEFAULT_REGION", env("AWS_DEFAULT_REGION", "us-east-1")),
+        // The emulators accept any credentials; these are not secrets.
+        ("AWS_ACCESS_KEY_ID", env("AWS_ACCESS_KEY_ID", "local")),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            env("AWS_SECRET_ACCESS_KEY", "local"),
+        ),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
+        ("TABLE_NAME", stack.resources.table_name.clone()),
+        ("CHASE_QUEUE_URL", stack.resources.chase_queue_url.clone()),
+        (
+            "CHASE_DLQ_URL",
+            stack.resources.dead_letter_queue_url.clone(),
+        ),
+        ("SENDER_DOMAIN", stack.resources.sender_domain.clone()),
+        ("LOCAL_JWT_SECRET", secret.to_string()),
+    ];
+    let contents: String = lines
+        .iter()
+        .map(|(name, value)| format!("{name}={value}\n"))
+        .collect();
     std::fs::write(root.join("stack.env"), contents)?;
     Ok(())
 }

@@ -25,6 +25,7 @@ pub fn router(stack: Arc<LocalStack>) -> Router {
     Router::new()
         .route("/_local/clock", post(set_clock))
         .route("/_local/tick", post(tick))
+        .route("/_local/outbox", get(outbox))
         .route(
             "/_local/requests",
             get(request_counts).delete(reset_request_counts),
@@ -58,8 +59,17 @@ async fn set_clock(State(stack): State<Arc<LocalStack>>, body: axum::body::Bytes
         );
     };
     stack.clock.set(body.now);
-    Json(json!({"now": app::ports::Clock::now(stack.clock.as_ref()), "fixed": body.now.is_some()}))
-        .into_response()
+    let note = if body.now.is_some() {
+        "the clock stays fixed at this instant (ticks move it) until {\"now\": null}"
+    } else {
+        "the clock follows real time"
+    };
+    Json(json!({
+        "now": app::ports::Clock::now(stack.clock.as_ref()),
+        "fixed": body.now.is_some(),
+        "note": note,
+    }))
+    .into_response()
 }
 
 #[derive(Deserialize)]
@@ -84,6 +94,35 @@ async fn tick(State(stack): State<Arc<LocalStack>>, body: axum::body::Bytes) -> 
                 "tick_failed",
                 &e.to_string(),
             )
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct OutboxQuery {
+    /// Only messages to this address or phone number.
+    to: Option<String>,
+    /// `text` for a terminal; JSON otherwise.
+    format: Option<String>,
+}
+
+async fn outbox(
+    State(stack): State<Arc<LocalStack>>,
+    axum::extract::Query(query): axum::extract::Query<OutboxQuery>,
+) -> Response {
+    let moto_url = stack.moto_url.as_deref();
+    match crate::outbox::read(moto_url, &stack.send_log, query.to.as_deref()).await {
+        Ok(messages) if query.format.as_deref() == Some("text") => {
+            crate::outbox::as_text(&messages).into_response()
+        }
+        Ok(messages) => Json(json!({
+            "items": messages,
+            "moto_data": moto_url.map(|url| format!("{url}/moto-api/data.json")),
+        }))
+        .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "outbox failed");
+            error(StatusCode::BAD_GATEWAY, "outbox_failed", &e.to_string())
         }
     }
 }
