@@ -144,17 +144,33 @@ async fn reset_request_counts(State(stack): State<Arc<LocalStack>>) -> Response 
 
 async fn api_gateway(State(stack): State<Arc<LocalStack>>, request: Request) -> Response {
     let path = request.uri().path().to_string();
-    let Some(proxy) = path.strip_prefix("/v1/") else {
-        return error(StatusCode::NOT_FOUND, "not_found", "no such route");
+    // The documentation routes have no authorizer in template.yaml either.
+    let route = if let Some((method, doc_path)) = api::docs::DOC_ROUTES
+        .iter()
+        .find(|(method, doc_path)| *doc_path == path && request.method().as_str() == *method)
+    {
+        GatewayRoute {
+            key: format!("{method} {doc_path}"),
+            proxy: None,
+            claims: None,
+        }
+    } else {
+        let Some(proxy) = path.strip_prefix("/v1/") else {
+            return error(StatusCode::NOT_FOUND, "not_found", "no such route");
+        };
+        let Some(claims) = bearer_claims(&stack, request.headers()) else {
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "missing or invalid bearer token",
+            );
+        };
+        GatewayRoute {
+            key: ROUTE_KEY.to_string(),
+            proxy: Some(proxy.to_string()),
+            claims: Some(claims),
+        }
     };
-    let Some(claims) = bearer_claims(&stack, request.headers()) else {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "missing or invalid bearer token",
-        );
-    };
-    let proxy = proxy.to_string();
     let (parts, body) = request.into_parts();
     let Ok(body) = to_bytes(body, GATEWAY_BODY_LIMIT).await else {
         return error(
@@ -163,7 +179,7 @@ async fn api_gateway(State(stack): State<Arc<LocalStack>>, request: Request) -> 
             "request body is too large",
         );
     };
-    let event = gateway_event(&parts, &path, &proxy, &body, claims);
+    let event = gateway_event(&parts, &path, &route, &body);
     let lambda_request = match serde_json::from_value::<lambda_http::request::LambdaRequest>(event)
     {
         Ok(request) => lambda_http::Request::from(request),
@@ -193,13 +209,21 @@ fn bearer_claims(stack: &LocalStack, headers: &HeaderMap) -> Option<HashMap<Stri
     crate::token::verify(&stack.jwt_secret, token.trim())
 }
 
+/// The API Gateway route a request matched.
+struct GatewayRoute {
+    key: String,
+    /// `{proxy+}` of `/v1/{proxy+}`.
+    proxy: Option<String>,
+    /// The verified token's claims; `None` on routes without the authorizer.
+    claims: Option<HashMap<String, String>>,
+}
+
 /// An API Gateway HTTP API (payload 2.0) event for this request.
 fn gateway_event(
     parts: &axum::http::request::Parts,
     path: &str,
-    proxy: &str,
+    route: &GatewayRoute,
     body: &[u8],
-    claims: HashMap<String, String>,
 ) -> Value {
     let mut headers = Map::new();
     let mut cookies = Vec::new();
@@ -241,15 +265,13 @@ fn gateway_event(
         .unwrap_or("");
     let mut event = json!({
         "version": "2.0",
-        "routeKey": ROUTE_KEY,
+        "routeKey": route.key,
         "rawPath": path,
         "rawQueryString": query,
         "headers": headers,
-        "pathParameters": {"proxy": proxy},
         "requestContext": {
             "accountId": "000000000000",
             "apiId": "local",
-            "authorizer": {"jwt": {"claims": claims, "scopes": null}},
             "domainName": "127.0.0.1",
             "domainPrefix": "local",
             "http": {
@@ -260,13 +282,19 @@ fn gateway_event(
                 "userAgent": user_agent,
             },
             "requestId": ulid::Ulid::new().to_string(),
-            "routeKey": ROUTE_KEY,
+            "routeKey": route.key,
             "stage": "$default",
             "time": now.format("%d/%b/%Y:%H:%M:%S %z").to_string(),
             "timeEpoch": now.timestamp_millis(),
         },
         "isBase64Encoded": is_base64,
     });
+    if let Some(proxy) = &route.proxy {
+        event["pathParameters"] = json!({"proxy": proxy});
+    }
+    if let Some(claims) = &route.claims {
+        event["requestContext"]["authorizer"] = json!({"jwt": {"claims": claims, "scopes": null}});
+    }
     if !cookies.is_empty() {
         event["cookies"] = Value::Array(cookies);
     }

@@ -3,6 +3,7 @@
 // Helpers outside #[test] functions unwrap too: a failed step should stop the test where it failed.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod api_docs;
 mod cadences;
 mod chasing_cost;
 mod chasing_pipeline;
