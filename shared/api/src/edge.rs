@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
 
-/// DESIGN §4: larger bodies are refused with 413 before parsing.
+/// docs/api.md (Conventions): larger bodies are refused with 413 before parsing.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// What the edge established, for the handler's [`crate::extract::Ctx`].

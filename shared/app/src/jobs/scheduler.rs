@@ -214,7 +214,7 @@ impl Scheduler {
 
     /// The promise's hold is over: kept promises were recorded with the
     /// payment that kept them; a broken one gets its history and a task,
-    /// and chasing resumes (DESIGN §5).
+    /// and chasing resumes (docs/chasing.md).
     fn resolve_promise(
         &self,
         stored: &StoredCustomer,

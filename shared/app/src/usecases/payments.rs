@@ -51,7 +51,7 @@ pub struct Dated<T> {
     pub today: NaiveDate,
 }
 
-/// Records a payment (API.md `POST /v1/payments`) of `customer` (as read
+/// Records a payment (docs/api.md: `POST /v1/payments`) of `customer` (as read
 /// to parse the payment in its currency): the requested applications, then
 /// (when the customer settles automatically) the rest and the customer's
 /// credit, oldest due first.
