@@ -85,6 +85,14 @@ pub async fn create(
         })
         .collect();
     let settings = context.settings(&caller.tenant).await?;
+    // Money not yet received must not settle invoices or stop chasing; a
+    // promise to pay is how money announced for later is recorded.
+    if date > now.with_timezone(&settings.time_zone).date_naive() {
+        return Err(AppError::invalid_field(
+            "date",
+            "must not be after today in the tenant's time zone (record a payment when it arrives)",
+        ));
+    }
     let credit_before = customer.customer.balance.credit;
     let pool = credit_after(credit_before, amount.amount - applied, "amount")?;
     if customer
