@@ -5,6 +5,7 @@
 //! source mapping would.
 
 pub mod clock;
+pub mod demo;
 pub mod outbox;
 pub mod policies;
 pub mod requests;

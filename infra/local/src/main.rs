@@ -10,6 +10,7 @@ const USAGE: &str = "usage:
   local serve [--port 3000] [--prefix chaser]
   local token [--tenant demo] [--sub demo-owner] [--role owner] [--hours 24]
   local check-policies DIR   (DIR: the AWS actions the test suite recorded)
+  local demo [--days 7] [--preview-days 14]   (needs API_URL of a running runner)
 
 LOCAL_JWT_SECRET overrides the development signing secret.";
 
@@ -33,6 +34,7 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", token::issue(&secret, &claims)?);
             Ok(())
         }
+        Some("demo") => demo(&args[1..], &secret).await,
         Some("check-policies") => {
             let Some(dir) = args.get(1) else {
                 bail!("check-policies needs the directory of recorded actions\n{USAGE}");
@@ -75,10 +77,131 @@ async fn serve(args: &[String], secret: &str) -> anyhow::Result<()> {
     write_stack_env(&api_url, &stack, secret, &owner_token)?;
     println!("API:          {api_url}");
     println!("Owner token:  {owner_token}");
-    println!("Try:          curl -H \"Authorization: Bearer $TOKEN\" {api_url}/v1/settings");
+    println!("Try:          set -a; . .local/stack.env; set +a");
+    println!("              curl -H \"Authorization: Bearer $OWNER_TOKEN\" $API_URL/v1/settings");
+    println!("Reference:    {api_url}/docs   Sent messages: {api_url}/_local/outbox?format=text");
     println!("Endpoints:    .local/stack.env   (Ctrl-C stops everything)");
     std::io::stdout().flush()?;
     local_stack::server::serve(stack, listener).await?;
+    Ok(())
+}
+
+/// Seeds a new tenant with a realistic book through the running runner's API,
+/// shows what will be chased, then plays the next days and shows the outbox.
+async fn demo(args: &[String], secret: &str) -> anyhow::Result<()> {
+    use local_stack::demo;
+    let days: i64 = option(args, "--days")?
+        .map(|d| d.parse())
+        .transpose()?
+        .unwrap_or(7);
+    let preview_days: u32 = option(args, "--preview-days")?
+        .map(|d| d.parse())
+        .transpose()?
+        .unwrap_or(14);
+    let api_url = std::env::var("API_URL").context(
+        "API_URL is not set: start infra/run, then use infra/demo (it reads .local/stack.env)",
+    )?;
+    let sender_domain = std::env::var("SENDER_DOMAIN").unwrap_or_else(|_| "example.com".into());
+    let tenant = format!("demo-{}", ulid::Ulid::new().to_string().to_lowercase());
+    let token = token::issue(
+        secret,
+        &LocalClaims::new(&tenant, "demo-owner", "owner", 24),
+    )?;
+    let http = reqwest::Client::new();
+    let started = std::time::Instant::now();
+    // The book is dated from today; the clock stays there until the ticks move it.
+    let today = chrono::Utc::now().date_naive();
+    let morning = today
+        .and_hms_opt(6, 0, 0)
+        .context("06:00 exists")?
+        .and_utc();
+    http.post(format!("{api_url}/_local/clock"))
+        .json(&serde_json::json!({"now": morning}))
+        .send()
+        .await?
+        .error_for_status()?;
+    eprintln!("demo: seeding tenant {tenant} through {api_url} ...");
+    let mut book = demo::seed(&api_url, &token, &tenant, &sender_domain, today).await?;
+    demo::upcoming(&api_url, &token, &mut book, preview_days).await?;
+    println!(
+        "Tenant {tenant}: {} customers, {} invoices ({} paid, {} on payment plans, {} disputed, {} voided), \
+         one cadence every customer is enrolled on; seeded in {:.1} s.",
+        book.customers.len(),
+        book.invoices,
+        book.paid,
+        book.plans,
+        book.disputed,
+        book.voided,
+        started.elapsed().as_secs_f64()
+    );
+    println!("Owner token:  {token}");
+    println!("\nWhat will be chased in the next {preview_days} days (clock: {morning}):");
+    print!("{}", demo::upcoming_text(&book));
+    if days <= 0 {
+        return Ok(());
+    }
+    let until = morning + chrono::Duration::days(days);
+    let mut instants: Vec<_> = book
+        .upcoming
+        .iter()
+        .map(|(at, ..)| *at)
+        .filter(|at| *at <= until)
+        .collect();
+    instants.dedup();
+    println!(
+        "\nPlaying the next {days} days: {} scheduler runs ...",
+        instants.len()
+    );
+    for at in &instants {
+        let report: serde_json::Value = http
+            .post(format!("{api_url}/_local/tick"))
+            .json(&serde_json::json!({"at": at}))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        println!("  tick {at}: {} chase messages handled", report["records"]);
+    }
+    let outbox: serde_json::Value = http
+        .get(format!("{api_url}/_local/outbox"))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let ours: Vec<&serde_json::Value> = outbox["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| {
+            let sent_at =
+                serde_json::from_value::<chrono::DateTime<chrono::Utc>>(m["sent_at"].clone());
+            let to_demo = m["to"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|to| to.as_str())
+                .any(|to| to.ends_with(&book.email_domain) || to.starts_with("+44770090"));
+            sent_at.is_ok_and(|at| at >= morning) && to_demo
+        })
+        .collect();
+    println!("\nSent ({} messages, newest first; all of them: curl -s \"{api_url}/_local/outbox?format=text\"):", ours.len());
+    for message in ours.iter().take(12) {
+        println!(
+            "  {}  {:<5} to {}  {}",
+            message["sent_at"].as_str().unwrap_or(""),
+            message["channel"].as_str().unwrap_or(""),
+            message["to"][0].as_str().unwrap_or(""),
+            message["subject"]
+                .as_str()
+                .or(message["text"].as_str())
+                .unwrap_or("")
+        );
+    }
+    println!("\nExplore: TOKEN={token}");
+    println!("  curl -s -H \"Authorization: Bearer $TOKEN\" \"{api_url}/v1/customers?sort=overdue&limit=5\"");
+    println!("  curl -s -H \"Authorization: Bearer $TOKEN\" \"{api_url}/v1/tasks?assignee=all\"");
     Ok(())
 }
 

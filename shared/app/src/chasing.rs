@@ -258,6 +258,18 @@ mod tests {
         .unwrap()
     }
 
+    /// A customer with an overdue invoice whose cycle has started (as
+    /// creating the invoice would have done).
+    fn observed_customer() -> Customer {
+        let mut customer = customer();
+        customer.open_invoices = vec![invoice("A", "2026-05-01", CollectionStatus::Normal)];
+        let today = date("2026-06-15");
+        customer
+            .cycle
+            .observe(&ChasedBalance::of(&customer.open_invoices, customer.currency, today).items);
+        customer
+    }
+
     fn invoice(number: &str, due: &str, status: CollectionStatus) -> domain::invoice::Invoice {
         NewInvoice {
             customer_id: "01CUSTOMER".into(),
@@ -339,12 +351,7 @@ mod tests {
 
     #[test]
     fn enrolment_copies_the_timing_and_migration_keeps_the_cycle_only_when_chasing_is_unchanged() {
-        let mut customer = customer();
-        customer.open_invoices = vec![invoice("A", "2026-05-01", CollectionStatus::Normal)];
-        let today = date("2026-06-15");
-        customer
-            .cycle
-            .observe(&ChasedBalance::of(&customer.open_invoices, customer.currency, today).items);
+        let mut customer = observed_customer();
         let now = utc("2026-06-15T12:00:00Z");
         let v1 = cadence(&[1, 30], "09:00");
         enrol(&mut customer, &v1, Tz::UTC, now);
@@ -386,12 +393,7 @@ mod tests {
 
     #[test]
     fn a_first_enrolment_chases_in_cycle_one() {
-        let mut customer = customer();
-        customer.open_invoices = vec![invoice("A", "2026-05-01", CollectionStatus::Normal)];
-        let today = date("2026-06-15");
-        customer
-            .cycle
-            .observe(&ChasedBalance::of(&customer.open_invoices, customer.currency, today).items);
+        let mut customer = observed_customer();
         enrol(
             &mut customer,
             &cadence(&[1], "09:00"),

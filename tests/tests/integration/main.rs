@@ -11,6 +11,7 @@ mod contact_roles_and_idempotency;
 mod contacts;
 mod customers;
 mod delivery_feedback;
+mod demo;
 mod enrolment;
 mod event_fixtures;
 mod hardening;
