@@ -25,4 +25,5 @@ mod run_script;
 mod settings;
 mod store_conformance;
 mod tasks;
+mod template_alarms;
 mod templates;
