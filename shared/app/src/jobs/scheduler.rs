@@ -111,6 +111,7 @@ impl Scheduler {
             }
         }
         tracing::info!(at = %at, due = report.due_customers, enqueued = report.enqueued, skipped = report.skipped, "scheduler tick");
+        crate::metrics::tick(report.due_customers, self.context.clock.now() - at);
         Ok(report)
     }
 
