@@ -8,6 +8,18 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
+# port_in_use PORT: something already listens on 127.0.0.1:PORT (or on every
+# address). SO_REUSEADDR as servers set it, so a closed socket lingering in
+# TIME_WAIT does not count.
+port_in_use() {
+  ! python3 -c '
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+' "$1" 2>/dev/null
+}
+
 wait_for_http() { # url name log
   for _ in $(seq 1 150); do
     if curl -s -o /dev/null "$1"; then return 0; fi

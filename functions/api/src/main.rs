@@ -3,6 +3,7 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     let started = runtime::start().await?;
+    let metrics = runtime::metrics::emf()?;
     let router = api::router(api::ApiState {
         context: store::context(&started),
         files: std::sync::Arc::new(messaging::s3::S3DocumentFiles::new(
@@ -11,6 +12,11 @@ async fn main() -> Result<(), lambda_http::Error> {
             started.config.documents_bucket()?,
         )),
         request_deadline: started.config.request_deadline,
-    });
+    })
+    // One EMF line per request, after its response is built.
+    .layer(tower::util::MapResponseLayer::new(move |response| {
+        runtime::metrics::flush(metrics);
+        response
+    }));
     lambda_http::run(router).await
 }

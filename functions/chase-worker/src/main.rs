@@ -2,6 +2,7 @@
 //! its own; only failed records are reported back for redelivery.
 
 use app::jobs::chase_worker::ChaseWorker;
+use app::metrics::{MeteredMailer, MeteredSms};
 use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use std::sync::Arc;
@@ -9,14 +10,19 @@ use std::sync::Arc;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let started = runtime::start().await?;
+    let metrics = runtime::metrics::emf()?;
     let worker = ChaseWorker {
         context: store::context(&started),
-        mailer: Arc::new(messaging::ses::SesMailer::new(
+        // Metered: sends and provider errors by channel (app::metrics).
+        mailer: Arc::new(MeteredMailer(Arc::new(messaging::ses::SesMailer::new(
             &started.sdk,
             &started.options,
             started.config.ses_configuration_set.clone(),
-        )),
-        sms: Arc::new(messaging::sns::SnsSms::new(&started.sdk, &started.options)),
+        )))),
+        sms: Arc::new(MeteredSms(Arc::new(messaging::sns::SnsSms::new(
+            &started.sdk,
+            &started.options,
+        )))),
         files: Arc::new(messaging::s3::S3DocumentFiles::new(
             &started.sdk,
             &started.options,
@@ -29,6 +35,7 @@ async fn main() -> Result<(), Error> {
         let failed = worker
             .handle(messaging::sqs_events::records(event.payload))
             .await;
+        runtime::metrics::flush(metrics);
         Ok::<_, Error>(messaging::sqs_events::batch_response(failed))
     }))
     .await

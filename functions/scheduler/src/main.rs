@@ -9,6 +9,7 @@ use std::sync::Arc;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let started = runtime::start().await?;
+    let metrics = runtime::metrics::emf()?;
     let scheduler = Scheduler {
         context: store::context(&started),
         queue: Arc::new(messaging::sqs::SqsChaseQueue::new(
@@ -26,7 +27,9 @@ async fn main() -> Result<(), Error> {
                 .payload
                 .time
                 .ok_or("the scheduled event has no time")?;
-            Ok::<_, Error>(scheduler.tick(at).await?)
+            let report = scheduler.tick(at).await;
+            runtime::metrics::flush(metrics);
+            Ok::<_, Error>(report?)
         },
     ))
     .await

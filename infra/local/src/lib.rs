@@ -5,6 +5,8 @@
 //! source mapping would.
 
 pub mod clock;
+pub mod demo;
+pub mod outbox;
 pub mod policies;
 pub mod requests;
 pub mod resources;
@@ -76,6 +78,10 @@ pub struct LocalStack {
     pub clock: Arc<SettableClock>,
     pub jwt_secret: String,
     pub resources: Resources,
+    /// When the chase worker sent each message (moto keeps no times).
+    pub send_log: Arc<outbox::SendLog>,
+    /// moto's base URL, where `/_local/outbox` reads what was sent.
+    pub moto_url: Option<String>,
 }
 
 impl LocalStack {
@@ -95,6 +101,7 @@ impl LocalStack {
         let clients = Clients::new(&sdk);
         let resources = resources::create(&clients, &stack, prefix).await?;
         let clock = Arc::new(SettableClock::default());
+        let send_log = Arc::new(outbox::SendLog::default());
         let timeouts = options.aws_timeouts.unwrap_or_default();
         let app_config = AppConfig {
             sender_domain: Some(resources.sender_domain.clone()),
@@ -158,8 +165,16 @@ impl LocalStack {
         let chase_worker = Function {
             job: ChaseWorker {
                 context: context.clone(),
-                mailer: Arc::new(messaging::ses::SesMailer::new(&sdk, &client_options, None)),
-                sms: Arc::new(messaging::sns::SnsSms::new(&sdk, &client_options)),
+                mailer: Arc::new(outbox::LoggedMailer {
+                    inner: Arc::new(messaging::ses::SesMailer::new(&sdk, &client_options, None)),
+                    clock: clock.clone(),
+                    log: send_log.clone(),
+                }),
+                sms: Arc::new(outbox::LoggedSms {
+                    inner: Arc::new(messaging::sns::SnsSms::new(&sdk, &client_options)),
+                    clock: clock.clone(),
+                    log: send_log.clone(),
+                }),
                 files: documents(&client_options),
                 printer: Arc::new(app::ports::RecordedForPrint),
             },
@@ -186,6 +201,8 @@ impl LocalStack {
             clock,
             jwt_secret: jwt_secret.to_string(),
             resources,
+            send_log,
+            moto_url: std::env::var("AWS_ENDPOINT_URL").ok(),
         })
     }
 

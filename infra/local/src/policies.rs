@@ -207,7 +207,7 @@ mod tests {
         );
         for function in &functions {
             assert!(!function.actions.is_empty(), "{}", function.binary);
-            // DESIGN §9: every AWS call ends before the function does.
+            // docs/architecture.md (Timeouts): every AWS call ends before the function does.
             let millis = |name: &str| -> i64 {
                 function
                     .environment

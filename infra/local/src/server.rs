@@ -25,6 +25,7 @@ pub fn router(stack: Arc<LocalStack>) -> Router {
     Router::new()
         .route("/_local/clock", post(set_clock))
         .route("/_local/tick", post(tick))
+        .route("/_local/outbox", get(outbox))
         .route(
             "/_local/requests",
             get(request_counts).delete(reset_request_counts),
@@ -58,8 +59,17 @@ async fn set_clock(State(stack): State<Arc<LocalStack>>, body: axum::body::Bytes
         );
     };
     stack.clock.set(body.now);
-    Json(json!({"now": app::ports::Clock::now(stack.clock.as_ref()), "fixed": body.now.is_some()}))
-        .into_response()
+    let note = if body.now.is_some() {
+        "the clock stays fixed at this instant (ticks move it) until {\"now\": null}"
+    } else {
+        "the clock follows real time"
+    };
+    Json(json!({
+        "now": app::ports::Clock::now(stack.clock.as_ref()),
+        "fixed": body.now.is_some(),
+        "note": note,
+    }))
+    .into_response()
 }
 
 #[derive(Deserialize)]
@@ -88,6 +98,35 @@ async fn tick(State(stack): State<Arc<LocalStack>>, body: axum::body::Bytes) -> 
     }
 }
 
+#[derive(Deserialize)]
+struct OutboxQuery {
+    /// Only messages to this address or phone number.
+    to: Option<String>,
+    /// `text` for a terminal; JSON otherwise.
+    format: Option<String>,
+}
+
+async fn outbox(
+    State(stack): State<Arc<LocalStack>>,
+    axum::extract::Query(query): axum::extract::Query<OutboxQuery>,
+) -> Response {
+    let moto_url = stack.moto_url.as_deref();
+    match crate::outbox::read(moto_url, &stack.send_log, query.to.as_deref()).await {
+        Ok(messages) if query.format.as_deref() == Some("text") => {
+            crate::outbox::as_text(&messages).into_response()
+        }
+        Ok(messages) => Json(json!({
+            "items": messages,
+            "moto_data": moto_url.map(|url| format!("{url}/moto-api/data.json")),
+        }))
+        .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "outbox failed");
+            error(StatusCode::BAD_GATEWAY, "outbox_failed", &e.to_string())
+        }
+    }
+}
+
 async fn request_counts(State(stack): State<Arc<LocalStack>>) -> Response {
     let by_function: std::collections::BTreeMap<&str, _> = stack
         .functions
@@ -105,17 +144,33 @@ async fn reset_request_counts(State(stack): State<Arc<LocalStack>>) -> Response 
 
 async fn api_gateway(State(stack): State<Arc<LocalStack>>, request: Request) -> Response {
     let path = request.uri().path().to_string();
-    let Some(proxy) = path.strip_prefix("/v1/") else {
-        return error(StatusCode::NOT_FOUND, "not_found", "no such route");
+    // The documentation routes have no authorizer in template.yaml either.
+    let route = if let Some((method, doc_path)) = api::docs::DOC_ROUTES
+        .iter()
+        .find(|(method, doc_path)| *doc_path == path && request.method().as_str() == *method)
+    {
+        GatewayRoute {
+            key: format!("{method} {doc_path}"),
+            proxy: None,
+            claims: None,
+        }
+    } else {
+        let Some(proxy) = path.strip_prefix("/v1/") else {
+            return error(StatusCode::NOT_FOUND, "not_found", "no such route");
+        };
+        let Some(claims) = bearer_claims(&stack, request.headers()) else {
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "missing or invalid bearer token",
+            );
+        };
+        GatewayRoute {
+            key: ROUTE_KEY.to_string(),
+            proxy: Some(proxy.to_string()),
+            claims: Some(claims),
+        }
     };
-    let Some(claims) = bearer_claims(&stack, request.headers()) else {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "missing or invalid bearer token",
-        );
-    };
-    let proxy = proxy.to_string();
     let (parts, body) = request.into_parts();
     let Ok(body) = to_bytes(body, GATEWAY_BODY_LIMIT).await else {
         return error(
@@ -124,7 +179,7 @@ async fn api_gateway(State(stack): State<Arc<LocalStack>>, request: Request) -> 
             "request body is too large",
         );
     };
-    let event = gateway_event(&parts, &path, &proxy, &body, claims);
+    let event = gateway_event(&parts, &path, &route, &body);
     let lambda_request = match serde_json::from_value::<lambda_http::request::LambdaRequest>(event)
     {
         Ok(request) => lambda_http::Request::from(request),
@@ -154,13 +209,21 @@ fn bearer_claims(stack: &LocalStack, headers: &HeaderMap) -> Option<HashMap<Stri
     crate::token::verify(&stack.jwt_secret, token.trim())
 }
 
+/// The API Gateway route a request matched.
+struct GatewayRoute {
+    key: String,
+    /// `{proxy+}` of `/v1/{proxy+}`.
+    proxy: Option<String>,
+    /// The verified token's claims; `None` on routes without the authorizer.
+    claims: Option<HashMap<String, String>>,
+}
+
 /// An API Gateway HTTP API (payload 2.0) event for this request.
 fn gateway_event(
     parts: &axum::http::request::Parts,
     path: &str,
-    proxy: &str,
+    route: &GatewayRoute,
     body: &[u8],
-    claims: HashMap<String, String>,
 ) -> Value {
     let mut headers = Map::new();
     let mut cookies = Vec::new();
@@ -202,15 +265,13 @@ fn gateway_event(
         .unwrap_or("");
     let mut event = json!({
         "version": "2.0",
-        "routeKey": ROUTE_KEY,
+        "routeKey": route.key,
         "rawPath": path,
         "rawQueryString": query,
         "headers": headers,
-        "pathParameters": {"proxy": proxy},
         "requestContext": {
             "accountId": "000000000000",
             "apiId": "local",
-            "authorizer": {"jwt": {"claims": claims, "scopes": null}},
             "domainName": "127.0.0.1",
             "domainPrefix": "local",
             "http": {
@@ -221,13 +282,19 @@ fn gateway_event(
                 "userAgent": user_agent,
             },
             "requestId": ulid::Ulid::new().to_string(),
-            "routeKey": ROUTE_KEY,
+            "routeKey": route.key,
             "stage": "$default",
             "time": now.format("%d/%b/%Y:%H:%M:%S %z").to_string(),
             "timeEpoch": now.timestamp_millis(),
         },
         "isBase64Encoded": is_base64,
     });
+    if let Some(proxy) = &route.proxy {
+        event["pathParameters"] = json!({"proxy": proxy});
+    }
+    if let Some(claims) = &route.claims {
+        event["requestContext"]["authorizer"] = json!({"jwt": {"claims": claims, "scopes": null}});
+    }
     if !cookies.is_empty() {
         event["cookies"] = Value::Array(cookies);
     }

@@ -198,7 +198,7 @@ mod tests {
         assert!(index_names.contains(&"DueIndex"));
         assert_eq!(stack.table.keys[0].attribute, "PK");
         assert_eq!(stack.table.ttl_attribute.as_deref(), Some("expires_at"));
-        // DESIGN §6 / template: visibility is at least 6x the worker timeout.
+        // docs/architecture.md / template: visibility is at least 6x the worker timeout.
         assert!(stack.chase_queue.visibility_timeout >= 180);
         assert!(stack.chase_queue.max_receive_count.is_some());
         assert!(!stack.sender_domain.is_empty());

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
 
-/// DESIGN §4: larger bodies are refused with 413 before parsing.
+/// docs/api.md (Conventions): larger bodies are refused with 413 before parsing.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// What the edge established, for the handler's [`crate::extract::Ctx`].
@@ -65,6 +65,7 @@ pub async fn edge(State(state): State<Arc<ApiState>>, request: Request, next: Ne
             response.headers_mut().insert("x-request-id", value);
         }
         tracing::Span::current().record("status", response.status().as_u16());
+        app::metrics::api_request(&route, response.status().as_u16());
         tracing::info!(
             elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             "request done"

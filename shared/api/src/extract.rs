@@ -153,7 +153,7 @@ impl Ctx {
             .map_err(|_| invalid_if_match())
     }
 
-    /// `?limit=&cursor=` (API.md): 1-200, default 50; the cursor is opaque.
+    /// `?limit=&cursor=` (docs/api.md): 1-200, default 50; the cursor is opaque.
     pub fn page(&self) -> Result<PageRequest, ApiError> {
         let limit = match self.param("limit") {
             None => DEFAULT_LIMIT,
@@ -179,7 +179,7 @@ impl Ctx {
         Ok(self.context.settings(&self.caller.tenant).await?)
     }
 
-    /// "Today" for this tenant: the date of `now` in its time zone (DESIGN §3).
+    /// "Today" for this tenant: the date of `now` in its time zone (docs/api.md, Money, time and ids).
     pub async fn today(&self) -> Result<NaiveDate, ApiError> {
         let zone = self.settings().await?.time_zone;
         Ok(self.now.with_timezone(&zone).date_naive())

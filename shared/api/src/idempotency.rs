@@ -1,4 +1,4 @@
-//! `Idempotency-Key` on POST (DESIGN §4): the same key and body within 24 h
+//! `Idempotency-Key` on POST (docs/api.md, Conventions): the same key and body within 24 h
 //! returns the first response and writes nothing new.
 //!
 //! The record of a key is committed in the same transaction as the

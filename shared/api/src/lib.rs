@@ -5,6 +5,7 @@
 //! responses ([`error`]).
 //! The OpenAPI document `openapi.yaml` beside this crate describes it.
 
+pub mod docs;
 pub mod edge;
 pub mod error;
 pub mod extract;
@@ -124,17 +125,20 @@ routes! {
 }
 
 /// The API's router: the route table behind the edge, JSON 404 and 405
-/// (with `Allow`) for paths and methods the table does not have.
+/// (with `Allow`) for paths and methods the table does not have, and the
+/// documentation routes ([`docs::DOC_ROUTES`]) in front of it.
 pub fn router(state: ApiState) -> Router {
     let state = Arc::new(state);
-    table()
+    let api = table()
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             edge::edge,
         ))
-        .with_state(state)
+        .with_state(state);
+    // Merged after the edge layer: the documentation needs no token.
+    docs::router().merge(api)
 }
 
 async fn not_found() -> ApiError {

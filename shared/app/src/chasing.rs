@@ -68,10 +68,19 @@ pub fn assignment<'a>(cadences: &'a [Cadence], customer: &Customer) -> Option<&'
 /// cycle restarts (positions of other steps mean nothing here), and the next
 /// evaluation is the first run after now.
 pub fn enrol(customer: &mut Customer, cadence: &Cadence, zone: Tz, now: DateTime<Utc>) {
+    // Chase ids are (cycle, step): a customer that may have chases under the
+    // current cycle number (enrolled now, or steps ran) needs a new one; a
+    // first enrolment keeps the cycle its invoices started (cycle 1).
+    let may_have_chases = customer.chasing.cadence_id.is_some()
+        || customer.cycle.last_run.is_some()
+        || !customer.cycle.ran.is_empty()
+        || !customer.cycle.superseded.is_empty();
     customer.chasing.cadence_id = Some(cadence.id.clone());
     customer.chasing.cadence_version = Some(cadence.version);
     customer.chase_timing = Some(cadence.timing.clone());
-    customer.cycle.restart();
+    if may_have_chases {
+        customer.cycle.restart();
+    }
     customer.last_evaluated_at = None;
     customer.reschedule(zone, now);
 }
@@ -99,6 +108,9 @@ pub fn migrate(
 /// Leaves chasing: no cadence, no timing, out of the due index. The pause
 /// state is the customer's own and stays.
 pub fn unenrol(customer: &mut Customer) {
+    // Chases of this enrolment may still be in flight: a later enrolment
+    // must not share their ids.
+    customer.cycle.restart();
     customer.chasing.cadence_id = None;
     customer.chasing.cadence_version = None;
     customer.chase_timing = None;
@@ -232,6 +244,18 @@ mod tests {
         .unwrap()
     }
 
+    /// A customer with an overdue invoice whose cycle has started (as
+    /// creating the invoice would have done).
+    fn observed_customer() -> Customer {
+        let mut customer = customer();
+        customer.open_invoices = vec![invoice("A", "2026-05-01", CollectionStatus::Normal)];
+        let today = date("2026-06-15");
+        customer
+            .cycle
+            .observe(&ChasedBalance::of(&customer.open_invoices, customer.currency, today).items);
+        customer
+    }
+
     fn invoice(number: &str, due: &str, status: CollectionStatus) -> domain::invoice::Invoice {
         NewInvoice {
             customer_id: "01CUSTOMER".into(),
@@ -313,12 +337,7 @@ mod tests {
 
     #[test]
     fn enrolment_copies_the_timing_and_migration_keeps_the_cycle_only_when_chasing_is_unchanged() {
-        let mut customer = customer();
-        customer.open_invoices = vec![invoice("A", "2026-05-01", CollectionStatus::Normal)];
-        let today = date("2026-06-15");
-        customer
-            .cycle
-            .observe(&ChasedBalance::of(&customer.open_invoices, customer.currency, today).items);
+        let mut customer = observed_customer();
         let now = utc("2026-06-15T12:00:00Z");
         let v1 = cadence(&[1, 30], "09:00");
         enrol(&mut customer, &v1, Tz::UTC, now);
@@ -353,6 +372,21 @@ mod tests {
         unenrol(&mut customer);
         assert_eq!(customer.next_evaluation_at, None);
         assert!(!customer.is_enrolled());
+        // Enrolling again starts after the chases the last enrolment may have left.
+        enrol(&mut customer, &v1, Tz::UTC, now);
+        assert_eq!(customer.cycle.cycle, cycle + 2);
+    }
+
+    #[test]
+    fn a_first_enrolment_chases_in_cycle_one() {
+        let mut customer = observed_customer();
+        enrol(
+            &mut customer,
+            &cadence(&[1], "09:00"),
+            Tz::UTC,
+            utc("2026-06-15T12:00:00Z"),
+        );
+        assert_eq!(customer.cycle.cycle, 1);
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod context;
 pub mod error;
 pub mod jobs;
 pub mod messages;
+pub mod metrics;
 pub mod ports;
 pub mod records;
 pub mod retry;

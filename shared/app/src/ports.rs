@@ -126,7 +126,7 @@ pub trait SettingsStore: Send + Sync {
     async fn settings(&self, tenant: &TenantId) -> StoreResult<Settings>;
 }
 
-/// How the customer list is narrowed and ordered (API.md `GET /v1/customers`).
+/// How the customer list is narrowed and ordered (docs/api.md: `GET /v1/customers`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CustomerFilter {
     Group(String),
@@ -190,7 +190,7 @@ pub trait CustomerStore: Send + Sync {
     ) -> StoreResult<Option<CustomerPage>>;
 }
 
-/// Which invoices a list shows (API.md `GET /v1/invoices`).
+/// Which invoices a list shows (docs/api.md: `GET /v1/invoices`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvoiceQuery {
     pub customer_id: Option<String>,
@@ -699,7 +699,7 @@ pub enum SendError {
     #[error("rejected: {0}")]
     Rejected(String),
     /// It may have gone out: a timeout, a lost connection, an unreadable
-    /// answer, a server error, no message id. Never retried (DESIGN §9).
+    /// answer, a server error, no message id. Never retried (docs/architecture.md, Timeouts).
     #[error("outcome unknown: {0}")]
     Unknown(String),
 }

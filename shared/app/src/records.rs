@@ -131,5 +131,5 @@ pub struct IdempotencyRecord {
     pub expires_at: i64,
 }
 
-/// How long an Idempotency-Key's answer is kept (DESIGN §4: 24 h).
+/// How long an Idempotency-Key's answer is kept (docs/api.md: 24 h).
 pub const IDEMPOTENCY_RETENTION_SECONDS: i64 = 24 * 3600;

@@ -34,7 +34,7 @@ pub struct Config {
     pub request_deadline: Duration,
 }
 
-/// Bounds on every AWS call (DESIGN §9). `template.yaml` sets them per
+/// Bounds on every AWS call (docs/architecture.md, Timeouts). `template.yaml` sets them per
 /// function, below each function's timeout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AwsTimeouts {

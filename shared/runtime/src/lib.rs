@@ -5,6 +5,7 @@
 //! crates, so a function links only the SDKs it uses.
 
 pub mod config;
+pub mod metrics;
 
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;

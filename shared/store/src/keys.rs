@@ -20,7 +20,7 @@ pub fn idempotency_sk(key_hash: &str) -> String {
     format!("IDEMPOTENCY#{key_hash}")
 }
 
-/// The sparse "next evaluation time" index (DESIGN §6) is spread over this
+/// The sparse "next evaluation time" index (docs/architecture.md, Delivery and idempotency) is spread over this
 /// many partitions so the scheduler's reads never concentrate on one key.
 pub const DUE_SHARDS: u32 = 16;
 pub const DUE_INDEX: &str = "DueIndex";

@@ -180,7 +180,7 @@ async fn a_five_step_cadence_over_ninety_days() {
 }
 
 #[tokio::test]
-async fn the_seeds_installment_example() {
+async fn the_installment_example() {
     let stack = TestStack::start().await;
     let owner = stack.token("owner");
     stack.set_clock("2026-04-30T07:00:00Z").await;
@@ -188,7 +188,7 @@ async fn the_seeds_installment_example() {
         {"trigger": "account_age", "days": 10, "action": "email", "template_id": "EMAIL_TEMPLATE"},
         {"trigger": "past_due_age", "days": 2, "action": "email", "template_id": "EMAIL_TEMPLATE"}
     ]);
-    let (setup, cadence_id) = setup(&stack, &owner, steps, "seed").await;
+    let (setup, cadence_id) = setup(&stack, &owner, steps, "plan").await;
     let plan = stack
         .create(
         "/v1/invoices",

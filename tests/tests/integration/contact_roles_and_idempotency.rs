@@ -1,4 +1,4 @@
-//! Contact roles, and `Idempotency-Key` on POST (DESIGN §4) exercised on them.
+//! Contact roles, and `Idempotency-Key` on POST (docs/api.md, Conventions) exercised on them.
 
 use integration_tests::TestStack;
 use reqwest::Method;

@@ -3,6 +3,7 @@
 // Helpers outside #[test] functions unwrap too: a failed step should stop the test where it failed.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod api_docs;
 mod cadences;
 mod chasing_cost;
 mod chasing_pipeline;
@@ -10,6 +11,7 @@ mod contact_roles_and_idempotency;
 mod contacts;
 mod customers;
 mod delivery_feedback;
+mod demo;
 mod enrolment;
 mod event_fixtures;
 mod hardening;
@@ -17,9 +19,12 @@ mod imports;
 mod money;
 mod notes_and_history;
 mod openapi;
+mod outbox;
 mod roles;
+mod run_script;
 mod settings;
 mod statements;
 mod store_conformance;
 mod tasks;
+mod template_alarms;
 mod templates;

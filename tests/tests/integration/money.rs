@@ -414,7 +414,7 @@ async fn adjustments_and_promises() {
     assert_eq!(promise.status, 201, "{:?}", promise.body);
     assert_eq!(promise.body["status"], "open");
     let paid = stack
-        .post("/v1/payments", &owner, &json!({"customer_id": cid, "amount": "85.00", "currency": "EUR", "date": "2026-06-09",
+        .post("/v1/payments", &owner, &json!({"customer_id": cid, "amount": "85.00", "currency": "EUR", "date": "2026-06-01",
                                              "applications": [{"invoice_id": inv_id, "amount": "85.00"}]}))
         .await;
     assert_eq!(paid.status, 201, "{:?}", paid.body);
@@ -842,4 +842,35 @@ async fn a_busy_customer_answers_409_with_retry_after_and_stays_consistent() {
         rust_decimal::Decimal::from(100 - created as i64),
         "every accepted payment settled, nothing else"
     );
+}
+
+#[tokio::test]
+async fn a_payment_dated_after_the_tenants_today_is_refused() {
+    let stack = TestStack::start().await;
+    let owner = stack.token("owner");
+    stack.set_clock("2026-06-15T22:30:00Z").await;
+    // 22:30 UTC on June 15th is already June 16th in Auckland.
+    let settings = json!({"time_zone": "Pacific/Auckland"});
+    assert_eq!(
+        stack
+            .patch("/v1/settings", &owner, 0, &settings)
+            .await
+            .status,
+        200
+    );
+    let cid = stack.create_customer(&owner, "FP-1").await;
+    let payment = |date: &str| json!({"customer_id": cid, "amount": "10.00", "currency": "EUR", "date": date});
+    let refused = stack
+        .post("/v1/payments", &owner, &payment("2026-06-17"))
+        .await;
+    assert_eq!(refused.status, 422, "{:?}", refused.body);
+    assert!(refused.body["fields"]["date"]
+        .as_str()
+        .unwrap()
+        .contains("after today"));
+    // The tenant's today (Auckland) is June 16th.
+    let accepted = stack
+        .post("/v1/payments", &owner, &payment("2026-06-16"))
+        .await;
+    assert_eq!(accepted.status, 201, "{:?}", accepted.body);
 }

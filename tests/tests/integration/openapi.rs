@@ -1,4 +1,4 @@
-//! DESIGN §4: the OpenAPI document `shared/api/openapi.yaml` describes the whole
+//! docs/api.md (Conventions): the OpenAPI document `shared/api/openapi.yaml` describes the whole
 //! API. Checked three ways: the document itself (OpenAPI 3.1.0, every `$ref`
 //! resolves, the conventions every operation must state), the route table
 //! (every arm documented, every documented operation routed), and the running

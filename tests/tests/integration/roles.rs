@@ -1,4 +1,4 @@
-//! DESIGN §2 as a matrix: every role against every work route, on a task
+//! docs/api.md (Who may do what) as a matrix: every role against every work route, on a task
 //! of its own, someone else's, and the team's (unassigned).
 
 use integration_tests::{Reply, TestStack};
@@ -39,7 +39,7 @@ async fn call(
         .await
 }
 
-/// What DESIGN §2 allows: owners and managers change any task,
+/// What docs/api.md (Who may do what) allows: owners and managers change any task,
 /// contributors only their own; everyone reads and creates.
 fn expected(role: &str, route: &str, whose: Whose) -> u16 {
     let changes = matches!(route, "PATCH" | "reschedule" | "complete");

@@ -1,4 +1,4 @@
-//! `GET/POST /v1/contact-roles`, `DELETE /v1/contact-roles/{id}` (API.md
+//! `GET/POST /v1/contact-roles`, `DELETE /v1/contact-roles/{id}` (docs/api.md
 //! "Contacts").
 
 use crate::extract::{list_reply, Ctx};

@@ -1,4 +1,4 @@
-//! `/v1/customers/{id}/contacts` (API.md "Contacts"): a customer's contacts,
+//! `/v1/customers/{id}/contacts` (docs/api.md, Resources): a customer's contacts,
 //! their roles and which one is primary.
 
 use crate::extract::Ctx;

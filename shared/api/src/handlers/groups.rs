@@ -1,4 +1,4 @@
-//! `/v1/customer-groups` (API.md "Customer groups"): CRUD; members join
+//! `/v1/customer-groups` (docs/api.md, Resources): CRUD; members join
 //! through the customer's `group_id`.
 
 use crate::extract::{list_reply, Ctx};

@@ -1,4 +1,4 @@
-//! `GET /v1/customers/{id}/history` (API.md "History"): the customer's
+//! `GET /v1/customers/{id}/history` (docs/api.md, Resources): the customer's
 //! timeline, newest first, filtered by `type` and `invoice_id`.
 
 use super::tasks::unknown_filters;

@@ -1,4 +1,4 @@
-//! `/v1/invoices` (API.md "Invoices and money"): create, read, update, void
+//! `/v1/invoices` (docs/api.md, Resources): create, read, update, void
 //! and list.
 
 use crate::extract::{list_reply, Ctx};

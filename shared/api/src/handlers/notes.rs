@@ -1,4 +1,4 @@
-//! `/v1/customers/{id}/notes` (API.md "Notes"): add a note (optionally about
+//! `/v1/customers/{id}/notes` (docs/api.md, Resources): add a note (optionally about
 //! some invoices, optionally with a reminder task for its author) and list them.
 
 use super::tasks::{retrying_races, unknown_filters};

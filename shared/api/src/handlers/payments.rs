@@ -1,6 +1,6 @@
 //! Payments (`/v1/payments`), customer credit and adjustments
 //! (`/v1/customers/{id}/apply-credit`, `/adjustments`) and promises to pay
-//! (`/v1/customers/{id}/promises`), API.md "Invoices and money".
+//! (`/v1/customers/{id}/promises`), docs/api.md (Resources).
 
 use super::invoices::view as invoice_view;
 use crate::extract::{list_reply, Ctx};

@@ -1,4 +1,4 @@
-//! `GET/PATCH /v1/settings` (API.md "Settings and people").
+//! `GET/PATCH /v1/settings` (docs/api.md, Resources).
 
 use crate::extract::Ctx;
 use crate::parse;

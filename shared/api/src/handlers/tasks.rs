@@ -1,4 +1,4 @@
-//! `/v1/tasks` (API.md "Tasks"): create, read, update, list, complete and
+//! `/v1/tasks` (docs/api.md, Resources): create, read, update, list, complete and
 //! reschedule.
 
 use crate::extract::{list_reply, Ctx};

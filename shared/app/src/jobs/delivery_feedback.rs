@@ -1,7 +1,8 @@
-//! The delivery feedback function: SES events (delivery, bounce, complaint)
-//! arrive through an SNS topic and become history items; a hard bounce marks
-//! the contact's address as bouncing (later chases skip it) and asks a person
-//! to fix it. Events find their customer through the tags every chase email
+//! The delivery feedback function: SES events (delivery, bounce, complaint,
+//! reject) arrive through an SNS topic and become history items; a hard
+//! bounce marks the contact's address as bouncing (later chases skip it) and
+//! asks a person to fix it; a reject (SES refused the message, e.g. for its
+//! content) is a `chase_failed` item and a task. Events find their customer through the tags every chase email
 //! carries. Redelivered events write nothing new: each history item's id is
 //! derived from the event itself and written only if absent.
 
@@ -25,6 +26,15 @@ struct SesEvent {
     bounce: Option<Bounce>,
     #[serde(default)]
     complaint: Option<Complaint>,
+    #[serde(default)]
+    reject: Option<Reject>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Reject {
+    #[serde(default)]
+    reason: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -77,6 +87,8 @@ struct Recorded<'a> {
     addresses: &'a [String],
     /// A permanent bounce: flag the addresses and ask for a fix.
     hard: bool,
+    /// A task for a person, and its title (hard bounce, reject).
+    task_title: Option<&'static str>,
     fix_task_id: String,
     now: DateTime<Utc>,
 }
@@ -144,6 +156,7 @@ impl DeliveryFeedback {
                     .collect(),
                 bounce.bounce_type == "Permanent",
             ),
+            ("Reject", _, _) => (HistoryType::ChaseFailed, Vec::new(), false),
             ("Complaint", _, Some(complaint)) => (
                 HistoryType::Complaint,
                 complaint
@@ -167,10 +180,24 @@ impl DeliveryFeedback {
                     addresses.len()
                 ),
                 HistoryType::Bounce => "Chase email bounced temporarily".to_string(),
+                HistoryType::ChaseFailed => {
+                    "SES rejected the chase email; it was not sent".to_string()
+                }
                 _ => "The recipient marked the chase email as spam".to_string(),
             },
             json!({"provider_message_id": ses.mail.message_id, "chase": tag(&ses.mail, "chase"), "hard": hard, "recipients": addresses.len()}),
         );
+        if let Some(reject) = &ses.reject {
+            history.detail["reason"] = json!("rejected");
+            history.detail["provider_reason"] = json!(reject.reason);
+        }
+        let task_title = match kind {
+            HistoryType::Bounce if hard => Some("A chase email bounced: fix the contact's address"),
+            HistoryType::ChaseFailed => {
+                Some("SES rejected a chase email: check its template and attachments")
+            }
+            _ => None,
+        };
         history.id = event_id(&ses.mail, &ses.event_type);
         let store = &self.context.store;
         // Events of customers deleted since (or never ours) leave nothing behind.
@@ -185,6 +212,7 @@ impl DeliveryFeedback {
             history: &history,
             addresses: &addresses,
             hard,
+            task_title,
             fix_task_id: event_id(&ses.mail, "fix_contact"),
             now,
         };
@@ -207,6 +235,7 @@ impl DeliveryFeedback {
             history,
             addresses,
             hard,
+            task_title,
             now,
             ..
         } = *event;
@@ -228,10 +257,12 @@ impl DeliveryFeedback {
                     expected_version: contact.version,
                 });
             }
+        }
+        if let Some(title) = task_title {
             let task = NewTask {
                 customer_id: customer_id.to_string(),
                 kind: TaskType::FixContact,
-                title: Some("A chase email bounced: fix the contact's address".to_string()),
+                title: Some(title.to_string()),
                 invoice_ids: Vec::new(),
                 assignee_id: None,
                 due_date: now.date_naive(),

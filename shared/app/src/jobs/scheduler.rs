@@ -111,6 +111,7 @@ impl Scheduler {
             }
         }
         tracing::info!(at = %at, due = report.due_customers, enqueued = report.enqueued, skipped = report.skipped, "scheduler tick");
+        crate::metrics::tick(report.due_customers, self.context.clock.now() - at);
         Ok(report)
     }
 
@@ -214,7 +215,7 @@ impl Scheduler {
 
     /// The promise's hold is over: kept promises were recorded with the
     /// payment that kept them; a broken one gets its history and a task,
-    /// and chasing resumes (DESIGN §5).
+    /// and chasing resumes (docs/chasing.md).
     fn resolve_promise(
         &self,
         stored: &StoredCustomer,

@@ -92,7 +92,7 @@ pub fn enrolled_history(
     )
 }
 
-/// Assignment rules in mode `always` (DESIGN §5): run on every customer
+/// Assignment rules in mode `always` (docs/chasing.md): run on every customer
 /// create and update. When a cadence's rules match and the customer is not
 /// already on it, `customer` is enrolled in it and the counter writes and
 /// the history item to record are returned. A customer no rule matches

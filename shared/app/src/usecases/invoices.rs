@@ -55,7 +55,7 @@ impl MoneyChange<'_> {
             self.next.track_invoice(&after.invoice);
         }
         self.next.refresh(today);
-        // DESIGN §5: a money event that settles or removes every chased item resets the cycle.
+        // docs/chasing.md: a money event that settles or removes every chased item resets the cycle.
         let after = self.next.chased_balance(today).items;
         self.next.cycle.record_change(&before, &after);
         self.next.reschedule(zone, now);
@@ -93,7 +93,7 @@ pub async fn load(context: &Context, tenant: &TenantId, id: &str) -> AppResult<I
         .ok_or(AppError::NotFound)
 }
 
-/// The tenant's "today" at `now` and its time zone (DESIGN §3).
+/// The tenant's "today" at `now` and its time zone (docs/api.md, Money, time and ids).
 async fn today_and_zone(
     context: &Context,
     tenant: &TenantId,
@@ -118,7 +118,7 @@ pub async fn list(
     Ok(context.store.list_invoices(&caller.tenant, query).await?)
 }
 
-/// A new invoice (API.md `POST /v1/invoices`).
+/// A new invoice (docs/api.md: `POST /v1/invoices`).
 pub async fn create(
     context: &Context,
     caller: &Caller,

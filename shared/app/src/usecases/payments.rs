@@ -51,7 +51,7 @@ pub struct Dated<T> {
     pub today: NaiveDate,
 }
 
-/// Records a payment (API.md `POST /v1/payments`) of `customer` (as read
+/// Records a payment (docs/api.md: `POST /v1/payments`) of `customer` (as read
 /// to parse the payment in its currency): the requested applications, then
 /// (when the customer settles automatically) the rest and the customer's
 /// credit, oldest due first.
@@ -85,6 +85,14 @@ pub async fn create(
         })
         .collect();
     let settings = context.settings(&caller.tenant).await?;
+    // Money not yet received must not settle invoices or stop chasing; a
+    // promise to pay is how money announced for later is recorded.
+    if date > now.with_timezone(&settings.time_zone).date_naive() {
+        return Err(AppError::invalid_field(
+            "date",
+            "must not be after today in the tenant's time zone (record a payment when it arrives)",
+        ));
+    }
     let credit_before = customer.customer.balance.credit;
     let pool = credit_after(credit_before, amount.amount - applied, "amount")?;
     if customer

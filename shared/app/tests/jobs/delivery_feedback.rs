@@ -138,6 +138,35 @@ async fn a_complaint_is_recorded_without_flagging_the_address() {
 }
 
 #[tokio::test]
+async fn a_reject_is_a_failed_chase_with_a_task_and_the_address_stays() {
+    let world = World::start().await;
+    let globex = world.chased("reject", email_step()).await;
+    let reject = ses_event(
+        &world,
+        &globex.id,
+        "Reject",
+        json!({"reject": {"reason": "Bad content"}}),
+    );
+
+    let first = world
+        .feedback()
+        .handle(std::slice::from_ref(&reject))
+        .await
+        .unwrap();
+    let again = world.feedback().handle(&[reject]).await.unwrap();
+
+    assert_eq!((first.recorded, again.recorded), (1, 0));
+    let failed = world.history_of(&globex.id, HistoryType::ChaseFailed).await;
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].detail["reason"], "rejected");
+    assert_eq!(failed[0].detail["provider_reason"], "Bad content");
+    assert!(!world.contacts(&globex.id).await[0].email_bouncing);
+    let tasks = world.open_tasks(&globex.id).await;
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    assert!(tasks[0].title.contains("rejected"));
+}
+
+#[tokio::test]
 async fn events_of_unknown_customers_or_without_chase_tags_are_ignored() {
     let world = World::start().await;
     let globex = world.chased("known", email_step()).await;
