@@ -94,6 +94,23 @@ struct Job {
     message: ChaseMessage,
     tenant: TenantId,
     now: DateTime<Utc>,
+    /// The step's action, once the cadence is read (for metrics).
+    action: std::sync::OnceLock<Action>,
+}
+
+impl Job {
+    /// The metrics channel of this chase: its action, `unknown` before the
+    /// cadence was read.
+    fn channel(&self) -> &'static str {
+        match self.action.get() {
+            Some(Action::Email) => "email",
+            Some(Action::Sms) => "sms",
+            Some(Action::Letter) => "letter",
+            Some(Action::PhoneCall) => "phone_call",
+            Some(Action::Escalation) => "escalation",
+            None => "unknown",
+        }
+    }
 }
 
 impl Job {
@@ -144,6 +161,7 @@ impl ChaseWorker {
             message,
             tenant,
             now: self.context.clock.now(),
+            action: std::sync::OnceLock::new(),
         };
         self.claimed(job, message_id, record.receive_count)
             .instrument(span)
@@ -281,6 +299,8 @@ impl ChaseWorker {
         let Some(step) = ctx.cadence.step(run.position).cloned() else {
             return self.suppress(job, &ctx, "step_missing", json!({})).await;
         };
+        let _ = job.action.set(step.action);
+        tracing::info!(action = job.channel(), "performing chase step");
         match step.action {
             Action::Email | Action::Sms => self.send(job, ctx, &run, &step).await,
             Action::Letter => self.letter(job, ctx, &run, &step).await,
@@ -719,7 +739,9 @@ impl ChaseWorker {
                 letter.as_ref(),
             )
         })
-        .await
+        .await?;
+        tracing::info!(action = job.channel(), "chase recorded");
+        Ok(())
     }
 
     async fn record_once(
@@ -831,6 +853,11 @@ impl ChaseWorker {
             format!("Chase step {} not sent: {reason}", job.message.step + 1),
             json!({"reason": reason, "detail": detail, "cadence_id": job.message.cadence_id, "cycle": job.message.cycle, "step": job.message.step, "chased_balance": ctx.evaluation.chased_balance}),
         );
+        if let Some(step) = ctx.cadence.step(job.message.step) {
+            let _ = job.action.set(step.action);
+        }
+        tracing::info!(reason, "chase suppressed");
+        crate::metrics::chase_suppressed(job.channel());
         self.close(
             job,
             ChaseStatus::Claimed,
@@ -891,6 +918,8 @@ impl ChaseWorker {
         }
         .open(self.context.ids.new_id(job.now), SYSTEM_ACTOR, job.now);
         let task_history = task.created_history(SYSTEM_ACTOR, job.now);
+        tracing::info!(reason = code, "chase failed");
+        crate::metrics::chase_failed(job.channel());
         self.close(
             job,
             from,
