@@ -789,6 +789,8 @@ pub struct Email {
     pub cc: Vec<String>,
     pub subject: String,
     pub html: String,
+    /// The plain-text alternative of `html`.
+    pub text: String,
     pub attachments: Vec<Attachment>,
     pub tags: Vec<(String, String)>,
 }

@@ -336,7 +336,14 @@ pub struct TemplateData {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rendered {
     pub subject: Option<String>,
+    /// HTML for email; plain text for SMS and letters.
     pub body: String,
+    /// Email only: the plain-text part sent beside the HTML one.
+    pub text: Option<String>,
+    /// Variables the template uses that are empty for this customer (a
+    /// preview shows them; a send falls back, see [`Template::render`]).
+    #[serde(skip_deserializing)]
+    pub empty_variables: Vec<&'static str>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -348,28 +355,164 @@ pub enum RenderError {
 
 #[cfg(feature = "render")]
 impl Template {
+    /// Renders the template for one customer. An email has an HTML and a
+    /// plain-text part: an HTML template gives the HTML part and its text is
+    /// derived from it (links written out); a plain-text template keeps its
+    /// line breaks in the text part and gets an HTML part made from it.
+    ///
+    /// Empty values never leave a gap such as "Hello ,": an absent contact
+    /// name falls back to the customer's name, and the other variables that
+    /// are empty are listed in `empty_variables` for the preview to warn.
     pub fn render(&self, data: &TemplateData) -> Result<Rendered, RenderError> {
         let language = Language::of(data.language.as_deref());
-        let (body_context, button) = match self.channel {
-            Channel::Email => (
-                Context::HtmlBody,
-                data.portal_url
-                    .as_deref()
-                    .map(|url| portal_button(url, language))
-                    .unwrap_or_default(),
-            ),
-            Channel::Sms | Channel::Letter => (
-                Context::PlainText,
-                data.portal_url.clone().unwrap_or_default(),
-            ),
-        };
-        let values = variables(data, language, button);
+        let plain_button = data
+            .portal_url
+            .as_deref()
+            .map(|url| format!("{}: {url}", pay_now(language)))
+            .unwrap_or_default();
+        let empty_variables = self.empty_variables(data);
         let subject = match &self.subject {
-            Some(subject) => Some(render_source(subject, &values, Context::Subject)?),
+            Some(subject) => {
+                let values = variables(data, language, String::new());
+                Some(render_source(subject, &values, Context::Subject)?)
+            }
             None => None,
         };
-        let body = render_source(&self.body, &values, body_context)?;
-        Ok(Rendered { subject, body })
+        let (body, text) = match self.channel {
+            Channel::Sms | Channel::Letter => {
+                let values = variables(data, language, data.portal_url.clone().unwrap_or_default());
+                (
+                    render_source(&self.body, &values, Context::PlainText)?,
+                    None,
+                )
+            }
+            Channel::Email if looks_like_html(&self.body) => {
+                let button = data
+                    .portal_url
+                    .as_deref()
+                    .map(|url| portal_button(url, language))
+                    .unwrap_or_default();
+                let html = render_source(
+                    &self.body,
+                    &variables(data, language, button),
+                    Context::HtmlBody,
+                )?;
+                // The button written as "Pay now: <url>" so the text part
+                // keeps the link.
+                let linked = render_source(
+                    &self.body,
+                    &variables(data, language, escape_attribute(&plain_button)),
+                    Context::HtmlBody,
+                )?;
+                let text = mail_parser::decoders::html::html_to_text(&linked);
+                (html, Some(text.trim().to_string()))
+            }
+            Channel::Email => {
+                let text = render_source(
+                    &self.body,
+                    &variables(data, language, plain_button),
+                    Context::PlainText,
+                )?;
+                // The portal link becomes the button in the HTML part.
+                const MARK: &str = "\u{1}portal\u{1}";
+                let mark = if data.portal_url.is_some() { MARK } else { "" };
+                let marked = render_source(
+                    &self.body,
+                    &variables(data, language, mark.to_string()),
+                    Context::PlainText,
+                )?;
+                let button = data
+                    .portal_url
+                    .as_deref()
+                    .map(|url| portal_button(url, language))
+                    .unwrap_or_default();
+                let html = text_to_html(&marked).replace(MARK, &button);
+                (html, Some(text))
+            }
+        };
+        Ok(Rendered {
+            subject,
+            body,
+            text,
+            empty_variables,
+        })
+    }
+
+    /// The variables this template uses whose value is empty for `data`.
+    fn empty_variables(&self, data: &TemplateData) -> Vec<&'static str> {
+        let sources = [Some(self.body.as_str()), self.subject.as_deref()];
+        VARIABLES
+            .iter()
+            .copied()
+            .filter(|name| {
+                sources.iter().flatten().any(|source| {
+                    source.contains(&format!("{{{{{name}}}}}"))
+                        || source.contains(&format!("{{{{{{{name}}}}}}}"))
+                })
+            })
+            .filter(|name| match *name {
+                "customer_contact_name" => data
+                    .customer_contact_name
+                    .as_deref()
+                    .is_none_or(|v| v.trim().is_empty()),
+                "customer_number" => data
+                    .customer_number
+                    .as_deref()
+                    .is_none_or(|v| v.trim().is_empty()),
+                "customer_address" => data
+                    .customer_address
+                    .as_deref()
+                    .is_none_or(|v| v.trim().is_empty()),
+                "customer_payment_terms" => data
+                    .customer_payment_terms
+                    .as_deref()
+                    .is_none_or(|v| v.trim().is_empty()),
+                "invoice_numbers" | "invoice_dates" | "invoice_due_dates" => {
+                    data.invoices.is_empty()
+                }
+                PORTAL_BUTTON => data.portal_url.is_none(),
+                _ => false,
+            })
+            .collect()
+    }
+}
+
+/// Plain text as HTML: escaped, blank lines between paragraphs, single
+/// line breaks kept.
+#[cfg(feature = "render")]
+fn text_to_html(text: &str) -> String {
+    text.split("\n\n")
+        .map(|paragraph| paragraph.trim_matches('\n'))
+        .filter(|paragraph| !paragraph.is_empty())
+        .map(|paragraph| {
+            format!(
+                "<p>{}</p>",
+                escape_attribute(paragraph).replace('\n', "<br>\n")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Whether a template body is written in HTML (it has a tag).
+#[cfg(feature = "render")]
+fn looks_like_html(body: &str) -> bool {
+    body.match_indices('<').any(|(at, _)| {
+        body[at + 1..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '/' || c == '!')
+    })
+}
+
+#[cfg(feature = "render")]
+fn pay_now(language: Language) -> &'static str {
+    match language {
+        Language::En => "Pay now",
+        Language::Fr => "Payer maintenant",
+        Language::De => "Jetzt bezahlen",
+        Language::Es => "Pagar ahora",
+        Language::Nl => "Nu betalen",
     }
 }
 
@@ -378,7 +521,12 @@ fn variables(data: &TemplateData, language: Language, button: String) -> serde_j
     let join = |parts: Vec<String>| parts.join(", ");
     serde_json::json!({
         "customer_name": data.customer_name,
-        "customer_contact_name": data.customer_contact_name.clone().unwrap_or_default(),
+        // Never "Hello ,": without a contact name, the customer's.
+        "customer_contact_name": data
+            .customer_contact_name
+            .clone()
+            .filter(|name| !name.trim().is_empty())
+            .unwrap_or_else(|| data.customer_name.clone()),
         "customer_number": data.customer_number.clone().unwrap_or_default(),
         "customer_address": data.customer_address.clone().unwrap_or_default(),
         "customer_payment_terms": data.customer_payment_terms.clone().unwrap_or_default(),
@@ -408,13 +556,7 @@ fn render_source(
 
 #[cfg(feature = "render")]
 fn portal_button(url: &str, language: Language) -> String {
-    let label = match language {
-        Language::En => "Pay now",
-        Language::Fr => "Payer maintenant",
-        Language::De => "Jetzt bezahlen",
-        Language::Es => "Pagar ahora",
-        Language::Nl => "Nu betalen",
-    };
+    let label = pay_now(language);
     format!(
         "<a href=\"{}\" style=\"display:inline-block;padding:10px 20px;background:#1a56db;color:#ffffff;text-decoration:none;border-radius:4px\">{label}</a>",
         escape_attribute(url)
@@ -673,7 +815,7 @@ mod tests {
         );
         assert!(
             rendered.body.starts_with(
-                "Dear Ann, Smith &amp; &lt;Sons&gt; (C-7, NET30) owes €1,234.50 on INV-1, INV-2"
+                "<p>Dear Ann, Smith &amp; &lt;Sons&gt; (C-7, NET30) owes €1,234.50 on INV-1, INV-2"
             ),
             "{}",
             rendered.body
@@ -684,7 +826,78 @@ mod tests {
         assert!(rendered
             .body
             .contains("<a href=\"https://pay.example/p?a=1&amp;b=2\""));
-        assert!(rendered.body.ends_with(">Pay now</a>"));
+        assert!(rendered.body.ends_with(">Pay now</a></p>"));
+        let text = rendered.text.unwrap();
+        assert!(
+            text.starts_with("Dear Ann, Smith & <Sons> (C-7, NET30) owes €1,234.50"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("Pay now: https://pay.example/p?a=1&b=2"),
+            "{text}"
+        );
+        assert_eq!(rendered.empty_variables, ["customer_address"]);
+    }
+
+    #[test]
+    fn a_plain_text_email_keeps_its_line_breaks_and_gets_an_html_part() {
+        let template = email(
+            "Your account",
+            "Dear {{customer_contact_name}},\n\nPlease pay {{account_balance}}.\nThank you.",
+        );
+        let rendered = template.render(&data()).unwrap();
+        assert_eq!(
+            rendered.text.as_deref(),
+            Some("Dear Ann,\n\nPlease pay €1,234.50.\nThank you.")
+        );
+        assert_eq!(
+            rendered.body,
+            "<p>Dear Ann,</p>\n<p>Please pay €1,234.50.<br>\nThank you.</p>"
+        );
+    }
+
+    #[test]
+    fn an_html_email_gets_a_text_part_with_the_link_written_out() {
+        let template = email(
+            "Your account",
+            "<p>Dear {{customer_contact_name}},</p><p>Please pay <b>{{account_balance}}</b>.</p>{{{customer_portal_button}}}",
+        );
+        let rendered = template.render(&data()).unwrap();
+        assert!(rendered.body.contains("<b>€1,234.50</b>"));
+        let text = rendered.text.unwrap();
+        assert!(text.contains("Dear Ann,"), "{text}");
+        assert!(text.contains("Please pay €1,234.50."), "{text}");
+        assert!(
+            text.contains("Pay now: https://pay.example/p?a=1&b=2"),
+            "{text}"
+        );
+        assert!(!text.contains('<'), "{text}");
+    }
+
+    #[test]
+    fn empty_variables_fall_back_and_are_named() {
+        let template = email(
+            "Hello {{customer_contact_name}}",
+            "Hello {{customer_contact_name}}, terms: {{customer_payment_terms}}. {{{customer_portal_button}}}",
+        );
+        let mut data = data();
+        data.customer_contact_name = None;
+        data.customer_payment_terms = None;
+        data.portal_url = None;
+        let rendered = template.render(&data).unwrap();
+        assert_eq!(rendered.subject.as_deref(), Some("Hello Smith & <Sons>"));
+        assert!(rendered
+            .text
+            .unwrap()
+            .starts_with("Hello Smith & <Sons>, terms: ."));
+        assert_eq!(
+            rendered.empty_variables,
+            [
+                "customer_contact_name",
+                "customer_payment_terms",
+                "customer_portal_button"
+            ]
+        );
     }
 
     #[test]

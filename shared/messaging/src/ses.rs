@@ -43,7 +43,8 @@ impl SesMailer {
     }
 }
 
-/// The email as MIME: HTML body and attachments, built by mail-builder.
+/// The email as MIME: text and HTML alternatives and the attachments,
+/// built by mail-builder.
 /// Sent raw so attachments go in the same call as any other email.
 fn mime(email: &Email) -> Result<Vec<u8>, SendError> {
     let from = Address::new_address(email.from.name.as_deref(), email.from.address.as_str());
@@ -51,7 +52,8 @@ fn mime(email: &Email) -> Result<Vec<u8>, SendError> {
         .from(from)
         .to(email.to.iter().map(String::as_str).collect::<Vec<_>>())
         .subject(email.subject.as_str())
-        .html_body(email.html.as_str());
+        .html_body(email.html.as_str())
+        .text_body(email.text.as_str());
     if !email.cc.is_empty() {
         message = message.cc(email.cc.iter().map(String::as_str).collect::<Vec<_>>());
     }

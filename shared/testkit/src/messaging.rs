@@ -304,6 +304,7 @@ mod tests {
             cc: Vec::new(),
             subject: subject.into(),
             html: "<p>hi</p>".into(),
+            text: "hi".into(),
             attachments: Vec::new(),
             tags: vec![("chase".into(), "c1".into())],
         }

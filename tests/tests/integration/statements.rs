@@ -220,7 +220,15 @@ async fn a_chase_with_attach_invoices_carries_the_statement_as_one_pdf() {
     ] {
         assert!(text.contains(needle), "{needle} in {text}");
     }
-    assert!(emails[0]["body"].as_str().unwrap().contains("€200.50"));
+    // Both parts, rendered from the template.
+    assert!(emails[0]["body"]
+        .as_str()
+        .unwrap()
+        .contains("<p>Please find your statement attached: €200.50.</p>"));
+    assert_eq!(
+        emails[0]["text"].as_str().unwrap().trim(),
+        "Please find your statement attached: €200.50."
+    );
     // The PDF matches what the statement route serves for that day.
     let (_, _, served) = stack
         .get_bytes(
@@ -510,4 +518,39 @@ async fn attach_documents_sends_the_uploads_and_fails_clearly_over_seven_megabyt
         .find(|h| h["type"] == "chase_failed")
         .unwrap_or_else(|| panic!("{history:?}"));
     assert_eq!(failed["detail"]["reason"], "attachments_too_large");
+}
+
+#[tokio::test]
+async fn a_preview_warns_of_empty_variables_and_a_chase_never_writes_hello_comma() {
+    let stack = TestStack::start().await;
+    let owner = stack.token("owner");
+    let customer_id = stack.create_customer(&owner, "PW-1").await;
+    let template = stack
+        .create("/v1/templates", &owner, &json!({"name": "Plain", "channel": "email", "subject": "Hello {{customer_contact_name}}",
+                "body": "Hello {{customer_contact_name}},\n\nPlease pay {{account_balance}}.\n{{{customer_portal_button}}}"}))
+        .await;
+    let preview = stack
+        .post(
+            &format!("/v1/templates/{template}/preview"),
+            &owner,
+            &json!({"customer_id": customer_id}),
+        )
+        .await;
+    assert_eq!(preview.status, 200, "{:?}", preview.body);
+    let warned: Vec<&str> = preview.body["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["variable"].as_str().unwrap())
+        .collect();
+    assert_eq!(warned, ["customer_contact_name", "customer_portal_button"]);
+    assert_eq!(preview.body["subject"], "Hello Customer PW-1");
+    assert_eq!(
+        preview.body["text"].as_str().unwrap(),
+        "Hello Customer PW-1,\n\nPlease pay €0.00.\n"
+    );
+    assert_eq!(
+        preview.body["body"].as_str().unwrap(),
+        "<p>Hello Customer PW-1,</p>\n<p>Please pay €0.00.</p>"
+    );
 }

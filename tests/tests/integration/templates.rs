@@ -233,6 +233,18 @@ async fn a_preview_renders_the_customers_data() {
         "{body}"
     );
     assert!(body.contains("Payer maintenant"), "{body}");
+    let text = preview.body["text"].as_str().unwrap();
+    assert!(
+        text.contains("Dupont & Fils (C-7)"),
+        "the text part is not escaped: {text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "Payer maintenant: https://pay.acme.test/portal/{cid}"
+        )),
+        "{text}"
+    );
+    assert!(preview.body["warnings"].is_array(), "{:?}", preview.body);
 
     let no_customer = stack
         .post(&format!("/v1/templates/{tid}/preview"), &owner, &json!({}))

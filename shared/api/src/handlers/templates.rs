@@ -158,5 +158,19 @@ pub async fn preview(ctx: Ctx, Path(id): Path<String>) -> Result<ApiResponse, Ap
         "channel": template.channel,
         "subject": rendered.subject,
         "body": rendered.body,
+        "text": rendered.text,
+        "warnings": rendered.empty_variables.iter().map(|name| json!({
+            "variable": name,
+            "message": format!("{{{{{name}}}}} is empty for this customer; a chase falls back to {}", fallback(name)),
+        })).collect::<Vec<_>>(),
     }))
+}
+
+/// What a chase writes where a variable is empty.
+fn fallback(variable: &str) -> &'static str {
+    match variable {
+        "customer_contact_name" => "the customer's name",
+        "customer_portal_button" => "no button (the tenant has no portal link)",
+        _ => "nothing (the text around it stays)",
+    }
 }

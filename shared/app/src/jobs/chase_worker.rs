@@ -596,6 +596,7 @@ impl ChaseWorker {
                 cc,
                 subject,
                 html: rendered.body,
+                text: rendered.text.unwrap_or_default(),
                 attachments,
                 tags: vec![
                     ("tenant".into(), job.tenant.to_string()),
