@@ -1,5 +1,5 @@
 //! The chased balance, account age and past-due age of a customer, and the
-//! cycle reset rule, exactly as DESIGN §5 defines them.
+//! cycle reset rule, as docs/chasing.md defines them.
 
 use super::invoice::{CollectionStatus, Invoice};
 use super::money::{Currency, Money};
@@ -46,7 +46,7 @@ pub struct ChasedBalance {
 impl ChasedBalance {
     /// The chased items of a customer's invoices as of `today` (tenant-local).
     /// Invoices in another currency than the customer's are ignored: they are
-    /// refused on input (DESIGN §3), so none should exist.
+    /// refused on input (docs/api.md), so none should exist.
     pub fn of(invoices: &[Invoice], currency: Currency, today: NaiveDate) -> Self {
         let mut items = Vec::new();
         let mut changes_on: Option<NaiveDate> = None;
@@ -176,7 +176,7 @@ impl ChasedBalance {
 
 /// Open, in the customer's currency, and neither on autopay nor held back.
 /// Disputed or on-hold plan invoices are left out too: a dispute removes the
-/// whole invoice from the chased balance (DESIGN §5, Stops).
+/// whole invoice from the chased balance (docs/chasing.md).
 fn chaseable(invoice: &Invoice, currency: Currency) -> bool {
     invoice.currency == currency
         && invoice.is_open()
@@ -254,7 +254,7 @@ impl CustomerBalance {
     }
 }
 
-/// DESIGN §5: a money event (payment, credit, void, dispute) resets the cycle
+/// docs/chasing.md: a money event (payment, credit, void, dispute) resets the cycle
 /// when every item that was in the chased balance just before it is fully
 /// settled or removed just after. Both lists must be computed for the same
 /// day, so an installment that had joined counts as "in the balance before".
@@ -363,9 +363,9 @@ mod tests {
         assert_eq!(balance.account_age(date("2026-03-26")), Some(25));
     }
 
-    /// The seed's example: installments due May 30, June 30, July 30.
+    /// The worked installment example (docs/chasing.md): installments due May 30, June 30, July 30.
     #[test]
-    fn installment_ages_follow_the_seed() {
+    fn installment_ages_follow_the_worked_example() {
         let mut plan = plan_invoice(); // issued May 1
         let at = |plan: &Invoice, day: &str| {
             ChasedBalance::of(std::slice::from_ref(plan), eur(), date(day))

@@ -1,5 +1,5 @@
 //! Contacts of a customer: who receives chasers, escalations and copies, and
-//! in which tenant-defined roles (DESIGN §5 "Contacts").
+//! in which tenant-defined roles (docs/chasing.md).
 
 use super::patch::Patch;
 use super::validation::FieldErrors;

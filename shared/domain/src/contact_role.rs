@@ -1,5 +1,5 @@
 //! Contact roles: a tenant-defined list ("Accounts payable", "CFO", ...) that
-//! chase steps can target (DESIGN §5 "Contacts").
+//! chase steps can target (docs/chasing.md).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -124,7 +124,7 @@ pub struct Customer {
     /// The latest promise to pay, while it matters to chasing.
     #[serde(default)]
     pub active_promise: Option<Promise>,
-    /// Where the customer is in its chasing cycle (DESIGN §5).
+    /// Where the customer is in its chasing cycle (docs/chasing.md).
     #[serde(default)]
     pub cycle: CycleState,
     /// The enrolled cadence version's timing, copied at enrolment (versions
@@ -189,7 +189,7 @@ fn pick<T: Clone>(own: &Option<T>, group: Option<&Option<T>>) -> Effective<T> {
 }
 
 impl Customer {
-    /// A customer's own setting wins over its group's (DESIGN §5, API.md).
+    /// A customer's own setting wins over its group's (docs/chasing.md).
     pub fn effective(&self) -> EffectiveSettings {
         let group = self.group_settings.as_ref();
         EffectiveSettings {
@@ -220,7 +220,7 @@ impl Customer {
     }
 
     /// What chasing asks this customer for on `today`: its chased items, net
-    /// of unapplied credit (DESIGN §5; money already received is never chased).
+    /// of unapplied credit (docs/chasing.md; money already received is never chased).
     pub fn chased_balance(&self, today: NaiveDate) -> ChasedBalance {
         ChasedBalance::of(&self.open_invoices, self.currency, today)
             .net_of_credit(self.balance.credit)

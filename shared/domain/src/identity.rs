@@ -82,7 +82,7 @@ impl Role {
     }
 }
 
-/// What a caller may do (DESIGN §2). The one place permissions are decided.
+/// What a caller may do (docs/api.md). The one place permissions are decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Permission {
     /// Read anything in the tenant.

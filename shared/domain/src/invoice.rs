@@ -1,5 +1,5 @@
 //! Invoices as chasing sees them: what is owed, by when, on what terms, and
-//! how payments land on them (DESIGN §3, API "Invoices and money").
+//! how payments land on them (docs/api.md).
 
 use super::money::{Currency, Money, MoneyError};
 use super::patch::Patch;
@@ -21,7 +21,7 @@ pub const MAX_INSTALLMENTS: usize = 120;
 pub enum CollectionStatus {
     #[default]
     Normal,
-    /// The customer contests it: it leaves the chased balance (DESIGN §5).
+    /// The customer contests it: it leaves the chased balance (docs/chasing.md).
     Disputed,
     /// Held back by the finance team: also left out of chasing.
     OnHold,
@@ -65,7 +65,7 @@ pub struct PaymentPlan {
 
 impl PaymentPlan {
     /// Index of the earliest installment not fully paid: the "current
-    /// installment" of DESIGN §5.
+    /// installment" of docs/chasing.md.
     pub fn current_installment(&self) -> Option<usize> {
         self.installments.iter().position(|i| !i.is_paid())
     }
@@ -278,7 +278,7 @@ fn money_at_minor_unit(amount: Decimal, currency: Currency) -> Money {
 }
 
 /// An invoice as submitted, before it is trusted. Amounts are decimal strings
-/// in JSON (DESIGN §3); the currency stays a string so a bad code becomes a
+/// in JSON (docs/api.md); the currency stays a string so a bad code becomes a
 /// field error rather than a parse failure.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -410,7 +410,7 @@ impl From<&Invoice> for NewInvoice {
 
 impl NewInvoice {
     /// Checks every field at once and builds the invoice. `customer_currency`
-    /// is the customer's one currency: another is refused (DESIGN §3, 422).
+    /// is the customer's one currency: another is refused (docs/api.md, 422).
     pub fn validate(self, id: String, customer_currency: Currency) -> Result<Invoice, FieldErrors> {
         let mut errors = FieldErrors::new();
         let number = bounded_text(&mut errors, "number", &self.number, MAX_NUMBER_CHARS);

@@ -1,5 +1,5 @@
 //! When a cadence runs: a tenant-local time on chosen days, mapped to UTC
-//! instants with one run per local date whatever DST does (DESIGN §5 Timing).
+//! instants with one run per local date whatever DST does (docs/chasing.md).
 //!
 //! Rules:
 //! - Days of the week and days of the month, when both are given, must both

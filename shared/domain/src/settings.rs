@@ -6,7 +6,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 /// At most `max_messages` chase messages per customer in any rolling
-/// `window_days` days, across all channels (DESIGN §5).
+/// `window_days` days, across all channels (docs/chasing.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FrequencyCap {
     pub max_messages: u32,

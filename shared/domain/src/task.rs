@@ -115,7 +115,7 @@ impl TaskStatus {
     }
 }
 
-/// How a call went (seed 003: answered, not answered, left voicemail, skipped).
+/// How a call went (answered, not answered, left voicemail, skipped).
 #[derive(
     Debug,
     Clone,

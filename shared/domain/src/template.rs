@@ -1,7 +1,7 @@
 //! Email, SMS and letter templates: checked at save time so an unknown variable is a
 //! 422 rather than a failed chase, and rendered with Handlebars in strict mode.
 //!
-//! Variables are exactly the seed's: `customer_name`, `customer_contact_name`,
+//! Variables are exactly these: `customer_name`, `customer_contact_name`,
 //! `customer_number`, `customer_address`, `customer_payment_terms`,
 //! `account_balance`, `invoice_numbers`, `invoice_dates`, `invoice_due_dates`,
 //! and `{{{customer_portal_button}}}`. Besides them only `{{#if x}}` /

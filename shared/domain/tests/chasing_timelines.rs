@@ -1,5 +1,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
-//! Chasing scenarios written as timelines (DESIGN §5).
+//! Chasing scenarios written as timelines (docs/chasing.md).
 //!
 //! Each scenario is a small text: a header describing the tenant and the
 //! cadence, then dated lines. A line with a verb is something that happens to
@@ -593,7 +593,7 @@ const SCENARIOS: &[(&str, &str)] = &[
         ",
     ),
     (
-        "the seed's installment example",
+        "the worked installment example",
         "
         step account_age 10 email
         step past_due_age 2 email
@@ -929,7 +929,7 @@ fn dst_scenarios_never_double_or_skip_a_day() {
 }
 
 #[test]
-fn the_seed_example_runs_in_three_cycles() {
+fn the_worked_example_runs_in_three_cycles() {
     let (sim, _) = parse(SCENARIOS[2].1);
     let log = run_day_by_day(&sim);
     let cycles: Vec<(String, u32)> = log

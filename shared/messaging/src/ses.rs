@@ -22,7 +22,7 @@ impl SesMailer {
         configuration_set: Option<String>,
     ) -> Self {
         // A send that timed out may have gone out: the SDK must not repeat
-        // it; the worker decides what an error means (DESIGN §9).
+        // it; the worker decides what an error means (docs/architecture.md).
         let mut config = aws_sdk_sesv2::config::Builder::from(sdk)
             .timeout_config(options.send_timeouts())
             .retry_config(aws_sdk_sesv2::config::retry::RetryConfig::disabled());

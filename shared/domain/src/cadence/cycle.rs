@@ -80,7 +80,7 @@ impl CycleState {
         change
     }
 
-    /// Applies DESIGN §5's reset rule to one change of the customer's
+    /// Applies the reset rule (docs/chasing.md) to one change of the customer's
     /// invoices (payment, credit, void, dispute, new or edited invoice).
     /// `before` and `after` are the chased items just before and just after
     /// it, both computed for the same tenant-local day.

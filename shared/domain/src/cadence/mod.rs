@@ -1,8 +1,8 @@
 //! Cadences and the evaluation that decides, for one customer at one instant,
-//! which step runs (DESIGN §5). Pure: the worker, the scheduler and the
+//! which step runs (docs/chasing.md). Pure: the worker, the scheduler and the
 //! preview all call the same [`Evaluator`], so what is previewed is what runs.
 //!
-//! Choices where DESIGN §5 is silent:
+//! Choices the rules leave open:
 //! - Step positions are 0-based indexes into `steps`.
 //! - A step is due on the run whose local date is at least its anchor (oldest
 //!   item date, or oldest due date) plus `days`; ages are measured on the
@@ -15,7 +15,7 @@
 //!   09:00 run is never blocked by yesterday's 09:00:03 send. Phone calls and
 //!   escalations are tasks for the team, not messages, and are never capped.
 //! - A threshold in another currency than the customer's is not applied
-//!   (no conversion exists yet; DESIGN §3 defers per-currency chasing).
+//!   (no conversion exists yet; per-currency chasing is deferred).
 //! - Pausing "until" a date means chasing resumes on that date; a promise
 //!   holds chasing through `promised_date + grace_days` inclusive.
 
@@ -31,9 +31,9 @@ pub use cycle::*;
 pub use definition::*;
 pub use evaluate::*;
 
-/// DESIGN §5: at most 100 steps a cadence.
+/// docs/chasing.md: at most 100 steps a cadence.
 pub const MAX_STEPS: usize = 100;
-/// DESIGN §5: at most 100 cadences a tenant (checked by the caller, who can count).
+/// docs/chasing.md: at most 100 cadences a tenant (checked by the caller, who can count).
 pub const MAX_CADENCES_PER_TENANT: usize = 100;
 /// Ten years: a later step can never run in any real account.
 pub const MAX_STEP_DAYS: i32 = 3650;
