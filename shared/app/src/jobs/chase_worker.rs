@@ -25,6 +25,7 @@ use domain::identity::TenantId;
 use domain::schedule::RunSlot;
 use domain::settings::Settings;
 use domain::task::{chase_task_assignee, NewTask, Task, TaskType};
+use domain::template::{Rendered, Template};
 use serde_json::json;
 use std::sync::Arc;
 use tracing::Instrument;
@@ -364,40 +365,22 @@ impl ChaseWorker {
         step: &Step,
     ) -> Result<(), RecordError> {
         let customer = &ctx.stored.customer;
-        let day = job
-            .message
-            .scheduled_for
-            .with_timezone(&ctx.settings.time_zone)
-            .date_naive();
+        let day = chase_day(job, &ctx);
         let body = match &step.template_id {
             None => String::new(),
-            Some(id) => {
-                let template = self.context.store.template(&job.tenant, id).await?;
-                let Some(template) = template.map(|r| r.template) else {
+            Some(_) => match self.render_step(job, &ctx, step, None).await? {
+                Ok((_, rendered)) => rendered.body,
+                Err((code, summary)) => {
                     return self
                         .fail(
                             job,
                             ChaseStatus::Claimed,
-                            "template_missing",
-                            Failure::Unsendable("the step's template no longer exists"),
+                            code,
+                            Failure::Unsendable(summary),
                         )
-                        .await;
-                };
-                let data = crate::chasing::template_data(customer, None, &ctx.settings, day);
-                match template.render(&data) {
-                    Ok(rendered) => rendered.body,
-                    Err(_) => {
-                        return self
-                            .fail(
-                                job,
-                                ChaseStatus::Claimed,
-                                "template_error",
-                                Failure::Unsendable("the template could not be rendered"),
-                            )
-                            .await
-                    }
+                        .await
                 }
-            }
+            },
         };
         let pdf = domain::statement::Statement::of(customer, day)
             .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
@@ -460,6 +443,44 @@ impl ChaseWorker {
         .await
     }
 
+    /// The step's template rendered for the customer on the chase's day,
+    /// or why it cannot be (`template_missing`, `template_error`): a chase
+    /// that can never be sent.
+    async fn render_step(
+        &self,
+        job: &Job,
+        ctx: &Context,
+        step: &Step,
+        contact_name: Option<String>,
+    ) -> Result<Result<(Template, Rendered), (&'static str, &'static str)>, RecordError> {
+        let template = match &step.template_id {
+            Some(id) => self
+                .context
+                .store
+                .template(&job.tenant, id)
+                .await?
+                .map(|r| r.template),
+            None => None,
+        };
+        let Some(template) = template else {
+            return Ok(Err((
+                "template_missing",
+                "the step's template no longer exists",
+            )));
+        };
+        let customer = &ctx.stored.customer;
+        let data = crate::chasing::template_data(
+            customer,
+            contact_name,
+            &ctx.settings,
+            chase_day(job, ctx),
+        );
+        Ok(match template.render(&data) {
+            Ok(rendered) => Ok((template, rendered)),
+            Err(_) => Err(("template_error", "the template could not be rendered")),
+        })
+    }
+
     async fn advance(
         &self,
         job: &Job,
@@ -490,36 +511,20 @@ impl ChaseWorker {
         // Primary contact first.
         contacts.sort_by_key(|c| customer.primary_contact_id.as_deref() != Some(c.id.as_str()));
         let (to, cc) = recipients(&contacts, step);
-        let template = match &step.template_id {
-            Some(id) => store.template(&job.tenant, id).await?.map(|r| r.template),
-            None => None,
-        };
-        let Some(template) = template else {
-            return self
-                .fail(
-                    job,
-                    ChaseStatus::Claimed,
-                    "template_missing",
-                    Failure::Unsendable("the step's template no longer exists"),
-                )
-                .await;
-        };
-        let day = job
-            .message
-            .scheduled_for
-            .with_timezone(&ctx.settings.time_zone)
-            .date_naive();
+        let day = chase_day(job, &ctx);
         let contact_name = to.first().map(|c| c.name.clone());
-        let data = crate::chasing::template_data(customer, contact_name, &ctx.settings, day);
-        let Ok(rendered) = template.render(&data) else {
-            return self
-                .fail(
-                    job,
-                    ChaseStatus::Claimed,
-                    "template_error",
-                    Failure::Unsendable("the template could not be rendered"),
-                )
-                .await;
+        let (template, rendered) = match self.render_step(job, &ctx, step, contact_name).await? {
+            Ok(rendered) => rendered,
+            Err((code, summary)) => {
+                return self
+                    .fail(
+                        job,
+                        ChaseStatus::Claimed,
+                        code,
+                        Failure::Unsendable(summary),
+                    )
+                    .await
+            }
         };
         let outcome = if step.action == Action::Email {
             let to: Vec<String> = to
@@ -1081,6 +1086,14 @@ fn run_history(
         ));
     }
     history
+}
+
+/// The tenant-local day the chase was scheduled for.
+fn chase_day(job: &Job, ctx: &Context) -> chrono::NaiveDate {
+    job.message
+        .scheduled_for
+        .with_timezone(&ctx.settings.time_zone)
+        .date_naive()
 }
 
 /// Everything attached to one email, at most: SES takes 10 MB per message
