@@ -42,15 +42,16 @@ impl TestStack {
 
     /// A stack whose functions reach AWS as `options` say (fault proxies,
     /// shorter timeouts).
-    pub async fn start_with(options: StackOptions) -> Self {
+    pub async fn start_with(mut options: StackOptions) -> Self {
         let prefix = format!("t{}", ulid::Ulid::new().to_string().to_lowercase());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        options.portal_base_url.get_or_insert_with(|| url.clone());
         let stack = Arc::new(
             LocalStack::create_with(&prefix, token::DEFAULT_SECRET, options)
                 .await
                 .expect("local stack resources (are the emulators running? use infra/test)"),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(local_stack::server::serve(stack.clone(), listener));
         Self {
             url,

@@ -20,15 +20,25 @@ use app::jobs::chase_worker::ChaseWorker;
 use app::jobs::delivery_feedback::DeliveryFeedback;
 use app::jobs::scheduler::Scheduler;
 use app::ports::UlidIds;
+use app::usecases::portal::PortalConfig;
 use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
 use clock::SettableClock;
+use domain::portal::PortalSecret;
 use requests::RequestCounter;
 use resources::{Clients, Resources};
 use runtime::config::AwsTimeouts;
 use runtime::ClientOptions;
+use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use template::StackDefinition;
+
+/// The local stack's portal key, derived from its token secret (the
+/// deployed functions get `PORTAL_LINK_SECRET` from Secrets Manager).
+fn local_portal_secret(jwt_secret: &str) -> Option<PortalSecret> {
+    let derived = hex::encode(Sha256::digest(format!("portal-links\0{jwt_secret}")));
+    PortalSecret::new(derived.as_bytes())
+}
 
 /// One function as Lambda would run it: its own clients (and here its own
 /// request counter), sharing the stack's clock.
@@ -41,6 +51,7 @@ pub struct Function<T> {
 /// The template's functions.
 pub struct Functions {
     pub api: Function<axum::Router>,
+    pub portal: Function<axum::Router>,
     pub scheduler: Function<Scheduler>,
     pub chase_worker: Function<ChaseWorker>,
     pub delivery_feedback: Function<DeliveryFeedback>,
@@ -48,9 +59,10 @@ pub struct Functions {
 
 impl Functions {
     /// Each function's request counter, by its binary's name.
-    pub fn counters(&self) -> [(&'static str, &RequestCounter); 4] {
+    pub fn counters(&self) -> [(&'static str, &RequestCounter); 5] {
         [
             ("api", &self.api.requests),
+            ("portal", &self.portal.requests),
             ("scheduler", &self.scheduler.requests),
             ("chase-worker", &self.chase_worker.requests),
             ("delivery-feedback", &self.delivery_feedback.requests),
@@ -66,6 +78,8 @@ pub struct StackOptions {
     pub ses_endpoint: Option<String>,
     pub aws_timeouts: Option<AwsTimeouts>,
     pub request_deadline: Option<std::time::Duration>,
+    /// Where portal links point: the runner's own URL.
+    pub portal_base_url: Option<String>,
 }
 
 /// A running local stack's state, shared by every runner route.
@@ -105,7 +119,14 @@ impl LocalStack {
         let timeouts = options.aws_timeouts.unwrap_or_default();
         let app_config = AppConfig {
             sender_domain: Some(resources.sender_domain.clone()),
+            portal: local_portal_secret(jwt_secret).map(|secret| PortalConfig {
+                secret,
+                base_url: options.portal_base_url.clone(),
+            }),
         };
+        let request_deadline = options
+            .request_deadline
+            .unwrap_or(runtime::config::DEFAULT_REQUEST_DEADLINE);
         // Each function gets its own clients with its own request counter.
         let function = || {
             let requests = RequestCounter::default();
@@ -141,9 +162,17 @@ impl LocalStack {
             job: api::router(api::ApiState {
                 context: context.clone(),
                 files: documents(&client_options),
-                request_deadline: options
-                    .request_deadline
-                    .unwrap_or(runtime::config::DEFAULT_REQUEST_DEADLINE),
+                request_deadline,
+            }),
+            context,
+            requests,
+        };
+        let (context, client_options, requests) = function();
+        let portal = Function {
+            job: api::portal::router(api::ApiState {
+                context: context.clone(),
+                files: documents(&client_options),
+                request_deadline,
             }),
             context,
             requests,
@@ -192,6 +221,7 @@ impl LocalStack {
         Ok(Self {
             functions: Functions {
                 api,
+                portal,
                 scheduler,
                 chase_worker,
                 delivery_feedback,

@@ -69,10 +69,18 @@ async fn serve(args: &[String], secret: &str) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .with_context(|| format!("port {port} is in use (another runner?)"))?;
-    let stack = Arc::new(LocalStack::create(&prefix, secret).await.context(
-        "creating the local resources; are DynamoDB Local and moto running (see infra/run)?",
-    )?);
     let api_url = format!("http://{}", listener.local_addr()?);
+    let options = local_stack::StackOptions {
+        portal_base_url: Some(api_url.clone()),
+        ..local_stack::StackOptions::default()
+    };
+    let stack = Arc::new(
+        LocalStack::create_with(&prefix, secret, options)
+            .await
+            .context(
+            "creating the local resources; are DynamoDB Local and moto running (see infra/run)?",
+        )?,
+    );
     let owner_token = token::issue(secret, &LocalClaims::new("demo", "demo-owner", "owner", 24))?;
     write_stack_env(&api_url, &stack, secret, &owner_token)?;
     println!("API:          {api_url}");

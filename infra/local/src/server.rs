@@ -20,6 +20,7 @@ use std::sync::Arc;
 /// its own smaller limit.
 const GATEWAY_BODY_LIMIT: usize = 10 * 1024 * 1024;
 const ROUTE_KEY: &str = "ANY /v1/{proxy+}";
+const PORTAL_ROUTE_KEY: &str = "ANY /p/{proxy+}";
 
 pub fn router(stack: Arc<LocalStack>) -> Router {
     Router::new()
@@ -154,6 +155,13 @@ async fn api_gateway(State(stack): State<Arc<LocalStack>>, request: Request) -> 
             proxy: None,
             claims: None,
         }
+    } else if let Some(proxy) = path.strip_prefix("/p/") {
+        // The portal's routes have no authorizer: the token is the capability.
+        GatewayRoute {
+            key: PORTAL_ROUTE_KEY.to_string(),
+            proxy: Some(proxy.to_string()),
+            claims: None,
+        }
     } else {
         let Some(proxy) = path.strip_prefix("/v1/") else {
             return error(StatusCode::NOT_FOUND, "not_found", "no such route");
@@ -192,7 +200,12 @@ async fn api_gateway(State(stack): State<Arc<LocalStack>>, request: Request) -> 
             );
         }
     };
-    match tower::ServiceExt::oneshot(stack.functions.api.job.clone(), lambda_request).await {
+    let function = if route.key == PORTAL_ROUTE_KEY {
+        &stack.functions.portal
+    } else {
+        &stack.functions.api
+    };
+    match tower::ServiceExt::oneshot(function.job.clone(), lambda_request).await {
         Ok(response) => response,
         Err(never) => match never {},
     }

@@ -12,6 +12,7 @@ pub mod extract;
 mod handlers;
 pub mod idempotency;
 mod parse;
+pub mod portal;
 pub mod response;
 
 pub use error::ApiError;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// What every handler shares.
+#[derive(Clone)]
 pub struct ApiState {
     pub context: Context,
     /// The documents bucket (presigned upload and download links).
@@ -65,6 +67,7 @@ routes! {
         DELETE handlers::customers::delete,
     },
     "/v1/customers/{id}/page" => { GET handlers::page::get },
+    "/v1/customers/{id}/portal-link" => { POST handlers::customers::rotate_portal_link },
     "/v1/customers/{id}/chasing" => { PUT handlers::chasing::enrol, DELETE handlers::chasing::unenrol },
     "/v1/customers/{id}/chasing/pause" => { POST handlers::chasing::pause },
     "/v1/customers/{id}/chasing/resume" => { POST handlers::chasing::resume },

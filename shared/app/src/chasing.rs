@@ -156,11 +156,11 @@ pub fn preview(
 /// What a template is rendered with for this customer on `today`: the
 /// chased balance and the invoices in it, the primary contact's name, the
 /// billing address on one line, the effective payment terms and the portal
-/// link (`portal_base_url/<customer id>`).
+/// link (`usecases::portal::url`).
 pub fn template_data(
     customer: &Customer,
     contact_name: Option<String>,
-    settings: &Settings,
+    portal_url: Option<String>,
     today: NaiveDate,
 ) -> TemplateData {
     let balance = customer.chased_balance(today);
@@ -187,18 +187,9 @@ pub fn template_data(
         customer_payment_terms: customer.effective().payment_terms.value,
         account_balance: balance.total(),
         invoices,
-        portal_url: portal_url(settings, &customer.id),
+        portal_url,
         language: customer.language.clone(),
     }
-}
-
-/// The customer's portal link (`portal_base_url/<customer id>`), when the
-/// tenant has a portal.
-pub fn portal_url(settings: &Settings, customer_id: &str) -> Option<String> {
-    settings
-        .portal_base_url
-        .as_deref()
-        .map(|base| format!("{}/{customer_id}", base.trim_end_matches('/')))
 }
 
 #[cfg(test)]
@@ -414,18 +405,12 @@ mod tests {
             invoice("A", "2026-05-01", CollectionStatus::Normal),
             invoice("B", "2026-05-10", CollectionStatus::Disputed),
         ];
-        let settings = Settings {
-            portal_base_url: Some("https://pay.test/portal/".into()),
-            ..Settings::default()
-        };
-        let data = template_data(&customer, Some("Ann".into()), &settings, date("2026-06-15"));
+        let link = Some("https://pay.test/p/TOKEN".to_string());
+        let data = template_data(&customer, Some("Ann".into()), link, date("2026-06-15"));
         let numbers: Vec<&str> = data.invoices.iter().map(|i| i.number.as_str()).collect();
         assert_eq!(numbers, ["A"]);
         assert_eq!(data.account_balance.amount, Decimal::new(10_000, 2));
-        assert_eq!(
-            data.portal_url.as_deref(),
-            Some("https://pay.test/portal/01CUSTOMER")
-        );
+        assert_eq!(data.portal_url.as_deref(), Some("https://pay.test/p/TOKEN"));
         assert_eq!(
             data.customer_address.as_deref(),
             Some("1 Main St, Paris, FR")

@@ -14,11 +14,13 @@ use std::time::{Duration, Instant};
 pub const SETTINGS_CACHE_TTL: Duration = Duration::from_secs(30);
 
 /// Deployment facts the rules need.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct AppConfig {
     /// The verified SES domain: tenants' sender addresses must be on it, and
     /// chases from tenants without one go out as `chasing@<domain>`.
     pub sender_domain: Option<String>,
+    /// The customer portal; without it chases carry no portal link.
+    pub portal: Option<crate::usecases::portal::PortalConfig>,
 }
 
 #[derive(Clone)]

@@ -23,6 +23,7 @@ use domain::identity::TenantId;
 use domain::invoice::{CollectionStatus, InvoiceStatus};
 use domain::note::Note;
 use domain::payment::{Adjustment, Payment};
+use domain::portal::PortalVisit;
 use domain::promise::Promise;
 use domain::settings::Settings;
 use domain::task::{Task, TaskStatus};
@@ -398,6 +399,13 @@ pub trait ChaseStore: Send + Sync {
     async fn chase(&self, tenant: &TenantId, key: &ChaseKey) -> StoreResult<Option<Chase>>;
 }
 
+/// Customer portal links (docs/portal.md).
+#[async_trait]
+pub trait PortalStore: Send + Sync {
+    /// The tenant and customer whose current link has this token hash.
+    async fn portal_token(&self, token_hash: &str) -> StoreResult<Option<(TenantId, String)>>;
+}
+
 #[async_trait]
 pub trait IdempotencyStore: Send + Sync {
     async fn idempotency(
@@ -566,6 +574,23 @@ pub enum Write {
         at: DateTime<Utc>,
     },
 
+    /// The lookup from a portal token's hash to its customer; fails if
+    /// the hash is taken. Written with the customer whose nonce makes it.
+    PutPortalToken {
+        customer_id: String,
+        token_hash: String,
+    },
+    /// Ends a portal link (rotation): its token opens nothing from now on.
+    DeletePortalToken {
+        token_hash: String,
+    },
+    /// The customer's portal visit of `visit.on`; fails if that day's
+    /// visit is already recorded (one `portal_viewed` a day).
+    RecordPortalVisit {
+        customer_id: String,
+        visit: PortalVisit,
+    },
+
     /// Claims an Idempotency-Key with the response it answered; fails if
     /// the key is taken.
     ClaimIdempotencyKey {
@@ -647,6 +672,7 @@ pub trait Store:
     + CadenceStore
     + DueIndex
     + ChaseStore
+    + PortalStore
     + IdempotencyStore
     + Transactions
 {
@@ -668,6 +694,7 @@ impl<T> Store for T where
         + CadenceStore
         + DueIndex
         + ChaseStore
+        + PortalStore
         + IdempotencyStore
         + Transactions
 {

@@ -40,6 +40,8 @@ pub struct CustomerPage {
     pub contacts: Vec<Contact>,
     pub open_invoices: Vec<InvoiceRecord>,
     pub open_tasks: Vec<Task>,
+    /// The last recorded portal visit.
+    pub portal_visit: Option<domain::portal::PortalVisit>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -101,6 +101,13 @@ pub struct Customer {
     /// Automatic settlement for this customer; `None` follows its group, then the tenant.
     #[serde(default)]
     pub auto_settle: Option<bool>,
+    /// Shown to the customer on their portal page.
+    #[serde(default)]
+    pub portal_note: Option<String>,
+    /// What the customer's portal link is made from (`crate::portal`);
+    /// rotation replaces it. Never shown.
+    #[serde(default)]
+    pub portal_nonce: Option<String>,
     pub metadata: BTreeMap<String, String>,
     pub chasing: Chasing,
     pub balance: BalanceSummary,
@@ -302,6 +309,7 @@ pub struct CustomerChanges {
     pub group_id: Patch<String>,
     pub autopay: Patch<bool>,
     pub auto_settle: Patch<bool>,
+    pub portal_note: Patch<String>,
     pub metadata: Option<BTreeMap<String, String>>,
 }
 
@@ -324,6 +332,8 @@ impl CustomerChanges {
             group_id: self.group_id.apply(&None),
             autopay: self.autopay.apply(&None),
             auto_settle: self.auto_settle.apply(&None),
+            portal_note: self.portal_note.apply(&None),
+            portal_nonce: None,
             metadata: self.metadata.clone().unwrap_or_default(),
             chasing: Chasing::default(),
             balance: BalanceSummary::default(),
@@ -372,6 +382,7 @@ impl CustomerChanges {
         next.group_id = self.group_id.apply(&current.group_id);
         next.autopay = self.autopay.apply(&current.autopay);
         next.auto_settle = self.auto_settle.apply(&current.auto_settle);
+        next.portal_note = self.portal_note.apply(&current.portal_note);
         if let Some(metadata) = &self.metadata {
             next.metadata = metadata.clone();
         }

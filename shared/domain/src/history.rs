@@ -47,6 +47,11 @@ pub enum HistoryType {
     InvoiceVoided,
     ChasingChanged,
     DocumentUploaded,
+    PortalViewed,
+    PortalPromise,
+    PortalDispute,
+    PortalPayClicked,
+    PortalDownload,
 }
 
 impl HistoryType {

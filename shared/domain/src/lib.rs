@@ -15,6 +15,7 @@ pub mod money;
 pub mod note;
 pub mod patch;
 pub mod payment;
+pub mod portal;
 pub mod promise;
 pub mod rating;
 pub mod schedule;

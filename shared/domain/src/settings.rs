@@ -31,6 +31,12 @@ pub struct Settings {
     pub frequency_cap: FrequencyCap,
     pub promise_grace_days: u32,
     pub portal_base_url: Option<String>,
+    /// The portal's "Pay now" target (`crate::portal::PaymentUrlTemplate`).
+    #[serde(default)]
+    pub payment_url_template: Option<String>,
+    /// Shown by "Pay now" when there is no payment URL.
+    #[serde(default)]
+    pub payment_instructions: Option<String>,
     /// Automatic settlement (API.md): payments and credit settle open
     /// invoices, oldest due date first, unless a group or customer says otherwise.
     #[serde(default = "settle_by_default")]
@@ -57,6 +63,8 @@ impl Default for Settings {
             frequency_cap: FrequencyCap::default(),
             promise_grace_days: 3,
             portal_base_url: None,
+            payment_url_template: None,
+            payment_instructions: None,
             auto_settle: true,
             version: 0,
             created_at: None,
@@ -75,6 +83,8 @@ pub struct SettingsPatch {
     pub frequency_cap: Option<FrequencyCap>,
     pub promise_grace_days: Option<u32>,
     pub portal_base_url: Patch<String>,
+    pub payment_url_template: Patch<String>,
+    pub payment_instructions: Patch<String>,
     pub auto_settle: Option<bool>,
 }
 
@@ -93,6 +103,8 @@ impl Settings {
             frequency_cap: patch.frequency_cap.unwrap_or(self.frequency_cap),
             promise_grace_days: patch.promise_grace_days.unwrap_or(self.promise_grace_days),
             portal_base_url: patch.portal_base_url.apply(&self.portal_base_url),
+            payment_url_template: patch.payment_url_template.apply(&self.payment_url_template),
+            payment_instructions: patch.payment_instructions.apply(&self.payment_instructions),
             auto_settle: patch.auto_settle.unwrap_or(self.auto_settle),
             version: self.version + 1,
             created_at: self.created_at.or(Some(now)),

@@ -363,6 +363,12 @@ impl Template {
     /// Empty values never leave a gap such as "Hello ,": an absent contact
     /// name falls back to the customer's name, and the other variables that
     /// are empty are listed in `empty_variables` for the preview to warn.
+    /// Whether rendering needs the customer's portal link (so the link is
+    /// looked up only for templates that show it).
+    pub fn uses_portal_link(&self) -> bool {
+        self.body.contains(PORTAL_BUTTON)
+    }
+
     pub fn render(&self, data: &TemplateData) -> Result<Rendered, RenderError> {
         let language = Language::of(data.language.as_deref());
         let plain_button = data

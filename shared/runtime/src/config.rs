@@ -32,6 +32,12 @@ pub struct Config {
     /// the API function's timeout, so a slow dependency never turns into a
     /// bare Lambda error.
     pub request_deadline: Duration,
+    /// The key of customer portal links (`PORTAL_LINK_SECRET`, at least 32
+    /// bytes); the functions that write or open links have it.
+    pub portal_link_secret: Option<String>,
+    /// Where portal links point by default (`PORTAL_BASE_URL`, the HTTP
+    /// API's URL); a tenant's `portal_base_url` overrides it.
+    pub portal_base_url: Option<String>,
 }
 
 /// Bounds on every AWS call (docs/architecture.md, Timeouts). `template.yaml` sets them per
@@ -73,7 +79,25 @@ impl Config {
                 .filter(|v| !v.is_empty()),
             aws_timeouts: aws_timeouts()?,
             request_deadline: millis("REQUEST_DEADLINE_MS")?.unwrap_or(DEFAULT_REQUEST_DEADLINE),
+            portal_link_secret: portal_link_secret()?,
+            portal_base_url: std::env::var("PORTAL_BASE_URL")
+                .ok()
+                .filter(|v| !v.trim().is_empty()),
         })
+    }
+}
+
+/// Links made with a short key could be guessed.
+pub const MIN_PORTAL_SECRET_BYTES: usize = 32;
+
+fn portal_link_secret() -> Result<Option<String>, ConfigError> {
+    match std::env::var("PORTAL_LINK_SECRET") {
+        Err(_) => Ok(None),
+        Ok(secret) if secret.len() >= MIN_PORTAL_SECRET_BYTES => Ok(Some(secret)),
+        Ok(_) => Err(ConfigError::Invalid {
+            name: "PORTAL_LINK_SECRET",
+            reason: format!("must be at least {MIN_PORTAL_SECRET_BYTES} bytes"),
+        }),
     }
 }
 
@@ -127,6 +151,8 @@ impl Config {
             sender_domain,
             aws_timeouts,
             request_deadline,
+            portal_link_secret: None,
+            portal_base_url: None,
         }
     }
 

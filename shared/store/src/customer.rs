@@ -536,6 +536,7 @@ pub async fn page(
     let mut contacts = Vec::new();
     let mut open_invoices = Vec::new();
     let mut open_tasks = Vec::new();
+    let mut portal_visit = None;
     for item in items {
         let sk = match item.get(SK) {
             Some(AttributeValue::S(sk)) => sk.clone(),
@@ -549,6 +550,8 @@ pub async fn page(
             open_invoices.push(from_item(item)?);
         } else if sk.starts_with(TASK_PREFIX) {
             open_tasks.push(from_item(item)?);
+        } else if sk == PORTAL_VISIT_SK {
+            portal_visit = Some(from_item(item)?);
         }
     }
     Ok(customer.map(|customer| app::records::CustomerPage {
@@ -556,6 +559,7 @@ pub async fn page(
         contacts,
         open_invoices,
         open_tasks,
+        portal_visit,
     }))
 }
 

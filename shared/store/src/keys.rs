@@ -1,5 +1,7 @@
 //! The single-table key schema. Every key starts with the tenant, so no key
-//! built here can reach another tenant's items. See `infra/README.md`.
+//! built here can reach another tenant's items, with one exception: the
+//! portal token lookup ([`portal_token_pk`]), which a debtor's token must
+//! find without knowing the tenant. See `infra/README.md`.
 
 use domain::identity::TenantId;
 
@@ -55,6 +57,17 @@ pub const CONTACT_PREFIX: &str = "P#1#CONTACT#";
 pub fn contact_sk(contact_id: &str) -> String {
     format!("{CONTACT_PREFIX}{contact_id}")
 }
+
+/// A customer's last portal visit, in the page range (the page shows it).
+pub const PORTAL_VISIT_SK: &str = "P#9#PORTAL_VISIT";
+
+/// Token hash → tenant and customer. The key is a SHA-256 of a 256-bit
+/// secret token: only its holder can name it, and it names one customer.
+pub fn portal_token_pk(token_hash: &str) -> String {
+    format!("PORTAL_TOKEN#{token_hash}")
+}
+
+pub const PORTAL_TOKEN_SK: &str = "PORTAL_TOKEN";
 
 pub const HISTORY_PREFIX: &str = "H#";
 

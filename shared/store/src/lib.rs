@@ -19,6 +19,7 @@ pub mod invoice;
 pub mod keys;
 pub mod money_records;
 pub mod note;
+pub mod portal;
 pub mod settings;
 pub mod task;
 pub mod template;
@@ -27,8 +28,8 @@ use app::ports::{
     CadenceStore, ChaseStore, ContactRoleStore, ContactStore, CustomerQuery, CustomerStore,
     DocumentStore, DueCustomer, DueIndex, GroupStore, HistoryFilter, HistoryStore,
     IdempotencyStore, InvoiceQuery, InvoiceStore, MoneyRecordStore, NoteStore, Page, PageRequest,
-    SettingsStore, StoreError, StoreResult, TaskQuery, TaskStore, TemplateStore, Transactions,
-    Write,
+    PortalStore, SettingsStore, StoreError, StoreResult, TaskQuery, TaskStore, TemplateStore,
+    Transactions, Write,
 };
 use app::records::{
     CadenceRecord, Chase, ChaseKey, CustomerPage, IdempotencyRecord, InvoiceRecord, StoredCustomer,
@@ -183,6 +184,16 @@ impl DynamoStore {
             )?],
             Write::ClaimIdempotencyKey { key_hash, record } => {
                 vec![idempotency::claim(table, tenant, key_hash, record)?]
+            }
+            Write::PutPortalToken {
+                customer_id,
+                token_hash,
+            } => vec![portal::put_token(table, tenant, customer_id, token_hash)?],
+            Write::DeletePortalToken { token_hash } => {
+                vec![portal::delete_token(table, token_hash)?]
+            }
+            Write::RecordPortalVisit { customer_id, visit } => {
+                vec![portal::record_visit(table, tenant, customer_id, visit)?]
             }
         })
     }
@@ -491,6 +502,13 @@ impl ChaseStore for DynamoStore {
 }
 
 #[async_trait]
+impl PortalStore for DynamoStore {
+    async fn portal_token(&self, token_hash: &str) -> StoreResult<Option<(TenantId, String)>> {
+        portal::token(&self.table, token_hash).await
+    }
+}
+
+#[async_trait]
 impl IdempotencyStore for DynamoStore {
     async fn idempotency(
         &self,
@@ -531,6 +549,15 @@ pub fn context(started: &runtime::Started) -> app::context::Context {
         std::sync::Arc::new(app::ports::UlidIds),
         app::context::AppConfig {
             sender_domain: started.config.sender_domain.clone(),
+            portal: started
+                .config
+                .portal_link_secret
+                .as_deref()
+                .and_then(|secret| domain::portal::PortalSecret::new(secret.as_bytes()))
+                .map(|secret| app::usecases::portal::PortalConfig {
+                    secret,
+                    base_url: started.config.portal_base_url.clone(),
+                }),
         },
     )
 }

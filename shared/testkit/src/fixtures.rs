@@ -105,6 +105,8 @@ impl Fixtures {
             group_id: None,
             autopay: None,
             auto_settle: None,
+            portal_note: None,
+            portal_nonce: None,
             metadata: Default::default(),
             chasing: Chasing::default(),
             balance: BalanceSummary::default(),

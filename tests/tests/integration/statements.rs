@@ -543,14 +543,24 @@ async fn a_preview_warns_of_empty_variables_and_a_chase_never_writes_hello_comma
         .iter()
         .map(|w| w["variable"].as_str().unwrap())
         .collect();
-    assert_eq!(warned, ["customer_contact_name", "customer_portal_button"]);
+    // Every customer has a portal link, so the button is never empty.
+    assert_eq!(warned, ["customer_contact_name"]);
     assert_eq!(preview.body["subject"], "Hello Customer PW-1");
+    let portal_url = stack
+        .get(&format!("/v1/customers/{customer_id}"), &owner)
+        .await
+        .body["portal_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(
         preview.body["text"].as_str().unwrap(),
-        "Hello Customer PW-1,\n\nPlease pay €0.00.\n"
+        format!("Hello Customer PW-1,\n\nPlease pay €0.00.\nPay now: {portal_url}")
     );
-    assert_eq!(
-        preview.body["body"].as_str().unwrap(),
-        "<p>Hello Customer PW-1,</p>\n<p>Please pay €0.00.</p>"
+    let body = preview.body["body"].as_str().unwrap();
+    assert!(
+        body.starts_with("<p>Hello Customer PW-1,</p>\n<p>Please pay €0.00.<br>"),
+        "{body}"
     );
+    assert!(body.contains(&format!("href=\"{portal_url}\"")), "{body}");
 }

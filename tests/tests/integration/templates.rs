@@ -228,10 +228,19 @@ async fn a_preview_renders_the_customers_data() {
     );
     assert!(body.contains("F-1, F-2"), "{body}");
     assert!(body.contains("31 mai 2026"), "{body}");
+    // The customer's capability link, under the tenant's portal base.
+    let portal_url = stack
+        .get(&format!("/v1/customers/{cid}"), &owner)
+        .await
+        .body["portal_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(
-        body.contains(&format!("href=\"https://pay.acme.test/portal/{cid}\"")),
-        "{body}"
+        portal_url.starts_with("https://pay.acme.test/portal/p/"),
+        "{portal_url}"
     );
+    assert!(body.contains(&format!("href=\"{portal_url}\"")), "{body}");
     assert!(body.contains("Payer maintenant"), "{body}");
     let text = preview.body["text"].as_str().unwrap();
     assert!(
@@ -239,9 +248,7 @@ async fn a_preview_renders_the_customers_data() {
         "the text part is not escaped: {text}"
     );
     assert!(
-        text.contains(&format!(
-            "Payer maintenant: https://pay.acme.test/portal/{cid}"
-        )),
+        text.contains(&format!("Payer maintenant: {portal_url}")),
         "{text}"
     );
     assert!(preview.body["warnings"].is_array(), "{:?}", preview.body);

@@ -4,7 +4,7 @@ use crate::extract::{list_reply, Ctx};
 use crate::parse;
 use crate::{ApiError, ApiResponse};
 use app::ports::{CustomerFilter, CustomerQuery, CustomerSort, PageRequest};
-use app::usecases::customers;
+use app::usecases::{customers, portal};
 use axum::extract::Path;
 use domain::customer::Customer;
 use domain::validation::FieldErrors;
@@ -31,6 +31,7 @@ pub fn view(customer: &Customer) -> Value {
         "group_id": customer.group_id,
         "autopay": customer.autopay,
         "auto_settle": customer.auto_settle,
+        "portal_note": customer.portal_note,
         "metadata": customer.metadata,
         "chasing": customer.chasing,
         "balance": customer.balance,
@@ -63,8 +64,17 @@ pub async fn create(ctx: Ctx) -> Result<ApiResponse, ApiError> {
 }
 
 pub async fn get(ctx: Ctx, Path(id): Path<String>) -> Result<ApiResponse, ApiError> {
-    let customer = customers::get(&ctx.context, &ctx.caller, ctx.now, &id).await?;
-    response(&customer)
+    let (customer, portal_url) = customers::get(&ctx.context, &ctx.caller, ctx.now, &id).await?;
+    let mut body = view(&customer);
+    body["portal_url"] = json!(portal_url);
+    Ok(ApiResponse::ok(&body)?.with_version(customer.version))
+}
+
+/// `POST /v1/customers/{id}/portal-link`: a new portal link; the old one
+/// stops working at once.
+pub async fn rotate_portal_link(ctx: Ctx, Path(id): Path<String>) -> Result<ApiResponse, ApiError> {
+    let url = portal::rotate(&ctx.context, &ctx.caller, &id, ctx.now).await?;
+    ApiResponse::ok(&json!({"portal_url": url}))
 }
 
 pub async fn patch(ctx: Ctx, Path(id): Path<String>) -> Result<ApiResponse, ApiError> {

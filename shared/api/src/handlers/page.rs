@@ -41,6 +41,7 @@ pub async fn get(ctx: Ctx, Path(id): Path<String>) -> Result<ApiResponse, ApiErr
         },
         "open_tasks": view.page.open_tasks,
         "history": customer.recent_history,
+        "portal": {"url": view.portal_url, "last_visit_at": view.page.portal_visit.map(|v| v.at)},
     });
     Ok(ApiResponse::ok(&body)?.with_version(customer.version))
 }

@@ -98,6 +98,10 @@ pub fn changes(
             "auto_settle" => {
                 changes.auto_settle = fields::nullable(e, field, value, fields::boolean)
             }
+            "portal_note" => {
+                changes.portal_note =
+                    fields::nullable(e, field, value, |e, f, v| fields::long_text(e, f, v, 2000))
+            }
             "metadata" => changes.metadata = metadata(e, field, value),
             "chasing" => e.add(field, "is changed through /v1/customers/{id}/chasing"),
             computed if COMPUTED.contains(&computed) => {

@@ -2,11 +2,12 @@
 
 use chrono_tz::Tz;
 use domain::patch::Patch;
+use domain::portal::PaymentUrlTemplate;
 use domain::settings::{
     parse_email, parse_portal_url, FrequencyCap, SettingsPatch, MAX_CAP_MESSAGES,
     MAX_CAP_WINDOW_DAYS, MAX_GRACE_DAYS,
 };
-use domain::validation::{bounded_text, FieldErrors};
+use domain::validation::{bounded_multiline_text, bounded_text, FieldErrors};
 use serde_json::{Map, Value};
 
 const READ_ONLY: &[&str] = &["id", "version", "created_at", "updated_at"];
@@ -42,6 +43,25 @@ pub fn patch(body: &Map<String, Value>) -> Result<SettingsPatch, FieldErrors> {
                     None => errors.add(field, "must be an absolute https URL"),
                 },
                 _ => errors.add(field, "must be an https URL or null"),
+            },
+            "payment_url_template" => match value {
+                Value::Null => patch.payment_url_template = Patch::Clear,
+                Value::String(raw) => match PaymentUrlTemplate::parse(raw.trim()) {
+                    Ok(template) => {
+                        patch.payment_url_template = Patch::Set(template.as_str().into())
+                    }
+                    Err(problem) => errors.add(field, problem),
+                },
+                _ => errors.add(field, "must be an https URL template or null"),
+            },
+            "payment_instructions" => match value {
+                Value::Null => patch.payment_instructions = Patch::Clear,
+                Value::String(raw) => {
+                    if let Some(text) = bounded_multiline_text(&mut errors, field, raw, 2000) {
+                        patch.payment_instructions = Patch::Set(text);
+                    }
+                }
+                _ => errors.add(field, "must be text or null"),
             },
             "promise_grace_days" => match value.as_u64() {
                 Some(days) if days <= MAX_GRACE_DAYS => {

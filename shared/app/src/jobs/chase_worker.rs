@@ -469,12 +469,20 @@ impl ChaseWorker {
             )));
         };
         let customer = &ctx.stored.customer;
-        let data = crate::chasing::template_data(
-            customer,
-            contact_name,
-            &ctx.settings,
-            chase_day(job, ctx),
-        );
+        let portal_url = if template.uses_portal_link() {
+            crate::usecases::portal::url(
+                &self.context,
+                &job.tenant,
+                &ctx.stored,
+                &ctx.settings,
+                job.now,
+            )
+            .await?
+        } else {
+            None
+        };
+        let data =
+            crate::chasing::template_data(customer, contact_name, portal_url, chase_day(job, ctx));
         Ok(match template.render(&data) {
             Ok(rendered) => Ok((template, rendered)),
             Err(_) => Err(("template_error", "the template could not be rendered")),

@@ -142,24 +142,33 @@ pub async fn create(
     );
     let (enrolment, assigned_item) = assigned.map_or((Vec::new(), None), |(w, h)| (w, Some(h)));
     let items: Vec<HistoryItem> = std::iter::once(created).chain(assigned_item).collect();
-    let numbers = vec![Write::ReserveCustomerNumber {
+    let mut numbers = vec![Write::ReserveCustomerNumber {
         number: customer.number.clone(),
         customer_id: customer.id.clone(),
     }];
+    numbers.extend(super::portal::issue(
+        context,
+        &caller.tenant,
+        &mut customer,
+        now,
+    ));
     Ok(assemble(customer, None, &items, groups, enrolment, numbers))
 }
 
+/// The customer, refreshed for the tenant's today, with its portal link.
 pub async fn get(
     context: &Context,
     caller: &Caller,
     now: DateTime<Utc>,
     id: &str,
-) -> AppResult<Customer> {
+) -> AppResult<(Customer, Option<String>)> {
     require(caller, Permission::Read)?;
-    let mut customer = load(context, &caller.tenant, id).await?.customer;
-    let zone = context.settings(&caller.tenant).await?.time_zone;
-    customer.refresh(now.with_timezone(&zone).date_naive());
-    Ok(customer)
+    let stored = load(context, &caller.tenant, id).await?;
+    let settings = context.settings(&caller.tenant).await?;
+    let portal_url = super::portal::url(context, &caller.tenant, &stored, &settings, now).await?;
+    let mut customer = stored.customer;
+    customer.refresh(now.with_timezone(&settings.time_zone).date_naive());
+    Ok((customer, portal_url))
 }
 
 /// The changes of a `PATCH`, applied to the customer at `expected` version.
@@ -312,6 +321,7 @@ pub async fn export(
 /// for the tenant's today, and the next step chasing would run.
 pub struct PageView {
     pub page: crate::records::CustomerPage,
+    pub portal_url: Option<String>,
     pub today: chrono::NaiveDate,
     pub next_step: Option<(domain::cadence::PreviewEntry, domain::cadence::Cadence)>,
 }
@@ -326,13 +336,15 @@ pub async fn page(
     if !valid_id(id) {
         return Err(AppError::NotFound);
     }
-    let zone = context.settings(&caller.tenant).await?.time_zone;
-    let today = now.with_timezone(&zone).date_naive();
+    let settings = context.settings(&caller.tenant).await?;
+    let today = now.with_timezone(&settings.time_zone).date_naive();
     let mut page = context
         .store
         .customer_page(&caller.tenant, id)
         .await?
         .ok_or(AppError::NotFound)?;
+    let portal_url =
+        super::portal::url(context, &caller.tenant, &page.customer, &settings, now).await?;
     page.customer.customer.refresh(today);
     page.open_invoices.sort_by(|a, b| {
         (a.invoice.issue_date, &a.invoice.number).cmp(&(b.invoice.issue_date, &b.invoice.number))
@@ -341,6 +353,7 @@ pub async fn page(
         super::enrolment::next_step(context, caller, now, &page.customer.customer).await?;
     Ok(PageView {
         page,
+        portal_url,
         today,
         next_step,
     })

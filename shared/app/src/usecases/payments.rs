@@ -348,6 +348,19 @@ pub async fn promise(
     new: &NewPromise,
     now: DateTime<Utc>,
 ) -> AppResult<Change<Dated<Promise>>> {
+    promise_recorded_as(context, caller, customer, new, now, HistoryType::Promise).await
+}
+
+/// [`promise`], its history item of type `recorded_as` (the portal's
+/// promises are `portal_promise`).
+pub async fn promise_recorded_as(
+    context: &Context,
+    caller: &Caller,
+    customer: StoredCustomer,
+    new: &NewPromise,
+    now: DateTime<Utc>,
+    recorded_as: HistoryType,
+) -> AppResult<Change<Dated<Promise>>> {
     require(caller, Permission::ManageRecords)?;
     let customer_id = customer.customer.id.as_str();
     let settings = context.settings(&caller.tenant).await?;
@@ -370,7 +383,7 @@ pub async fn promise(
     next.active_promise = Some(promise.clone());
     let history = HistoryItem::new(
         customer_id,
-        HistoryType::Promise,
+        recorded_as,
         now,
         caller.user.as_str(),
         format!(

@@ -3,7 +3,6 @@
 
 use super::customers;
 use crate::access::require;
-use crate::chasing::portal_url;
 use crate::context::Context;
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -34,7 +33,7 @@ pub async fn statement(
     let as_of = as_of.unwrap_or_else(|| now.with_timezone(&settings.time_zone).date_naive());
     let statement = Statement::of(&customer.customer, as_of).map_err(AppError::internal)?;
     Ok(StatementView {
-        portal_url: portal_url(&settings, &customer.customer.id),
+        portal_url: super::portal::url(context, &caller.tenant, &customer, &settings, now).await?,
         statement,
         settings,
     })

@@ -141,16 +141,15 @@ pub async fn preview(
     let record = load(context, caller, id).await?;
     let customer_id = customer_id?;
     let tenant = &caller.tenant;
-    let customer = match valid_id(&customer_id) {
+    let stored = match valid_id(&customer_id) {
         true => context.store.customer(tenant, &customer_id).await?,
         false => None,
     }
-    .ok_or_else(|| AppError::invalid_field("customer_id", "no such customer"))?
-    .customer;
-    let contact_name = match &customer.primary_contact_id {
+    .ok_or_else(|| AppError::invalid_field("customer_id", "no such customer"))?;
+    let contact_name = match &stored.customer.primary_contact_id {
         Some(contact_id) => context
             .store
-            .contacts(tenant, &customer.id)
+            .contacts(tenant, &stored.customer.id)
             .await?
             .into_iter()
             .find(|c| &c.id == contact_id)
@@ -159,7 +158,12 @@ pub async fn preview(
     };
     let settings = context.settings(tenant).await?;
     let today = now.with_timezone(&settings.time_zone).date_naive();
-    let data = crate::chasing::template_data(&customer, contact_name, &settings, today);
+    let portal_url = match record.template.uses_portal_link() {
+        true => super::portal::url(context, tenant, &stored, &settings, now).await?,
+        false => None,
+    };
+    let customer = stored.customer;
+    let data = crate::chasing::template_data(&customer, contact_name, portal_url, today);
     let rendered = record.template.render(&data).map_err(AppError::internal)?;
     Ok((record.template, customer.id, rendered))
 }

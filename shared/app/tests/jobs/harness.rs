@@ -106,6 +106,7 @@ impl World {
             Arc::new(SequentialIds::new()),
             AppConfig {
                 sender_domain: Some("chase.example".into()),
+                portal: None,
             },
         );
         let tenant = TenantId::parse("t-jobs").unwrap();

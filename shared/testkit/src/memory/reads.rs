@@ -10,7 +10,8 @@ use app::ports::{
     AssigneeFilter, CadenceStore, ChaseStore, ContactRoleStore, ContactStore, CustomerFilter,
     CustomerQuery, CustomerSort, CustomerStore, DocumentStore, DueCustomer, DueIndex, GroupStore,
     HistoryFilter, HistoryStore, IdempotencyStore, InvoiceQuery, InvoiceStore, MoneyRecordStore,
-    NoteStore, Page, PageRequest, SettingsStore, StoreResult, TaskQuery, TaskStore, TemplateStore,
+    NoteStore, Page, PageRequest, PortalStore, SettingsStore, StoreResult, TaskQuery, TaskStore,
+    TemplateStore,
 };
 use app::records::{
     CadenceRecord, Chase, ChaseKey, CustomerPage, IdempotencyRecord, InvoiceRecord, StoredCustomer,
@@ -173,6 +174,7 @@ impl CustomerStore for MemoryStore {
             contacts: partition.contacts.values().cloned().collect(),
             open_invoices: partition.open_invoices.values().cloned().collect(),
             open_tasks: partition.open_tasks.values().cloned().collect(),
+            portal_visit: partition.portal_visit,
         }))
     }
 }
@@ -696,6 +698,18 @@ impl ChaseStore for MemoryStore {
             .chases
             .get(&(key.cycle, key.step))
             .cloned())
+    }
+}
+
+#[async_trait]
+impl PortalStore for MemoryStore {
+    async fn portal_token(&self, token_hash: &str) -> StoreResult<Option<(TenantId, String)>> {
+        let state = self.read("portal_token")?;
+        Ok(state.tenants.iter().find_map(|(tenant, data)| {
+            data.portal_tokens
+                .get(token_hash)
+                .map(|customer_id| (tenant.clone(), customer_id.clone()))
+        }))
     }
 }
 

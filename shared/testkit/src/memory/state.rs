@@ -71,6 +71,9 @@ pub(crate) struct Tenant {
     /// Absent until the first cadence is created.
     pub cadence_count: Option<i64>,
     pub idempotency: BTreeMap<String, IdempotencyRecord>,
+    /// Token hash → customer (the DynamoDB store keeps this lookup outside
+    /// the tenant's partitions; hashes do not collide across tenants).
+    pub portal_tokens: BTreeMap<String, String>,
 }
 
 /// One customer's partition.
@@ -95,6 +98,7 @@ pub(crate) struct Partition {
     pub promises: BTreeMap<String, Promise>,
     /// By (cycle, step).
     pub chases: BTreeMap<(u32, u32), Chase>,
+    pub portal_visit: Option<domain::portal::PortalVisit>,
 }
 
 impl Partition {

@@ -255,6 +255,12 @@ pub(crate) fn items(write: &Write) -> Vec<String> {
         Write::ClaimIdempotencyKey { key_hash, .. } => {
             vec![tenant_item(&format!("idempotency key {key_hash}"))]
         }
+        Write::PutPortalToken { token_hash, .. } | Write::DeletePortalToken { token_hash } => {
+            vec![format!("portal token {token_hash}")]
+        }
+        Write::RecordPortalVisit { customer_id, .. } => {
+            vec![customer_item(customer_id, "portal visit")]
+        }
     }
 }
 
@@ -510,6 +516,13 @@ pub(crate) fn holds(tenant: &Tenant, write: &Write) -> bool {
                 .get(key_hash)
                 .is_none_or(|stored| stored.expires_at <= now)
         }
+        Write::PutPortalToken { token_hash, .. } => !tenant.portal_tokens.contains_key(token_hash),
+        Write::DeletePortalToken { .. } => true,
+        Write::RecordPortalVisit { customer_id, visit } => tenant
+            .customers
+            .get(customer_id)
+            .and_then(|p| p.portal_visit)
+            .is_none_or(|last| last.on != visit.on),
     }
 }
 
@@ -818,6 +831,18 @@ pub(crate) fn apply(tenant: &mut Tenant, write: Write) {
         }
         Write::ClaimIdempotencyKey { key_hash, record } => {
             tenant.idempotency.insert(key_hash, *record);
+        }
+        Write::PutPortalToken {
+            customer_id,
+            token_hash,
+        } => {
+            tenant.portal_tokens.insert(token_hash, customer_id);
+        }
+        Write::DeletePortalToken { token_hash } => {
+            tenant.portal_tokens.remove(&token_hash);
+        }
+        Write::RecordPortalVisit { customer_id, visit } => {
+            tenant.partition_mut(&customer_id).portal_visit = Some(visit);
         }
     }
 }
