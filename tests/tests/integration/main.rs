@@ -21,6 +21,7 @@ mod notes_and_history;
 mod openapi;
 mod outbox;
 mod portal;
+mod portal_browser;
 mod roles;
 mod run_script;
 mod settings;

@@ -236,7 +236,7 @@ async fn the_portal_link_from_a_chase_shows_the_customer_and_records_promises_an
     );
     assert!(!page.html.contains("<script>"), "{}", page.html);
     assert!(page.html.contains("€500.00"), "total due: {}", page.html);
-    assert!(page.html.contains("1 days overdue") || page.html.contains("days overdue"));
+    assert!(page.html.contains("1 day overdue"), "{}", page.html);
     assert!(page.html.contains("IBAN FR76"), "the portal note");
     // A second view the same day records nothing more.
     assert_eq!(open(&chased.link).await.status, 200);

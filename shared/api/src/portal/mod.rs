@@ -41,13 +41,13 @@ use tracing::Instrument;
 const MAX_FORM_BYTES: usize = 16 * 1024;
 
 const STYLE: &str = "body{margin:0;font:16px/1.5 system-ui,-apple-system,\"Segoe UI\",Roboto,sans-serif;color:#1a1a1a;background:#f6f7f9}\
-main{max-width:46rem;margin:0 auto;padding:1rem 1rem 3rem}\
+main{max-width:46rem;margin:0 auto;padding:1rem 1rem 3rem;overflow-wrap:anywhere}\
 h1{font-size:1.5rem;margin:.25rem 0}h2{font-size:1.15rem;margin:2rem 0 .5rem}\
 .company{font-weight:600;color:#1f3a5f;margin:0}.muted{color:#4a4f57}\
 .summary dl{display:flex;flex-wrap:wrap;gap:.75rem;margin:1rem 0}.summary dl div{background:#fff;border:1px solid #d4d8de;border-radius:.5rem;padding:.75rem 1rem;min-width:9rem}\
 dt{font-size:.875rem;color:#4a4f57}dd{margin:0;font-size:1.25rem;font-weight:600}.alert{color:#a4161a}\
 .note{background:#fff8e1;border-left:4px solid #b7791f;padding:.25rem 1rem}\
-.table{overflow-x:auto}table{border-collapse:collapse;width:100%;background:#fff}th,td{text-align:left;padding:.5rem;border-bottom:1px solid #d4d8de}.num{text-align:right}\
+.table{overflow-x:auto;position:relative}table{border-collapse:collapse;width:100%;background:#fff}th,td{text-align:left;padding:.5rem;border-bottom:1px solid #d4d8de}.num{text-align:right}\
 .buttons{display:flex;flex-wrap:wrap;gap:.75rem}\
 .button,button{display:inline-block;padding:.6rem 1rem;border-radius:.4rem;border:1px solid #1f3a5f;background:#fff;color:#1f3a5f;font:inherit;text-decoration:none;cursor:pointer}\
 .primary,button{background:#1f3a5f;color:#fff}\
@@ -425,7 +425,9 @@ fn line_view(
     let disputed = line.collection_status == domain::invoice::CollectionStatus::Disputed;
     let status = if disputed {
         l.disputed.to_string()
-    } else if line.days_overdue > 0 {
+    } else if line.days_overdue == 1 {
+        format!("1 {}", l.day_overdue)
+    } else if line.days_overdue > 1 {
         format!("{} {}", line.days_overdue, l.days_overdue)
     } else {
         l.not_yet_due.to_string()
