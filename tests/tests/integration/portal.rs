@@ -238,8 +238,19 @@ async fn the_portal_link_from_a_chase_shows_the_customer_and_records_promises_an
     assert!(page.html.contains("€500.00"), "total due: {}", page.html);
     assert!(page.html.contains("1 day overdue"), "{}", page.html);
     assert!(page.html.contains("IBAN FR76"), "the portal note");
-    // A second view the same day records nothing more.
+    // A second view the same day records nothing more. A view reads the
+    // token lookup and the customer (settings are cached) and tries the
+    // day's visit, a conditional write that fails after the first.
+    stack.reset_aws_requests();
     assert_eq!(open(&chased.link).await.status, 200);
+    assert_eq!(
+        stack.aws_requests(),
+        [
+            ("DynamoDB.GetItem".to_string(), 2),
+            ("DynamoDB.TransactWriteItems".to_string(), 1)
+        ]
+        .into()
+    );
     let types = history_types(&stack, &owner, &chased.customer_id).await;
     assert_eq!(count(&types, "portal_viewed"), 1, "{types:?}");
     let page_view = stack.get(&format!("{customer_path}/page"), &owner).await;
