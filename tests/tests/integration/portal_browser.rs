@@ -196,6 +196,16 @@ async fn a_debtor_opens_the_chase_link_downloads_promises_and_disputes_in_chromi
         confirmation.contains("Your promise to pay is recorded: €300.00, March 25, 2026"),
         "{confirmation}"
     );
+    // Reloading the confirmation posts the same form again (a double
+    // submit by the browser itself), and so does a replay over HTTP.
+    stack.reset_aws_requests();
+    browser.refresh().await.unwrap();
+    assert_eq!(text_of(&browser, ".message").await, confirmation);
+    // It was the form again (token, customer, the form's record), not a page view.
+    assert_eq!(
+        stack.aws_requests(),
+        [("DynamoDB.GetItem".to_string(), 3)].into()
+    );
     let replayed = submit(
         &format!("{}/promise", chased.link),
         &[
