@@ -131,7 +131,7 @@ pub async fn seed(
         "/v1/settings",
         Some(json!({"company_name": "Northwind Supplies", "time_zone": "Europe/London",
                     "sender_email": format!("accounts@{sender_domain}"), "sender_name": "Northwind accounts",
-                    "portal_base_url": "https://pay.northwind.example"})),
+                    "payment_instructions": "Bank transfer to Northwind Supplies Ltd\nSort code 20-00-00, account 55779911\nReference: your customer number"})),
     )
     .await?;
     let reminder = api.create("/v1/templates", json!({"name": "Friendly reminder", "channel": "email",

@@ -207,6 +207,19 @@ async fn demo(args: &[String], secret: &str) -> anyhow::Result<()> {
                 .unwrap_or("")
         );
     }
+    if let Some((id, name)) = book.customers.first() {
+        let customer: serde_json::Value = http
+            .get(format!("{api_url}/v1/customers/{id}"))
+            .bearer_auth(&token)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        if let Some(url) = customer["portal_url"].as_str() {
+            println!("\nThe portal of {name} (open it in a browser): {url}");
+        }
+    }
     println!("\nExplore: TOKEN={token}");
     println!("  curl -s -H \"Authorization: Bearer $TOKEN\" \"{api_url}/v1/customers?sort=overdue&limit=5\"");
     println!("  curl -s -H \"Authorization: Bearer $TOKEN\" \"{api_url}/v1/tasks?assignee=all\"");
