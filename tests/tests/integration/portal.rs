@@ -648,3 +648,38 @@ async fn forms_need_the_pages_proof_and_bad_input_writes_nothing() {
         "{types:?}"
     );
 }
+
+#[tokio::test]
+async fn the_page_speaks_the_customers_language() {
+    let stack = TestStack::start().await;
+    let owner = stack.token("owner");
+    stack.set_clock("2026-03-20T09:00:00Z").await;
+    let customer = stack
+        .create(
+            "/v1/customers",
+            &owner,
+            &json!({"number": "FR-1", "name": "Dupont & Fils", "currency": "EUR", "language": "fr"}),
+        )
+        .await;
+    stack
+        .create(
+            "/v1/invoices",
+            &owner,
+            &json!({"customer_id": customer, "number": "F-1", "currency": "EUR",
+                 "issue_date": "2026-03-01", "due_date": "2026-03-10", "total": "1234.50"}),
+        )
+        .await;
+    let page = open(&portal_url_of(&stack, &owner, &customer).await).await;
+    assert_eq!(page.status, 200);
+    for text in [
+        "<html lang=\"fr\">",
+        "Votre compte: Dupont &#38; Fils",
+        "Total dû",
+        "1\u{202f}234,50\u{a0}€",
+        "10 jours de retard",
+        "10 mars 2026",
+        "Promesse de paiement",
+    ] {
+        assert!(page.html.contains(text), "{text}: {}", page.html);
+    }
+}

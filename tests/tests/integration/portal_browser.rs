@@ -138,6 +138,33 @@ async fn a_debtor_opens_the_chase_link_downloads_promises_and_disputes_in_chromi
         "{first}"
     );
 
+    // Every field has its label, headings do not skip a level, the page
+    // names its language, and nothing is wider than a phone.
+    let checks = browser
+        .execute(
+            "const fields = [...document.querySelectorAll('input:not([type=hidden]), select, textarea')];
+             const unlabelled = fields.filter(f => !document.querySelector(`label[for='${f.id}']`)).map(f => f.name);
+             const levels = [...document.querySelectorAll('h1, h2, h3')].map(h => Number(h.tagName[1]));
+             const skips = levels.some((level, i) => i > 0 && level > levels[i - 1] + 1);
+             return {unlabelled, skips, first: levels[0], lang: document.documentElement.lang};",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        checks,
+        json!({"unlabelled": [], "skips": false, "first": 1, "lang": "en"})
+    );
+    browser.set_window_size(390, 844).await.unwrap();
+    let overflow = browser
+        .execute(
+            "return document.documentElement.scrollWidth > document.documentElement.clientWidth;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(overflow, json!(false), "no sideways scrolling on a phone");
+
     // Screenshots at phone and desktop widths.
     let dir = screenshots_dir();
     browser.set_window_size(390, 844).await.unwrap();

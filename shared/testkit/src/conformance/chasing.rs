@@ -1,5 +1,6 @@
 //! What makes chasing safe: exclusive chase claims and their status moves,
-//! Idempotency-Keys claimed once per lifetime, and the due index.
+//! Idempotency-Keys claimed once per lifetime, the due index, and portal
+//! tokens and visits.
 
 use super::{committed, create, refused, setup, stored, Failure, Outcome};
 use crate::fixtures::fresh_tenant;
@@ -272,6 +273,94 @@ pub async fn due_index_finds_due_customers(store: &dyn Store) -> Outcome {
     ensure!(
         earlier.is_empty(),
         "nothing due an hour earlier: {earlier:?}"
+    );
+    Ok(())
+}
+
+/// A portal token hash names one customer of one tenant until it is
+/// deleted; a visit is recorded once a day, and the customer page shows it.
+pub async fn portal_tokens_and_visits(store: &dyn Store) -> Outcome {
+    let (t, fx) = setup()?;
+    let customer = fx.customer("c1", "Acme");
+    create(store, &t, &customer).await?;
+    // Hashes are SHA-256 of 256-bit tokens: unique across tenants in practice.
+    let hash = format!("{t}-token");
+    let token = |hash: &str| Write::PutPortalToken {
+        customer_id: "c1".into(),
+        token_hash: hash.to_string(),
+    };
+    ensure!(store.portal_token(&hash).await?.is_none(), "no token yet");
+    committed(store.commit(&t, vec![token(&hash)]).await, "put a token")?;
+    ensure_eq!(
+        store.portal_token(&hash).await?,
+        Some((t.clone(), "c1".to_string())),
+        "the token names its tenant and customer"
+    );
+    refused(
+        store.commit(&t, vec![token(&hash)]).await,
+        0,
+        "the same token hash again",
+    )?;
+    let rotated = format!("{t}-rotated");
+    committed(
+        store
+            .commit(
+                &t,
+                vec![
+                    token(&rotated),
+                    Write::DeletePortalToken {
+                        token_hash: hash.clone(),
+                    },
+                ],
+            )
+            .await,
+        "rotate",
+    )?;
+    ensure!(
+        store.portal_token(&hash).await?.is_none(),
+        "the old token is gone"
+    );
+    ensure!(
+        store.portal_token(&rotated).await?.is_some(),
+        "the new one opens"
+    );
+
+    let visit = |on: &str, at: &str| -> Result<Write, Failure> {
+        Ok(Write::RecordPortalVisit {
+            customer_id: "c1".into(),
+            visit: domain::portal::PortalVisit {
+                on: on.parse().map_err(|_| super::fail("date"))?,
+                at: at.parse().map_err(|_| super::fail("instant"))?,
+            },
+        })
+    };
+    committed(
+        store
+            .commit(&t, vec![visit("2001-01-05", "2001-01-05T09:00:00Z")?])
+            .await,
+        "the day's first visit",
+    )?;
+    refused(
+        store
+            .commit(&t, vec![visit("2001-01-05", "2001-01-05T17:00:00Z")?])
+            .await,
+        0,
+        "a second visit the same day",
+    )?;
+    committed(
+        store
+            .commit(&t, vec![visit("2001-01-06", "2001-01-06T08:00:00Z")?])
+            .await,
+        "the next day's visit",
+    )?;
+    let page = store
+        .customer_page(&t, "c1")
+        .await?
+        .ok_or_else(|| super::fail("no page"))?;
+    ensure_eq!(
+        page.portal_visit.map(|v| v.at.to_rfc3339()),
+        Some("2001-01-06T08:00:00+00:00".to_string()),
+        "the page shows the last visit"
     );
     Ok(())
 }

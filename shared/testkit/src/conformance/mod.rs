@@ -119,6 +119,7 @@ mod work;
 
 pub use chasing::{
     chase_claims_are_exclusive, due_index_finds_due_customers, idempotency_keys_claim_once,
+    portal_tokens_and_visits,
 };
 pub use customers::{
     customer_deletion_takes_its_partition, customer_lists_follow_the_query,
@@ -180,6 +181,7 @@ pub async fn all(store: &dyn Store) -> Result<(), Failures> {
         cadence_count_refuses_to_pass_the_limit,
         chase_claims_are_exclusive,
         idempotency_keys_claim_once,
+        portal_tokens_and_visits,
         due_index_finds_due_customers,
         tenants_never_see_each_other,
     );
