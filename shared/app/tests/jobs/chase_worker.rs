@@ -732,3 +732,76 @@ async fn a_customer_unenrolled_between_schedule_and_send_is_not_chased() {
     assert_eq!(suppressed.len(), 1);
     assert_eq!(suppressed[0].detail["reason"], "cadence_changed");
 }
+
+/// Counts the sends in flight at once, holding each a moment so that
+/// overlapping ones can be seen.
+struct OverlapMailer {
+    inner: testkit::RecordingMailer,
+    in_flight: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+    to: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl app::ports::Mailer for OverlapMailer {
+    async fn send_email(&self, email: &app::ports::Email) -> Result<String, SendError> {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        self.to.lock().unwrap().extend(email.to.iter().cloned());
+        let sent = self.inner.send_email(email).await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        sent
+    }
+}
+
+#[tokio::test]
+async fn a_batch_works_on_several_customers_at_once_and_on_each_customer_in_order() {
+    let world = World::start().await;
+    let mut customers = Vec::new();
+    for tag in ["ov1", "ov2", "ov3", "ov4"] {
+        customers.push(world.chased(tag, email_step()).await);
+    }
+    let refs: Vec<_> = customers.iter().collect();
+    let bodies = world.due_messages(&refs).await;
+    let mailer = Arc::new(OverlapMailer {
+        inner: world.mailer.clone(),
+        in_flight: Default::default(),
+        most: Default::default(),
+        to: Default::default(),
+    });
+    let worker = app::jobs::chase_worker::ChaseWorker {
+        mailer: mailer.clone(),
+        ..world.worker()
+    };
+    // The first customer's message twice (two scheduler runs), then the others.
+    let mut records = vec![record("m-0a", 1, &bodies[0]), record("m-0b", 1, &bodies[0])];
+    records.extend(
+        bodies[1..]
+            .iter()
+            .enumerate()
+            .map(|(i, body)| record(&format!("m-{}", i + 1), 1, body)),
+    );
+
+    let failed = worker.handle(records).await;
+
+    assert!(failed.is_empty(), "{failed:?}");
+    assert!(
+        mailer.most.load(Ordering::SeqCst) > 1,
+        "different customers' sends overlap"
+    );
+    let mut sent_to = mailer.to.lock().unwrap().clone();
+    sent_to.sort();
+    let mut expected: Vec<String> = customers.iter().map(|c| c.email.clone()).collect();
+    expected.sort();
+    assert_eq!(
+        sent_to, expected,
+        "one email per customer, the duplicate none"
+    );
+    for customer in &customers {
+        assert_eq!(
+            world.chase_timeline(&customer.id).await,
+            [(HistoryType::ChaseEmail, 0)]
+        );
+    }
+}
