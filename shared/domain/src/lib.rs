@@ -17,6 +17,7 @@ pub mod patch;
 pub mod payment;
 pub mod promise;
 pub mod rating;
+pub mod reports;
 pub mod schedule;
 pub mod settings;
 pub mod statement;
