@@ -86,6 +86,7 @@ pub mod imports;
 pub mod invoices;
 pub mod notes;
 pub mod payments;
+pub mod reports;
 pub mod settings;
 pub mod statements;
 pub mod tasks;

@@ -71,6 +71,9 @@ pub(crate) struct Tenant {
     /// Absent until the first cadence is created.
     pub cadence_count: Option<i64>,
     pub idempotency: BTreeMap<String, IdempotencyRecord>,
+    /// Report aggregates and the stream records applied to them.
+    pub reports: domain::reports::Tally,
+    pub applied_records: std::collections::BTreeSet<String>,
 }
 
 /// One customer's partition.
