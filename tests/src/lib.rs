@@ -204,6 +204,15 @@ impl TestStack {
             .await
     }
 
+    /// Feeds the table's stream to the reports function until it is caught
+    /// up, as Lambda's event source mapping would.
+    pub async fn drain_streams(&self) -> local_stack::streams::DrainReport {
+        match self.stack.drain_streams().await {
+            Ok(report) => report,
+            Err(e) => panic!("stream drain: {e:?}"),
+        }
+    }
+
     /// One API function invocation for a Lambda request (as `lambda_http` builds it).
     pub async fn invoke_api(&self, request: lambda_http::Request) -> axum::response::Response {
         match tower::ServiceExt::oneshot(self.stack.functions.api.job.clone(), request).await {

@@ -11,6 +11,7 @@ pub mod policies;
 pub mod requests;
 pub mod resources;
 pub mod server;
+pub mod streams;
 pub mod template;
 pub mod tick;
 pub mod token;
@@ -18,6 +19,7 @@ pub mod token;
 use app::context::{AppConfig, Context};
 use app::jobs::chase_worker::ChaseWorker;
 use app::jobs::delivery_feedback::DeliveryFeedback;
+use app::jobs::reports::ReportsConsumer;
 use app::jobs::scheduler::Scheduler;
 use app::ports::UlidIds;
 use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
@@ -44,16 +46,18 @@ pub struct Functions {
     pub scheduler: Function<Scheduler>,
     pub chase_worker: Function<ChaseWorker>,
     pub delivery_feedback: Function<DeliveryFeedback>,
+    pub reports: Function<ReportsConsumer>,
 }
 
 impl Functions {
     /// Each function's request counter, by its binary's name.
-    pub fn counters(&self) -> [(&'static str, &RequestCounter); 4] {
+    pub fn counters(&self) -> [(&'static str, &RequestCounter); 5] {
         [
             ("api", &self.api.requests),
             ("scheduler", &self.scheduler.requests),
             ("chase-worker", &self.chase_worker.requests),
             ("delivery-feedback", &self.delivery_feedback.requests),
+            ("reports", &self.reports.requests),
         ]
     }
 }
@@ -82,6 +86,8 @@ pub struct LocalStack {
     pub send_log: Arc<outbox::SendLog>,
     /// moto's base URL, where `/_local/outbox` reads what was sent.
     pub moto_url: Option<String>,
+    /// The table's stream, fed to the reports function.
+    pub streams: streams::StreamPump,
 }
 
 impl LocalStack {
@@ -189,13 +195,23 @@ impl LocalStack {
             context,
             requests,
         };
+        let (context, _, requests) = function();
+        let reports = Function {
+            job: ReportsConsumer {
+                context: context.clone(),
+            },
+            context,
+            requests,
+        };
         Ok(Self {
             functions: Functions {
                 api,
                 scheduler,
                 chase_worker,
                 delivery_feedback,
+                reports,
             },
+            streams: streams::StreamPump::new(&sdk),
             table: store::Table::new(clients.dynamodb.clone(), resources.table_name.clone()),
             clients,
             clock,
@@ -204,6 +220,11 @@ impl LocalStack {
             send_log,
             moto_url: std::env::var("AWS_ENDPOINT_URL").ok(),
         })
+    }
+
+    /// Feeds the table's stream to the reports function until it is caught up.
+    pub async fn drain_streams(&self) -> anyhow::Result<streams::DrainReport> {
+        self.streams.drain(self).await
     }
 
     /// AWS requests of every function since the last reset, by operation.

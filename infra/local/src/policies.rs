@@ -203,7 +203,13 @@ mod tests {
         let names: BTreeSet<&str> = functions.iter().map(|f| f.binary.as_str()).collect();
         assert_eq!(
             names,
-            BTreeSet::from(["api", "scheduler", "chase-worker", "delivery-feedback"])
+            BTreeSet::from([
+                "api",
+                "scheduler",
+                "chase-worker",
+                "delivery-feedback",
+                "reports"
+            ])
         );
         for function in &functions {
             assert!(!function.actions.is_empty(), "{}", function.binary);

@@ -122,6 +122,9 @@ routes! {
     "/v1/tasks/{id}/reschedule" => { POST handlers::tasks::reschedule },
     "/v1/customers/{id}/notes" => { GET handlers::notes::list, POST handlers::notes::create },
     "/v1/customers/{id}/history" => { GET handlers::history::list },
+    // Receivables overview (docs/api.md "Reports").
+    "/v1/reports/aging" => { GET handlers::reports::aging },
+    "/v1/reports/summary" => { GET handlers::reports::summary },
 }
 
 /// The API's router: the route table behind the edge, JSON 404 and 405

@@ -20,6 +20,7 @@ mod money;
 mod notes_and_history;
 mod openapi;
 mod outbox;
+mod reports;
 mod roles;
 mod run_script;
 mod settings;
