@@ -125,6 +125,7 @@ routes! {
     // Receivables overview (docs/api.md "Reports").
     "/v1/reports/aging" => { GET handlers::reports::aging },
     "/v1/reports/summary" => { GET handlers::reports::summary },
+    "/v1/reports/forecast" => { GET handlers::reports::forecast },
 }
 
 /// The API's router: the route table behind the edge, JSON 404 and 405

@@ -461,3 +461,64 @@ async fn report_requests_do_not_grow_with_customers_and_each_change_costs_one_tr
     assert_eq!(consumer.get("DynamoDB.TransactWriteItems"), Some(&990));
     assert_eq!(consumer.values().sum::<u64>(), 990);
 }
+
+#[tokio::test]
+async fn the_forecast_counts_every_enrolled_customers_preview_per_day_and_action() {
+    let stack = TestStack::start().await;
+    let owner = stack.token("owner");
+    stack.set_clock("2026-03-01T07:00:00Z").await;
+    let cadence_id = stack.two_day_email_cadence(&owner).await;
+    let mut customers = Vec::new();
+    for i in 0..3 {
+        let id = stack.create_customer(&owner, &format!("F-{i}")).await;
+        issued(
+            &stack,
+            &owner,
+            &id,
+            &format!("F-INV-{i}"),
+            "2026-03-01",
+            "2026-03-31",
+            "10.00",
+        )
+        .await;
+        stack.enrol(&owner, &id, &cadence_id).await;
+        customers.push(id);
+    }
+    // One customer not enrolled: not in the forecast.
+    stack.create_customer(&owner, "F-OUT").await;
+
+    let forecast = stack.get("/v1/reports/forecast?days=5", &owner).await;
+    assert_eq!(forecast.status, 200, "{:?}", forecast.body);
+    assert_eq!(forecast.body["customers"], 3);
+    // The same steps the customers' own previews list, counted per date.
+    let mut expected: BTreeMap<String, u64> = BTreeMap::new();
+    for id in &customers {
+        let preview = stack
+            .get(
+                &format!("/v1/customers/{id}/chasing/preview?days=5"),
+                &owner,
+            )
+            .await;
+        for item in preview.body["items"].as_array().unwrap() {
+            *expected
+                .entry(item["date"].as_str().unwrap().to_string())
+                .or_default() += 1;
+        }
+    }
+    let counted: BTreeMap<String, u64> = forecast.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|day| {
+            (
+                day["date"].as_str().unwrap().to_string(),
+                day["email"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(!expected.is_empty());
+    assert_eq!(counted, expected);
+    assert_eq!(counted.get("2026-03-01"), Some(&3), "{}", forecast.body);
+    let bad = stack.get("/v1/reports/forecast?days=0", &owner).await;
+    assert_eq!(bad.status, 422);
+}

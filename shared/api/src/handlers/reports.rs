@@ -8,6 +8,7 @@ use crate::{ApiError, ApiResponse};
 use app::usecases::reports;
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
+use domain::cadence::Action;
 use domain::money::Currency;
 use domain::reports::{CurrencyAging, OpenFilter};
 use domain::statement::Aging;
@@ -191,3 +192,53 @@ pub async fn summary(ctx: Ctx) -> Result<Response, ApiError> {
     }))?
     .into_response())
 }
+
+/// `GET /v1/reports/forecast?days=14`: per tenant-local date, the steps that
+/// would run for every enrolled customer if nothing changes (nothing sent).
+pub async fn forecast(ctx: Ctx) -> Result<Response, ApiError> {
+    ctx.only_params(&["days"], "the forecast")?;
+    let days = match ctx.param("days") {
+        None => reports::DEFAULT_FORECAST_DAYS,
+        Some(raw) => match raw.parse::<u32>() {
+            Ok(n) if (1..=reports::MAX_FORECAST_DAYS).contains(&n) => n,
+            _ => {
+                return Err(ApiError::invalid_field(
+                    "days",
+                    "must be a whole number from 1 to 90",
+                ))
+            }
+        },
+    };
+    let forecast = reports::forecast(&ctx.context, &ctx.caller, ctx.now, days).await?;
+    let items: Vec<Value> = forecast
+        .days
+        .iter()
+        .map(|(date, actions)| {
+            let mut map = Map::new();
+            map.insert("date".into(), date.to_string().into());
+            for action in ACTIONS {
+                let count = actions.get(&action).copied().unwrap_or(0);
+                let name = serde_json::to_value(action).map_err(ApiError::internal)?;
+                if let Value::String(name) = name {
+                    map.insert(name, count.into());
+                }
+            }
+            Ok(Value::Object(map))
+        })
+        .collect::<Result<_, ApiError>>()?;
+    Ok(ApiResponse::ok(&json!({
+        "from": ctx.now,
+        "days": days,
+        "customers": forecast.customers,
+        "items": items,
+    }))?
+    .into_response())
+}
+
+const ACTIONS: [Action; 5] = [
+    Action::Email,
+    Action::Sms,
+    Action::Letter,
+    Action::PhoneCall,
+    Action::Escalation,
+];

@@ -131,6 +131,80 @@ pub async fn summary(
     Ok((as_of, summary))
 }
 
+/// Most days a forecast looks ahead.
+pub const MAX_FORECAST_DAYS: u32 = 90;
+pub const DEFAULT_FORECAST_DAYS: u32 = 14;
+/// Enrolled customers read per listing page (the list's largest page).
+const FORECAST_PAGE: usize = 200;
+
+/// The steps that would run in the next days, per tenant-local date and action.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Forecast {
+    pub days: BTreeMap<NaiveDate, BTreeMap<domain::cadence::Action, u64>>,
+    /// Enrolled customers previewed.
+    pub customers: usize,
+}
+
+/// The tenant-wide preview (`GET /v1/customers/{id}/chasing/preview` for
+/// every enrolled customer, nothing sent). Unlike the other reports it
+/// reads the enrolled customers: one Query per version's listing page and
+/// one batch read per 100 customers, plus the versions (one Query).
+pub async fn forecast(
+    context: &Context,
+    caller: &Caller,
+    now: DateTime<Utc>,
+    days: u32,
+) -> AppResult<Forecast> {
+    require(caller, Permission::Read)?;
+    let settings = context.settings(&caller.tenant).await?;
+    let mut forecast = Forecast::default();
+    let versions = context.store.cadence_versions(&caller.tenant, None).await?;
+    for version in versions.into_iter().filter(|v| v.enrolled > 0) {
+        let cadence = version.cadence;
+        let mut page = PageRequest {
+            limit: FORECAST_PAGE,
+            cursor: None,
+        };
+        loop {
+            let listed = context
+                .store
+                .list_customers(
+                    &caller.tenant,
+                    CustomerQuery {
+                        filters: vec![CustomerFilter::Enrolment {
+                            cadence_id: cadence.id.clone(),
+                            version: cadence.version,
+                        }],
+                        search: None,
+                        sort: CustomerSort::Name,
+                        page: page.clone(),
+                    },
+                )
+                .await?;
+            let ids: Vec<String> = listed.items.iter().map(|c| c.id.clone()).collect();
+            let records = context.store.customers(&caller.tenant, &ids, false).await?;
+            for record in records.values() {
+                forecast.customers += 1;
+                for entry in
+                    crate::chasing::preview(&record.customer, &cadence, &settings, now, days)
+                {
+                    *forecast
+                        .days
+                        .entry(entry.date)
+                        .or_default()
+                        .entry(entry.action)
+                        .or_default() += 1;
+                }
+            }
+            match listed.next_cursor {
+                Some(cursor) => page.cursor = Some(cursor),
+                None => break,
+            }
+        }
+    }
+    Ok(forecast)
+}
+
 /// Recomputes the tenant's aggregates from its items and replaces them
 /// (an operator's repair; run it while the tenant is quiet, as records
 /// applied meanwhile may be counted twice or lost).
