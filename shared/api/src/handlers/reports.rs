@@ -62,6 +62,8 @@ fn currency_aging(currency: Currency, aged: &CurrencyAging) -> Value {
 
 pub async fn aging(ctx: Ctx) -> Result<Response, ApiError> {
     ctx.only_params(AGING_PARAMS, "the aging report")?;
+    // Checked whether or not `by=customer` uses them.
+    let page = ctx.page()?;
     let mut errors = FieldErrors::new();
     let as_of = as_of(&ctx, &mut errors);
     let currency = ctx.param("currency").and_then(|raw| {
@@ -95,7 +97,6 @@ pub async fn aging(ctx: Ctx) -> Result<Response, ApiError> {
         })
         .map_err(ApiError::from)?;
     if by_customer {
-        let page = ctx.page()?;
         let (as_of, page) =
             reports::aging_by_customer(&ctx.context, &ctx.caller, ctx.now, as_of, filter, page)
                 .await?;
