@@ -59,6 +59,20 @@ impl TestStack {
         .await
     }
 
+    /// A cadence running at 08:00 that emails on account age 0 and 1 (one
+    /// email template); returns its id.
+    pub async fn two_day_email_cadence(&self, token: &str) -> String {
+        let template = self.create("/v1/templates", token, &json!({"name": "R", "channel": "email", "subject": "Balance", "body": "Please pay {{account_balance}}."})).await;
+        self.create(
+            "/v1/cadences",
+            token,
+            &json!({"name": "Daily", "run_at": "08:00", "steps": [
+            {"trigger": "account_age", "days": 0, "action": "email", "template_id": template},
+            {"trigger": "account_age", "days": 1, "action": "email", "template_id": template}]}),
+        )
+        .await
+    }
+
     /// Enrols the customer in the cadence; expects 200.
     pub async fn enrol(&self, token: &str, customer_id: &str, cadence_id: &str) {
         let reply = self

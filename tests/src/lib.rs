@@ -40,6 +40,15 @@ impl TestStack {
         Self::start_with(StackOptions::default()).await
     }
 
+    /// A stack whose table has its stream, for the tests that read reports.
+    pub async fn start_with_stream() -> Self {
+        Self::start_with(StackOptions {
+            table_stream: true,
+            ..StackOptions::default()
+        })
+        .await
+    }
+
     /// A stack whose functions reach AWS as `options` say (fault proxies,
     /// shorter timeouts).
     pub async fn start_with(mut options: StackOptions) -> Self {
@@ -203,6 +212,15 @@ impl TestStack {
             .job
             .handle(&messages)
             .await
+    }
+
+    /// Feeds the table's stream to the reports function until it is caught
+    /// up, as Lambda's event source mapping would.
+    pub async fn drain_streams(&self) -> local_stack::streams::DrainReport {
+        match self.stack.drain_streams().await {
+            Ok(report) => report,
+            Err(e) => panic!("stream drain: {e:?}"),
+        }
     }
 
     /// One API function invocation for a Lambda request (as `lambda_http` builds it).

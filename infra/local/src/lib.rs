@@ -11,6 +11,7 @@ pub mod policies;
 pub mod requests;
 pub mod resources;
 pub mod server;
+pub mod streams;
 pub mod template;
 pub mod tick;
 pub mod token;
@@ -18,6 +19,7 @@ pub mod token;
 use app::context::{AppConfig, Context};
 use app::jobs::chase_worker::ChaseWorker;
 use app::jobs::delivery_feedback::DeliveryFeedback;
+use app::jobs::reports::ReportsConsumer;
 use app::jobs::scheduler::Scheduler;
 use app::ports::UlidIds;
 use app::usecases::portal::PortalConfig;
@@ -55,17 +57,19 @@ pub struct Functions {
     pub scheduler: Function<Scheduler>,
     pub chase_worker: Function<ChaseWorker>,
     pub delivery_feedback: Function<DeliveryFeedback>,
+    pub reports: Function<ReportsConsumer>,
 }
 
 impl Functions {
     /// Each function's request counter, by its binary's name.
-    pub fn counters(&self) -> [(&'static str, &RequestCounter); 5] {
+    pub fn counters(&self) -> [(&'static str, &RequestCounter); 6] {
         [
             ("api", &self.api.requests),
             ("portal", &self.portal.requests),
             ("scheduler", &self.scheduler.requests),
             ("chase-worker", &self.chase_worker.requests),
             ("delivery-feedback", &self.delivery_feedback.requests),
+            ("reports", &self.reports.requests),
         ]
     }
 }
@@ -80,6 +84,11 @@ pub struct StackOptions {
     pub request_deadline: Option<std::time::Duration>,
     /// Where portal links point: the runner's own URL.
     pub portal_base_url: Option<String>,
+    /// Whether the table has its stream, as `template.yaml` declares it (the
+    /// reports function's source). The runner has it; tests that read no
+    /// report leave it off: DynamoDB Local slows down for every table with a
+    /// stream, and the suite creates hundreds of tables.
+    pub table_stream: bool,
 }
 
 /// A running local stack's state, shared by every runner route.
@@ -96,6 +105,8 @@ pub struct LocalStack {
     pub send_log: Arc<outbox::SendLog>,
     /// moto's base URL, where `/_local/outbox` reads what was sent.
     pub moto_url: Option<String>,
+    /// The table's stream, fed to the reports function.
+    pub streams: streams::StreamPump,
 }
 
 impl LocalStack {
@@ -113,7 +124,7 @@ impl LocalStack {
         let sdk = runtime::sdk_config().await;
         let stack = StackDefinition::load(&template::default_path())?;
         let clients = Clients::new(&sdk);
-        let resources = resources::create(&clients, &stack, prefix).await?;
+        let resources = resources::create(&clients, &stack, prefix, options.table_stream).await?;
         let clock = Arc::new(SettableClock::default());
         let send_log = Arc::new(outbox::SendLog::default());
         let timeouts = options.aws_timeouts.unwrap_or_default();
@@ -218,6 +229,14 @@ impl LocalStack {
             context,
             requests,
         };
+        let (context, _, requests) = function();
+        let reports = Function {
+            job: ReportsConsumer {
+                context: context.clone(),
+            },
+            context,
+            requests,
+        };
         Ok(Self {
             functions: Functions {
                 api,
@@ -225,7 +244,9 @@ impl LocalStack {
                 scheduler,
                 chase_worker,
                 delivery_feedback,
+                reports,
             },
+            streams: streams::StreamPump::new(&sdk),
             table: store::Table::new(clients.dynamodb.clone(), resources.table_name.clone()),
             clients,
             clock,
@@ -234,6 +255,11 @@ impl LocalStack {
             send_log,
             moto_url: std::env::var("AWS_ENDPOINT_URL").ok(),
         })
+    }
+
+    /// Feeds the table's stream to the reports function until it is caught up.
+    pub async fn drain_streams(&self) -> anyhow::Result<streams::DrainReport> {
+        self.streams.drain(self).await
     }
 
     /// AWS requests of every function since the last reset, by operation.

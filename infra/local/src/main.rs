@@ -10,6 +10,7 @@ const USAGE: &str = "usage:
   local serve [--port 3000] [--prefix chaser]
   local token [--tenant demo] [--sub demo-owner] [--role owner] [--hours 24]
   local check-policies DIR   (DIR: the AWS actions the test suite recorded)
+  local rebuild-reports --tenant ID [--prefix chaser]   (recompute a tenant's report aggregates)
   local demo [--days 7] [--preview-days 14]   (needs API_URL of a running runner)
 
 LOCAL_JWT_SECRET overrides the development signing secret.";
@@ -35,6 +36,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Some("demo") => demo(&args[1..], &secret).await,
+        Some("rebuild-reports") => rebuild_reports(&args[1..], &secret).await,
         Some("check-policies") => {
             let Some(dir) = args.get(1) else {
                 bail!("check-policies needs the directory of recorded actions\n{USAGE}");
@@ -72,6 +74,7 @@ async fn serve(args: &[String], secret: &str) -> anyhow::Result<()> {
     let api_url = format!("http://{}", listener.local_addr()?);
     let options = local_stack::StackOptions {
         portal_base_url: Some(api_url.clone()),
+        table_stream: true,
         ..local_stack::StackOptions::default()
     };
     let stack = Arc::new(
@@ -90,7 +93,36 @@ async fn serve(args: &[String], secret: &str) -> anyhow::Result<()> {
     println!("Reference:    {api_url}/docs   Sent messages: {api_url}/_local/outbox?format=text");
     println!("Endpoints:    .local/stack.env   (Ctrl-C stops everything)");
     std::io::stdout().flush()?;
+    // Lambda's DynamoDB event source mapping: the reports stay current.
+    let pump = stack.clone();
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = pump.drain_streams().await {
+                tracing::warn!(error = %e, "stream drain failed; retrying");
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    });
     local_stack::server::serve(stack, listener).await?;
+    Ok(())
+}
+
+/// Recomputes one tenant's report aggregates from its items (README "Reports").
+async fn rebuild_reports(args: &[String], secret: &str) -> anyhow::Result<()> {
+    runtime::init_tracing();
+    let Some(tenant) = option(args, "--tenant")? else {
+        bail!("rebuild-reports needs --tenant\n{USAGE}");
+    };
+    let tenant = domain::identity::TenantId::parse(&tenant).context("not a tenant id")?;
+    let prefix = option(args, "--prefix")?.unwrap_or_else(|| "chaser".into());
+    let stack = LocalStack::create(&prefix, secret).await?;
+    let tally = app::usecases::reports::rebuild(&stack.functions.api.context, &tenant)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "rebuilt {} aggregates of tenant {tenant}",
+        tally.cells.len()
+    );
     Ok(())
 }
 

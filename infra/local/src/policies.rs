@@ -208,7 +208,8 @@ mod tests {
                 "portal",
                 "scheduler",
                 "chase-worker",
-                "delivery-feedback"
+                "delivery-feedback",
+                "reports"
             ])
         );
         for function in &functions {

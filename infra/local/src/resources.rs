@@ -11,6 +11,8 @@ use aws_sdk_sqs::types::QueueAttributeName;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resources {
     pub table_name: String,
+    /// The table's stream (the reports function's event source).
+    pub stream_arn: Option<String>,
     pub chase_queue_url: String,
     pub dead_letter_queue_url: String,
     pub sender_domain: String,
@@ -21,9 +23,18 @@ pub async fn create(
     app_clients: &Clients,
     stack: &StackDefinition,
     prefix: &str,
+    with_stream: bool,
 ) -> anyhow::Result<Resources> {
     let table_name = format!("{prefix}-table");
-    create_table(&app_clients.dynamodb, stack, &table_name).await?;
+    create_table(&app_clients.dynamodb, stack, &table_name, with_stream).await?;
+    let stream_arn = app_clients
+        .dynamodb
+        .describe_table()
+        .table_name(&table_name)
+        .send()
+        .await?
+        .table
+        .and_then(|table| table.latest_stream_arn);
     let dead_letter_queue_url = create_queue(
         &app_clients.sqs,
         &format!("{prefix}-chase-dlq"),
@@ -59,6 +70,7 @@ pub async fn create(
         .or_else(|e| ignore_existing(e.into_service_error().meta().code()))?;
     Ok(Resources {
         table_name,
+        stream_arn,
         chase_queue_url,
         dead_letter_queue_url,
         sender_domain: stack.sender_domain.clone(),
@@ -107,6 +119,7 @@ async fn create_table(
     client: &aws_sdk_dynamodb::Client,
     stack: &StackDefinition,
     name: &str,
+    with_stream: bool,
 ) -> anyhow::Result<()> {
     let definition = &stack.table;
     let key = |attribute: &str, key_type: &str| -> anyhow::Result<KeySchemaElement> {
@@ -142,6 +155,14 @@ async fn create_table(
             gsi = gsi.key_schema(key(&element.attribute, &element.key_type)?);
         }
         request = request.global_secondary_indexes(gsi.build()?);
+    }
+    if let Some(view) = definition.stream_view_type.as_ref().filter(|_| with_stream) {
+        request = request.stream_specification(
+            aws_sdk_dynamodb::types::StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(aws_sdk_dynamodb::types::StreamViewType::from(view.as_str()))
+                .build()?,
+        );
     }
     match request.send().await {
         Ok(_) => {}

@@ -26,6 +26,7 @@ pub fn router(stack: Arc<LocalStack>) -> Router {
     Router::new()
         .route("/_local/clock", post(set_clock))
         .route("/_local/tick", post(tick))
+        .route("/_local/streams", post(drain_streams))
         .route("/_local/outbox", get(outbox))
         .route(
             "/_local/requests",
@@ -76,6 +77,22 @@ async fn set_clock(State(stack): State<Arc<LocalStack>>, body: axum::body::Bytes
 #[derive(Deserialize)]
 struct TickBody {
     at: DateTime<Utc>,
+}
+
+/// Feeds the table's stream to the reports function until caught up (the
+/// runner also does so every second).
+async fn drain_streams(State(stack): State<Arc<LocalStack>>) -> Response {
+    match stack.drain_streams().await {
+        Ok(report) => Json(report).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "stream drain failed");
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "drain_failed",
+                &e.to_string(),
+            )
+        }
+    }
 }
 
 async fn tick(State(stack): State<Arc<LocalStack>>, body: axum::body::Bytes) -> Response {

@@ -38,6 +38,8 @@ pub struct TableDefinition {
     pub keys: Vec<KeyElement>,
     pub indexes: Vec<IndexDefinition>,
     pub ttl_attribute: Option<String>,
+    /// `StreamSpecification.StreamViewType`, when the table has a stream.
+    pub stream_view_type: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -159,11 +161,17 @@ fn table_definition(table: &Value) -> Result<TableDefinition, TemplateError> {
         .and_then(|ttl| ttl.get("AttributeName"))
         .and_then(Value::as_str)
         .map(str::to_string);
+    let stream_view_type = table
+        .get("StreamSpecification")
+        .and_then(|stream| stream.get("StreamViewType"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
     Ok(TableDefinition {
         attributes,
         keys: key_schema(table)?,
         indexes,
         ttl_attribute,
+        stream_view_type,
     })
 }
 

@@ -125,6 +125,10 @@ routes! {
     "/v1/tasks/{id}/reschedule" => { POST handlers::tasks::reschedule },
     "/v1/customers/{id}/notes" => { GET handlers::notes::list, POST handlers::notes::create },
     "/v1/customers/{id}/history" => { GET handlers::history::list },
+    // Receivables overview (docs/api.md "Reports").
+    "/v1/reports/aging" => { GET handlers::reports::aging },
+    "/v1/reports/summary" => { GET handlers::reports::summary },
+    "/v1/reports/forecast" => { GET handlers::reports::forecast },
 }
 
 /// The API's router: the route table behind the edge, JSON 404 and 405

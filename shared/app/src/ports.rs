@@ -406,6 +406,42 @@ pub trait PortalStore: Send + Sync {
     async fn portal_token(&self, token_hash: &str) -> StoreResult<Option<(TenantId, String)>>;
 }
 
+/// Per-tenant report aggregates (README "Reports"), kept from the table's
+/// own changes by the stream consumer.
+#[async_trait]
+pub trait ReportStore: Send + Sync {
+    /// Adds `delta` to the tenant's aggregates once per `record_id` (a
+    /// stream record's sequence number), together with a marker of the
+    /// record, kept until `keep_until` (longer than the stream keeps
+    /// records): `false` when the record had already been applied.
+    async fn apply_report_delta(
+        &self,
+        tenant: &TenantId,
+        record_id: &str,
+        delta: &domain::reports::Tally,
+        keep_until: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Every open-balance aggregate of the tenant and the `others` named
+    /// (all of its aggregates when `others` is `None`). Zero cells left out.
+    async fn report_aggregates(
+        &self,
+        tenant: &TenantId,
+        others: Option<&[domain::reports::Aggregate]>,
+    ) -> StoreResult<domain::reports::Tally>;
+    /// Every item of the tenant that contributes to the aggregates, read
+    /// from the items themselves (the rebuild's input).
+    async fn report_items(
+        &self,
+        tenant: &TenantId,
+    ) -> StoreResult<Vec<domain::reports::ReportItem>>;
+    /// Replaces every aggregate of the tenant with `tally`.
+    async fn replace_report_aggregates(
+        &self,
+        tenant: &TenantId,
+        tally: &domain::reports::Tally,
+    ) -> StoreResult<()>;
+}
+
 #[async_trait]
 pub trait IdempotencyStore: Send + Sync {
     async fn idempotency(
@@ -674,6 +710,7 @@ pub trait Store:
     + ChaseStore
     + PortalStore
     + IdempotencyStore
+    + ReportStore
     + Transactions
 {
 }
@@ -696,6 +733,7 @@ impl<T> Store for T where
         + ChaseStore
         + PortalStore
         + IdempotencyStore
+        + ReportStore
         + Transactions
 {
 }

@@ -20,6 +20,8 @@ use std::collections::BTreeMap;
     Copy,
     PartialEq,
     Eq,
+    PartialOrd,
+    Ord,
     Serialize,
     Deserialize,
     Default,

@@ -18,6 +18,7 @@ pub mod payment;
 pub mod portal;
 pub mod promise;
 pub mod rating;
+pub mod reports;
 pub mod schedule;
 pub mod settings;
 pub mod statement;

@@ -99,7 +99,7 @@ impl Aging {
     }
 
     /// Adds `amount` to `bucket`; `None` when the sum leaves the money bounds.
-    fn add(
+    pub fn add(
         &mut self,
         bucket: AgingBucket,
         amount: Decimal,
@@ -232,7 +232,7 @@ fn days_past(due: Option<NaiveDate>, as_of: NaiveDate) -> i64 {
     due.map(|due| (as_of - due).num_days().max(0)).unwrap_or(0)
 }
 
-fn lines(invoice: &Invoice, as_of: NaiveDate) -> Vec<StatementLine> {
+pub(crate) fn lines(invoice: &Invoice, as_of: NaiveDate) -> Vec<StatementLine> {
     let line = |due_date, total, paid, balance, installment| StatementLine {
         invoice_id: invoice.id.clone(),
         number: invoice.number.clone(),
@@ -274,7 +274,7 @@ fn lines(invoice: &Invoice, as_of: NaiveDate) -> Vec<StatementLine> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::invoice::{Installment, PaymentPlan};
     use std::str::FromStr;
@@ -287,7 +287,7 @@ mod tests {
         Decimal::from_str(s).unwrap()
     }
 
-    fn invoice(number: &str, due: &str, total: &str, paid: &str) -> Invoice {
+    pub(crate) fn invoice(number: &str, due: &str, total: &str, paid: &str) -> Invoice {
         Invoice {
             id: format!("id-{number}"),
             customer_id: "c".into(),
@@ -305,7 +305,7 @@ mod tests {
         }
     }
 
-    fn customer(invoices: Vec<Invoice>, credit: &str) -> Customer {
+    pub(crate) fn customer(invoices: Vec<Invoice>, credit: &str) -> Customer {
         let mut customer: Customer = serde_json::from_value(serde_json::json!({
             "id": "c", "number": "C-1", "name": "Łódź Café Müller", "email": null, "phone": null,
             "language": "de", "currency": "EUR", "payment_terms": null, "tags": [],

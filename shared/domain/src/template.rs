@@ -47,6 +47,8 @@ use serde::{Deserialize, Serialize};
     PartialEq,
     Eq,
     Hash,
+    PartialOrd,
+    Ord,
     Serialize,
     Deserialize,
     strum::AsRefStr,

@@ -228,3 +228,44 @@ pub const CADENCE_ASSIGNMENT_PREFIX: &str = "CADENCE_ASSIGNMENT#";
 pub fn cadence_assignment_sk(cadence_id: &str) -> String {
     format!("{CADENCE_ASSIGNMENT_PREFIX}{cadence_id}")
 }
+
+/// A tenant's report aggregates (README "Reports") and the markers of the
+/// stream records applied to them, in one partition of their own.
+pub fn reports_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#RPT")
+}
+
+/// Open balances of one currency, customer group and AR specialist (`-`
+/// when none; present ones are written `=<id>` so no id can look absent).
+pub const REPORT_OPEN_PREFIX: &str = "OPEN#";
+
+pub fn report_open_sk(
+    currency: &str,
+    group_id: Option<&str>,
+    ar_specialist_id: Option<&str>,
+) -> String {
+    let part =
+        |id: Option<&str>| id.map_or_else(|| "-".to_string(), |id| format!("={}", key_part(id)));
+    format!(
+        "{REPORT_OPEN_PREFIX}{currency}#{}#{}",
+        part(group_id),
+        part(ar_specialist_id)
+    )
+}
+
+pub const REPORT_COUNTS_SK: &str = "COUNTS";
+pub const REPORT_SENT_PREFIX: &str = "SENT#";
+pub const REPORT_INVOICED_PREFIX: &str = "INVOICED#";
+pub const REPORT_SCHEDULED_PREFIX: &str = "SCHEDULED#";
+
+/// A monthly aggregate: `<prefix><yyyy-mm>`.
+pub fn report_month_sk(prefix: &str, month: chrono::NaiveDate) -> String {
+    format!("{prefix}{}", month.format("%Y-%m"))
+}
+
+/// Marks a stream record (by sequence number) as applied to the aggregates.
+pub const REPORT_APPLIED_PREFIX: &str = "APPLIED#";
+
+pub fn report_applied_sk(sequence_number: &str) -> String {
+    format!("{REPORT_APPLIED_PREFIX}{sequence_number}")
+}

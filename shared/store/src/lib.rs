@@ -20,6 +20,7 @@ pub mod keys;
 pub mod money_records;
 pub mod note;
 pub mod portal;
+pub mod reports;
 pub mod settings;
 pub mod task;
 pub mod template;
@@ -28,8 +29,8 @@ use app::ports::{
     CadenceStore, ChaseStore, ContactRoleStore, ContactStore, CustomerQuery, CustomerStore,
     DocumentStore, DueCustomer, DueIndex, GroupStore, HistoryFilter, HistoryStore,
     IdempotencyStore, InvoiceQuery, InvoiceStore, MoneyRecordStore, NoteStore, Page, PageRequest,
-    PortalStore, SettingsStore, StoreError, StoreResult, TaskQuery, TaskStore, TemplateStore,
-    Transactions, Write,
+    PortalStore, ReportStore, SettingsStore, StoreError, StoreResult, TaskQuery, TaskStore,
+    TemplateStore, Transactions, Write,
 };
 use app::records::{
     CadenceRecord, Chase, ChaseKey, CustomerPage, IdempotencyRecord, InvoiceRecord, StoredCustomer,
@@ -516,6 +517,42 @@ impl IdempotencyStore for DynamoStore {
         key_hash: &str,
     ) -> StoreResult<Option<IdempotencyRecord>> {
         idempotency::get(&self.table, tenant, key_hash).await
+    }
+}
+
+#[async_trait]
+impl ReportStore for DynamoStore {
+    async fn apply_report_delta(
+        &self,
+        tenant: &TenantId,
+        record_id: &str,
+        delta: &domain::reports::Tally,
+        keep_until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        reports::apply(&self.table, tenant, record_id, delta, keep_until).await
+    }
+
+    async fn report_aggregates(
+        &self,
+        tenant: &TenantId,
+        others: Option<&[domain::reports::Aggregate]>,
+    ) -> StoreResult<domain::reports::Tally> {
+        reports::read(&self.table, tenant, others).await
+    }
+
+    async fn report_items(
+        &self,
+        tenant: &TenantId,
+    ) -> StoreResult<Vec<domain::reports::ReportItem>> {
+        reports::items(&self.table, tenant).await
+    }
+
+    async fn replace_report_aggregates(
+        &self,
+        tenant: &TenantId,
+        tally: &domain::reports::Tally,
+    ) -> StoreResult<()> {
+        reports::replace(&self.table, tenant, tally).await
     }
 }
 

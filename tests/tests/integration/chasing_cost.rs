@@ -46,13 +46,7 @@ async fn a_due_chase_costs_a_few_requests_and_idle_customers_cost_none() {
             &json!({"sender_email": "ar@example.com"}),
         )
         .await;
-    let template = stack.post("/v1/templates", &owner, &json!({"name": "R", "channel": "email", "subject": "Balance", "body": "Please pay {{account_balance}}."})).await;
-    let cadence = stack
-        .post("/v1/cadences", &owner, &json!({"name": "Daily", "run_at": "08:00", "steps": [
-            {"trigger": "account_age", "days": 0, "action": "email", "template_id": template.body["id"]},
-            {"trigger": "account_age", "days": 1, "action": "email", "template_id": template.body["id"]}]}))
-        .await;
-    let cadence_id = cadence.id();
+    let cadence_id = stack.two_day_email_cadence(&owner).await;
     due_customers(&stack, &owner, &cadence_id, "A", 20).await;
 
     stack.set_clock("2026-03-01T08:00:00Z").await;

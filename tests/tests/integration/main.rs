@@ -22,6 +22,7 @@ mod openapi;
 mod outbox;
 mod portal;
 mod portal_browser;
+mod reports;
 mod roles;
 mod run_script;
 mod settings;

@@ -44,8 +44,8 @@ fn every_alarm_notifies_the_alarm_topic_and_every_dead_letter_queue_is_watched()
         watched += 1;
     }
     assert_eq!(
-        watched, 3,
-        "chase, schedule and feedback dead-letter queues"
+        watched, 4,
+        "chase, schedule, feedback and reports dead-letter queues"
     );
     for name in [
         "ApiErrorsAlarm",
@@ -55,6 +55,8 @@ fn every_alarm_notifies_the_alarm_topic_and_every_dead_letter_queue_is_watched()
         "Api5xxAlarm",
         "SesBounceRateAlarm",
         "SesComplaintRateAlarm",
+        "ReportsDeadLetterAlarm",
+        "ReportsIteratorAgeAlarm",
     ] {
         assert!(alarms.iter().any(|(n, _)| *n == name), "{name} missing");
     }

@@ -14,6 +14,7 @@ pub mod invoices;
 pub mod notes;
 pub mod page;
 pub mod payments;
+pub mod reports;
 pub mod settings;
 pub mod statements;
 pub mod tasks;

@@ -4,4 +4,5 @@
 #[cfg(feature = "render")]
 pub mod chase_worker;
 pub mod delivery_feedback;
+pub mod reports;
 pub mod scheduler;

@@ -87,6 +87,7 @@ pub mod invoices;
 pub mod notes;
 pub mod payments;
 pub mod portal;
+pub mod reports;
 pub mod settings;
 pub mod statements;
 pub mod tasks;

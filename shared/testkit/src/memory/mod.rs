@@ -6,6 +6,7 @@
 mod listing;
 mod paging;
 mod reads;
+mod reports;
 mod state;
 mod writes;
 

@@ -74,6 +74,9 @@ pub(crate) struct Tenant {
     /// Token hash → customer (the DynamoDB store keeps this lookup outside
     /// the tenant's partitions; hashes do not collide across tenants).
     pub portal_tokens: BTreeMap<String, String>,
+    /// Report aggregates and the stream records applied to them.
+    pub reports: domain::reports::Tally,
+    pub applied_records: std::collections::BTreeSet<String>,
 }
 
 /// One customer's partition.
