@@ -115,6 +115,28 @@ pub async fn portal_url_of(stack: &TestStack, token: &str, customer_id: &str) ->
         .to_string()
 }
 
+/// The customer's active promise is due on `promised`, and ticking every day
+/// until `until` sends no chase beyond the one that carried the link.
+pub async fn chasing_waits_for_the_promise(
+    stack: &TestStack,
+    owner: &str,
+    chased: &Chased,
+    promised: &str,
+    until: &str,
+) {
+    let page = stack
+        .get(&format!("/v1/customers/{}/page", chased.customer_id), owner)
+        .await;
+    assert_eq!(
+        page.body["chasing"]["active_promise"]["promised_date"],
+        promised
+    );
+    stack
+        .tick_days("2026-03-12".parse().unwrap(), until.parse().unwrap(), 8, 0)
+        .await;
+    assert_eq!(stack.emails_to(&chased.email).await.len(), 1);
+}
+
 pub fn browser_like() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -290,23 +312,9 @@ async fn the_portal_link_from_a_chase_shows_the_customer_and_records_promises_an
         promises.body
     );
     assert_eq!(promises.body["items"][0]["created_by"], "customer");
-    let page_view = stack.get(&format!("{customer_path}/page"), &owner).await;
-    assert_eq!(
-        page_view.body["chasing"]["active_promise"]["promised_date"],
-        "2026-03-25"
-    );
-
     // Chasing waits for the promise: the day-10 step (2026-03-20) is not sent
     // before the promised date plus grace (3 days).
-    stack
-        .tick_days(
-            "2026-03-12".parse().unwrap(),
-            "2026-03-28".parse().unwrap(),
-            8,
-            0,
-        )
-        .await;
-    assert_eq!(stack.emails_to(&chased.email).await.len(), 1);
+    chasing_waits_for_the_promise(&stack, &owner, &chased, "2026-03-25", "2026-03-28").await;
 
     // A dispute: the invoice leaves the chased balance, a task is opened.
     let page = open(&chased.link).await;

@@ -4,7 +4,7 @@
 //! promise, a dispute and a double submit, with screenshots at phone and
 //! desktop widths saved to `target/screenshots/`.
 
-use super::portal::{chased_customer, form_of, submit};
+use super::portal::{chased_customer, chasing_waits_for_the_promise, form_of, submit};
 use fantoccini::{Client, ClientBuilder, Locator};
 use integration_tests::TestStack;
 use serde_json::json;
@@ -89,6 +89,16 @@ async fn text_of(browser: &Client, css: &str) -> String {
         .text()
         .await
         .unwrap()
+}
+
+async fn click(browser: &Client, locator: Locator<'_>) {
+    browser
+        .find(locator)
+        .await
+        .unwrap_or_else(|e| panic!("{locator:?}: {e}"))
+        .click()
+        .await
+        .unwrap();
 }
 
 async fn wait_for_file(dir: &Path, extension: &str) -> PathBuf {
@@ -181,13 +191,7 @@ async fn a_debtor_opens_the_chase_link_downloads_promises_and_disputes_in_chromi
     .unwrap();
 
     // The statement downloads as a PDF.
-    browser
-        .find(Locator::Id("download-statement"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, Locator::Id("download-statement")).await;
     let pdf = wait_for_file(&downloads, "pdf").await;
     let bytes = std::fs::read(&pdf).unwrap();
     assert!(bytes.starts_with(b"%PDF"), "{}", pdf.display());
@@ -211,13 +215,7 @@ async fn a_debtor_opens_the_chase_link_downloads_promises_and_disputes_in_chromi
         )
         .await
         .unwrap();
-    browser
-        .find(Locator::Css("#promise-form button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, Locator::Css("#promise-form button")).await;
     let confirmation = text_of(&browser, ".message").await;
     assert!(
         confirmation.contains("Your promise to pay is recorded: €300.00, March 25, 2026"),
@@ -257,48 +255,16 @@ async fn a_debtor_opens_the_chase_link_downloads_promises_and_disputes_in_chromi
         "{:?}",
         promises.body
     );
-    let page_view = stack
-        .get(
-            &format!("/v1/customers/{}/page", chased.customer_id),
-            &owner,
-        )
-        .await;
-    assert_eq!(
-        page_view.body["chasing"]["active_promise"]["promised_date"],
-        "2026-03-25"
-    );
-    // Chasing waits for the promise: the next ticks until the promised date send nothing.
-    stack
-        .tick_days(
-            "2026-03-12".parse().unwrap(),
-            "2026-03-25".parse().unwrap(),
-            8,
-            0,
-        )
-        .await;
-    assert_eq!(stack.emails_to(&chased.email).await.len(), 1);
+    // Chasing waits for the promise: the ticks until the promised date send nothing.
+    chasing_waits_for_the_promise(&stack, &owner, &chased, "2026-03-25", "2026-03-25").await;
 
     // Back to the account; dispute the second invoice.
-    browser
-        .find(Locator::Id("back"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, Locator::Id("back")).await;
     assert!(text_of(&browser, "#active-promise")
         .await
         .contains("€300.00"));
-    browser
-        .find(Locator::Css(&format!(
-            "#invoice_id option[value='{}']",
-            chased.invoice_ids[1]
-        )))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    let option = format!("#invoice_id option[value='{}']", chased.invoice_ids[1]);
+    click(&browser, Locator::Css(&option)).await;
     browser
         .find(Locator::Id("reason"))
         .await
@@ -306,13 +272,7 @@ async fn a_debtor_opens_the_chase_link_downloads_promises_and_disputes_in_chromi
         .send_keys("The goods never arrived.")
         .await
         .unwrap();
-    browser
-        .find(Locator::Css("#dispute-form button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, Locator::Css("#dispute-form button")).await;
     assert!(text_of(&browser, ".message").await.contains("P-web-2"));
     let invoice = stack
         .get(&format!("/v1/invoices/{}", chased.invoice_ids[1]), &owner)
@@ -333,13 +293,7 @@ async fn a_debtor_opens_the_chase_link_downloads_promises_and_disputes_in_chromi
         "{:?}",
         tasks.body
     );
-    browser
-        .find(Locator::Id("back"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, Locator::Id("back")).await;
     let disputed_row = browser
         .find_all(Locator::Css("#invoices tbody tr"))
         .await
