@@ -163,6 +163,18 @@ impl TestStack {
         self.stack.request_counts()
     }
 
+    /// DynamoDB capacity the functions consumed since the last reset, as
+    /// DynamoDB reported it (table and indexes).
+    pub fn capacity_of(&self, function: &str) -> local_stack::requests::Capacity {
+        self.stack
+            .functions
+            .counters()
+            .into_iter()
+            .find(|(name, _)| *name == function)
+            .map(|(_, counter)| counter.capacity())
+            .unwrap_or_default()
+    }
+
     pub fn reset_aws_requests(&self) {
         self.stack.reset_request_counts();
     }

@@ -107,6 +107,12 @@ pub async fn drain_after_fan_out(
 /// unit it leads to (nothing is sent: the chase queue keeps its messages).
 pub async fn schedule(stack: &LocalStack, at: DateTime<Utc>) -> anyhow::Result<SchedulerReport> {
     stack.functions.scheduler.job.tick(at).await?;
+    evaluate_units(stack).await
+}
+
+/// The evaluation units on the queue, until none is left (the chases they
+/// enqueue stay on the chase queue).
+pub async fn evaluate_units(stack: &LocalStack) -> anyhow::Result<SchedulerReport> {
     let scheduler = Mutex::new(SchedulerReport::default());
     while drain_units(stack, &scheduler).await?.records > 0 {}
     Ok(scheduler.into_inner().unwrap_or_default())

@@ -91,6 +91,12 @@ async fn a_due_chase_costs_a_few_requests_and_idle_customers_cost_none() {
         "{worker:?}"
     );
     assert_eq!(worker.get("SESv2.SendEmail"), Some(&20));
+    let capacity = stack.capacity_of("chase-worker");
+    println!("worker capacity for 20 chases: {capacity:?}");
+    assert!(
+        capacity.write_units > 0.0 && capacity.write_units / 20.0 <= 20.0,
+        "at most 20 write units a chase, table and indexes: {capacity:?}"
+    );
 
     // 1,000 enrolled customers that are not due, and 20 more that are due tomorrow.
     let tenant = TenantId::parse(&stack.tenant).unwrap();

@@ -1,9 +1,9 @@
 //! One tick with N customers due at the same instant, on the local stack
 //! (DynamoDB Local and moto, which `infra/bench-tick` starts): for each N,
-//! once with one invocation of each function at a time and once with the
-//! template's `MaximumConcurrency`. Prints the scheduler's fan-out, its
-//! evaluation units, the chase worker, the requests per chase by operation
-//! and the peak heap of one evaluation unit.
+//! once the scheduler alone with its evaluation units one at a time (its
+//! time, requests and the peak heap of one unit), and once the whole tick
+//! with the template's `MaximumConcurrency` (wall time, requests per chase
+//! by operation).
 //!
 //! `tick-bench 500 2000 8000`
 
@@ -79,44 +79,82 @@ async fn run(due: usize, sequential: bool) -> anyhow::Result<()> {
     let fan_out_peak = peak_since(before);
     let fan_out_requests = functions.scheduler.requests.snapshot();
 
-    // Then the units and the chases, as the event source mappings run them.
     stack.reset_aws_requests();
     let before = reset_peak();
     let started = Instant::now();
-    let tick = local_stack::tick::drain_after_fan_out(&stack.stack, at).await?;
-    let tick_time = started.elapsed();
-    let peak = peak_since(before);
-    let sent = tick.succeeded;
-    let per_chase = |counts: BTreeMap<String, u64>| -> BTreeMap<String, f64> {
-        counts
-            .into_iter()
-            .map(|(operation, count)| (operation, count as f64 / sent.max(1) as f64))
-            .collect()
+    let report = if sequential {
+        // The units one at a time, nothing sent: the peak is one unit's.
+        let scheduler = local_stack::tick::evaluate_units(&stack.stack).await?;
+        let elapsed = started.elapsed();
+        let per_customer = per(functions.scheduler.requests.snapshot(), due);
+        json!({
+            "mode": "evaluation units one at a time (chases left on the queue)",
+            "due_customers": due,
+            "fan_out": fan_out_json(&fan_out, fan_out_time, fan_out_requests, fan_out_peak),
+            "units_seconds": elapsed.as_secs_f64(),
+            "scheduler": scheduler,
+            "peak_heap_of_one_unit_mib": mib(peak_since(before)),
+            "scheduler_requests_per_due_customer": per_customer,
+            "scheduler_capacity_units_per_due_customer":
+                capacity_per(functions.scheduler.requests.capacity(), due),
+        })
+    } else {
+        // The units and the chases, as the event source mappings run them.
+        let tick = local_stack::tick::drain_after_fan_out(&stack.stack, at).await?;
+        let elapsed = started.elapsed() + fan_out_time;
+        let sent = tick.succeeded;
+        json!({
+            "mode": "whole tick with the template's concurrency",
+            "concurrency": concurrency,
+            "due_customers": due,
+            "fan_out": fan_out_json(&fan_out, fan_out_time, fan_out_requests, fan_out_peak),
+            "tick_seconds": elapsed.as_secs_f64(),
+            "evaluation_units": tick.evaluation.records,
+            "scheduler": tick.scheduler,
+            "chases_sent": sent,
+            "chases_failed": tick.failed,
+            "peak_heap_during_tick_mib": mib(peak_since(before)),
+            "requests_per_chase": {
+                "scheduler": per(functions.scheduler.requests.snapshot(), sent),
+                "chase_worker": per(functions.chase_worker.requests.snapshot(), sent),
+            },
+            "capacity_units_per_chase": {
+                "scheduler": capacity_per(functions.scheduler.requests.capacity(), sent),
+                "chase_worker": capacity_per(functions.chase_worker.requests.capacity(), sent),
+            },
+        })
     };
-    let report = json!({
-        "due_customers": due,
-        "concurrency": if sequential { json!("one invocation at a time") } else { json!(concurrency) },
-        "fan_out": {
-            "units": fan_out.units,
-            "seconds": fan_out_time.as_secs_f64(),
-            "requests": fan_out_requests,
-            "peak_heap_mib": mib(fan_out_peak),
-        },
-        "tick_seconds_after_fan_out": tick_time.as_secs_f64(),
-        "evaluation_units": tick.evaluation.records,
-        "scheduler": tick.scheduler,
-        "chases_sent": sent,
-        "chases_failed": tick.failed,
-        // With one unit at a time this is one unit's heap (plus the
-        // runner's own bookkeeping); concurrent units add up.
-        "peak_heap_during_tick_mib": mib(peak),
-        "requests_per_chase": {
-            "scheduler": per_chase(functions.scheduler.requests.snapshot()),
-            "chase_worker": per_chase(functions.chase_worker.requests.snapshot()),
-        },
-    });
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
+}
+
+fn per(counts: BTreeMap<String, u64>, of: usize) -> BTreeMap<String, f64> {
+    counts
+        .into_iter()
+        .map(|(operation, count)| (operation, count as f64 / of.max(1) as f64))
+        .collect()
+}
+
+fn capacity_per(capacity: local_stack::requests::Capacity, of: usize) -> serde_json::Value {
+    let of = of.max(1) as f64;
+    json!({
+        "read_units": capacity.read_units / of,
+        "write_units": capacity.write_units / of,
+    })
+}
+
+fn fan_out_json(
+    fan_out: &app::jobs::scheduler::FanOut,
+    time: std::time::Duration,
+    requests: BTreeMap<String, u64>,
+    peak: usize,
+) -> serde_json::Value {
+    json!({
+        "units": fan_out.units,
+        "seconds": time.as_secs_f64(),
+        "requests": requests,
+        "peak_heap_mib": mib(peak),
+    })
 }
 
 /// `due` customers with one open invoice each, enrolled in a cadence whose
