@@ -101,6 +101,68 @@ impl TestStack {
             .unwrap_or_default()
     }
 
+    /// `count` customers with one open 10.00 EUR invoice each, enrolled in
+    /// a cadence emailing at 08:00 on account age 0 and 1, so all are due
+    /// at 2026-03-01T08:00Z. One is made through the API; the others are
+    /// copies of its record written straight to the table (fast to seed).
+    /// Their addresses are `due-<i>@<tenant>.example`.
+    pub async fn seed_due_customers(&self, count: usize) -> Vec<String> {
+        self.set_clock("2026-03-01T07:00:00Z").await;
+        let owner = self.token("owner");
+        self.patch(
+            "/v1/settings",
+            &owner,
+            0,
+            &json!({"sender_email": "ar@bench.example"}),
+        )
+        .await;
+        let cadence = self.two_day_email_cadence(&owner).await;
+        let address = |i: usize| format!("due-{i}@{}.example", self.tenant);
+        let first = self
+            .create(
+                "/v1/customers",
+                &owner,
+                &json!({"number": "D-0", "name": "Due 0", "currency": "EUR", "email": address(0)}),
+            )
+            .await;
+        self.create(
+            "/v1/invoices",
+            &owner,
+            &json!({"customer_id": first, "number": "D-INV-0", "currency": "EUR", "issue_date": "2026-03-01", "due_date": "2026-03-31", "total": "10.00"}),
+        )
+        .await;
+        self.enrol(&owner, &first, &cadence).await;
+        let tenant = domain::identity::TenantId::parse(&self.tenant).unwrap();
+        let table = self.table();
+        let model = store::customer::get(table, &tenant, &first)
+            .await
+            .unwrap()
+            .unwrap()
+            .customer;
+        let copies: Vec<_> = (1..count)
+            .map(|i| {
+                let mut copy = model.clone();
+                copy.id = ulid::Ulid::new().to_string();
+                copy.number = format!("D-{i}");
+                copy.name = format!("Due {i}");
+                copy.email = Some(address(i));
+                copy.portal_nonce = None;
+                copy
+            })
+            .collect();
+        let tenant = &tenant;
+        for chunk in copies.chunks(25) {
+            let writes = chunk.iter().map(|customer| async move {
+                let items = store::customer::put(table, tenant, customer, None).unwrap();
+                table.transact(items).await
+            });
+            for outcome in futures::future::join_all(writes).await {
+                outcome.unwrap();
+            }
+        }
+        (0..count).map(address).collect()
+    }
+
     /// The customer's history, newest first, all pages.
     pub async fn history(&self, token: &str, customer_id: &str) -> Vec<Value> {
         self.all_pages(

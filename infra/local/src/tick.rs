@@ -4,7 +4,7 @@
 
 use crate::LocalStack;
 use app::jobs::scheduler::SchedulerReport;
-use app::messages::QueuedRecord;
+use app::messages::{EvaluationUnit, QueuedRecord};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
 use chrono::{DateTime, Utc};
 use futures::stream::{FuturesUnordered, StreamExt};
@@ -108,6 +108,35 @@ pub async fn drain_after_fan_out(
 pub async fn schedule(stack: &LocalStack, at: DateTime<Utc>) -> anyhow::Result<SchedulerReport> {
     stack.functions.scheduler.job.tick(at).await?;
     evaluate_units(stack).await
+}
+
+/// One evaluation unit taken off the queue (deleted), if any.
+pub async fn take_unit(stack: &LocalStack) -> anyhow::Result<Option<EvaluationUnit>> {
+    let queue_url = &stack.resources.evaluation_queue_url;
+    let received = stack
+        .clients
+        .sqs
+        .receive_message()
+        .queue_url(queue_url)
+        .max_number_of_messages(1)
+        .send()
+        .await?;
+    let Some(message) = received.messages.unwrap_or_default().into_iter().next() else {
+        return Ok(None);
+    };
+    if let Some(handle) = message.receipt_handle() {
+        stack
+            .clients
+            .sqs
+            .delete_message()
+            .queue_url(queue_url)
+            .receipt_handle(handle)
+            .send()
+            .await?;
+    }
+    Ok(message
+        .body()
+        .and_then(|body| serde_json::from_str(body).ok()))
 }
 
 /// The evaluation units on the queue, until none is left (the chases they

@@ -25,6 +25,7 @@ mod portal_browser;
 mod reports;
 mod roles;
 mod run_script;
+mod scale;
 mod settings;
 mod statements;
 mod store_conformance;

@@ -1,9 +1,9 @@
 //! One tick with N customers due at the same instant, on the local stack
 //! (DynamoDB Local and moto, which `infra/bench-tick` starts): for each N,
-//! once the scheduler alone with its evaluation units one at a time (its
-//! time, requests and the peak heap of one unit), and once the whole tick
-//! with the template's `MaximumConcurrency` (wall time, requests per chase
-//! by operation).
+//! once the tick's invocation and one evaluation unit alone (time, requests
+//! and peak heap of each invocation), and once the whole tick with the
+//! template's `MaximumConcurrency` (wall time, requests and capacity per
+//! chase by operation).
 //!
 //! `tick-bench 500 2000 8000`
 
@@ -65,7 +65,7 @@ async fn run(due: usize, sequential: bool) -> anyhow::Result<()> {
     };
     let stack = TestStack::start_with(options).await;
     let concurrency = stack.stack.concurrency;
-    seed(&stack, due).await?;
+    stack.seed_due_customers(due).await;
     let at: DateTime<Utc> = DUE_AT.parse()?;
     stack.set_clock(DUE_AT).await;
     let functions = &stack.stack.functions;
@@ -83,20 +83,22 @@ async fn run(due: usize, sequential: bool) -> anyhow::Result<()> {
     let before = reset_peak();
     let started = Instant::now();
     let report = if sequential {
-        // The units one at a time, nothing sent: the peak is one unit's.
-        let scheduler = local_stack::tick::evaluate_units(&stack.stack).await?;
+        // One unit alone, as one invocation runs it: a full page of due
+        // customers (its next page is left alone).
+        let unit = local_stack::tick::take_unit(&stack.stack)
+            .await?
+            .context("a unit on the evaluation queue")?;
+        let done = functions.scheduler.job.evaluate(&unit, false).await?;
         let elapsed = started.elapsed();
-        let per_customer = per(functions.scheduler.requests.snapshot(), due);
         json!({
-            "mode": "evaluation units one at a time (chases left on the queue)",
+            "mode": "one evaluation unit alone (one scheduler invocation)",
             "due_customers": due,
             "fan_out": fan_out_json(&fan_out, fan_out_time, fan_out_requests, fan_out_peak),
-            "units_seconds": elapsed.as_secs_f64(),
-            "scheduler": scheduler,
-            "peak_heap_of_one_unit_mib": mib(peak_since(before)),
-            "scheduler_requests_per_due_customer": per_customer,
-            "scheduler_capacity_units_per_due_customer":
-                capacity_per(functions.scheduler.requests.capacity(), due),
+            "unit_seconds": elapsed.as_secs_f64(),
+            "unit": done,
+            "unit_peak_heap_mib": mib(peak_since(before)),
+            "unit_requests": functions.scheduler.requests.snapshot(),
+            "unit_capacity_units": functions.scheduler.requests.capacity(),
         })
     } else {
         // The units and the chases, as the event source mappings run them.
@@ -155,64 +157,4 @@ fn fan_out_json(
         "requests": requests,
         "peak_heap_mib": mib(peak),
     })
-}
-
-/// `due` customers with one open invoice each, enrolled in a cadence whose
-/// first email is due at [`DUE_AT`]: one made through the API, the others
-/// copies of its record written straight to the table (fast to seed).
-async fn seed(stack: &TestStack, due: usize) -> anyhow::Result<()> {
-    stack.set_clock("2026-03-01T07:00:00Z").await;
-    let owner = stack.token("owner");
-    stack
-        .patch(
-            "/v1/settings",
-            &owner,
-            0,
-            &json!({"sender_email": "ar@bench.example"}),
-        )
-        .await;
-    let cadence = stack.two_day_email_cadence(&owner).await;
-    let first = stack
-        .create(
-            "/v1/customers",
-            &owner,
-            &json!({"number": "B-0", "name": "Bench 0", "currency": "EUR", "email": "b-0@bench.example"}),
-        )
-        .await;
-    stack
-        .create(
-            "/v1/invoices",
-            &owner,
-            &json!({"customer_id": first, "number": "B-INV-0", "currency": "EUR", "issue_date": "2026-03-01", "due_date": "2026-03-31", "total": "10.00"}),
-        )
-        .await;
-    stack.enrol(&owner, &first, &cadence).await;
-    let tenant = domain::identity::TenantId::parse(&stack.tenant).context("tenant")?;
-    let table = stack.table();
-    let template = store::customer::get(table, &tenant, &first)
-        .await?
-        .context("the first customer")?
-        .customer;
-    let copies: Vec<_> = (1..due)
-        .map(|i| {
-            let mut copy = template.clone();
-            copy.id = ulid::Ulid::new().to_string();
-            copy.number = format!("B-{i}");
-            copy.name = format!("Bench {i}");
-            copy.email = Some(format!("b-{i}@bench.example"));
-            copy.portal_nonce = None;
-            copy
-        })
-        .collect();
-    let tenant = &tenant;
-    for chunk in copies.chunks(25) {
-        let writes = chunk.iter().map(|customer| async move {
-            let items = store::customer::put(table, tenant, customer, None)?;
-            table.transact(items).await
-        });
-        for outcome in futures::future::join_all(writes).await {
-            outcome?;
-        }
-    }
-    Ok(())
 }

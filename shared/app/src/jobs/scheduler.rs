@@ -5,7 +5,8 @@
 //! sparse due index, so its work never grows with the number of due
 //! customers. A unit evaluates one page of its shard ([`UNIT_SIZE`]
 //! customers) and first enqueues the unit for the next page, so a shard's
-//! pages are worked on concurrently, by as many invocations as Lambda runs.
+//! pages are worked on concurrently, by as many invocations as Lambda runs
+//! (a redelivered unit does not enqueue it again: see [`Scheduler::evaluate`]).
 //!
 //! Ticks may run twice for one instant or overlap, and units may be
 //! delivered twice: a chase message enqueued twice is claimed once by the
@@ -134,7 +135,7 @@ impl Scheduler {
                 failed.push(id);
                 continue;
             };
-            match self.evaluate(&unit).await {
+            match self.evaluate(&unit, record.receive_count <= 1).await {
                 Ok(done) => report.add(&done),
                 Err(error) => {
                     tracing::warn!(message_id = %id, shard = unit.shard, error = %error, "evaluation unit failed");
@@ -146,8 +147,16 @@ impl Scheduler {
     }
 
     /// One unit: the unit for the next page goes out first, then each due
-    /// customer of this page is evaluated.
-    pub async fn evaluate(&self, unit: &EvaluationUnit) -> Result<SchedulerReport, SchedulerError> {
+    /// customer of this page is evaluated. Only a unit's first delivery
+    /// sends the next page's unit: a retried unit sending it again would
+    /// fork the shard's chain of pages, and every later page would be
+    /// evaluated twice. (Should the first delivery fail before sending it,
+    /// the rest of the shard waits for the next tick.)
+    pub async fn evaluate(
+        &self,
+        unit: &EvaluationUnit,
+        first_delivery: bool,
+    ) -> Result<SchedulerReport, SchedulerError> {
         let store = &self.context.store;
         let page = store
             .due_page(
@@ -159,7 +168,7 @@ impl Scheduler {
                 },
             )
             .await?;
-        if let Some(after) = page.next_cursor {
+        if let Some(after) = page.next_cursor.filter(|_| first_delivery) {
             let next = body(&EvaluationUnit {
                 at: unit.at,
                 shard: unit.shard,
