@@ -10,8 +10,10 @@ use domain::cadence::{
 };
 use domain::customer::Address;
 use domain::customer::{ChasingStatus, Customer};
+use domain::money::Money;
 use domain::settings::Settings;
 use domain::template::{InvoiceLine, TemplateData};
+use rust_decimal::Decimal;
 
 /// Everything besides the balance that can hold a chase back.
 pub fn stops(customer: &Customer, settings: &Settings) -> Stops {
@@ -163,13 +165,35 @@ pub fn template_data(
     portal_url: Option<String>,
     today: NaiveDate,
 ) -> TemplateData {
+    template_data_for(customer, contact_name, portal_url, today, None)
+}
+
+/// [`template_data`] for a message about some invoices only (an
+/// invoice-level message: `domain::cadence::ChaseMessage::invoice_ids`), so
+/// the invoice variables list exactly those; `None` lists every chased one.
+pub fn template_data_for(
+    customer: &Customer,
+    contact_name: Option<String>,
+    portal_url: Option<String>,
+    today: NaiveDate,
+    only_invoices: Option<&[&str]>,
+) -> TemplateData {
     let balance = customer.chased_balance(today);
     let mut invoice_ids: Vec<&str> = Vec::new();
     for item in &balance.items {
-        if !invoice_ids.contains(&item.id.invoice_id.as_str()) {
-            invoice_ids.push(&item.id.invoice_id);
+        let id = item.id.invoice_id.as_str();
+        if !invoice_ids.contains(&id) && only_invoices.is_none_or(|only| only.contains(&id)) {
+            invoice_ids.push(id);
         }
     }
+    let chased_on = |id: &str| -> Decimal {
+        balance
+            .items
+            .iter()
+            .filter(|item| item.id.invoice_id == id)
+            .map(|item| item.remaining)
+            .sum()
+    };
     let invoices = invoice_ids
         .iter()
         .filter_map(|id| customer.open_invoices.iter().find(|i| i.id == *id))
@@ -177,6 +201,11 @@ pub fn template_data(
             number: invoice.number.clone(),
             issue_date: invoice.issue_date,
             due_date: invoice.effective_due_date(),
+            balance: Money {
+                amount: chased_on(&invoice.id),
+                currency: customer.currency,
+            },
+            days_overdue: invoice.days_overdue(today),
         })
         .collect();
     TemplateData {
@@ -280,6 +309,7 @@ mod tests {
             .collect();
         let draft = CadenceDraft {
             name: "Calls".into(),
+            level: domain::cadence::Level::Customer,
             run_at: run_at.into(),
             days_of_week: vec![],
             days_of_month: vec![],

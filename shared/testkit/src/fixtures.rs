@@ -157,6 +157,7 @@ impl Fixtures {
                 dispute_reason: None,
                 voided: false,
                 payment_plan: None,
+                chasing: Default::default(),
             },
             version: 1,
             created_at: self.base,
@@ -337,6 +338,7 @@ impl Fixtures {
             cadence: Cadence {
                 id: id.to_string(),
                 name: format!("Cadence {id}"),
+                level: domain::cadence::Level::Customer,
                 timing: Timing::daily(self.run_at),
                 threshold: None,
                 steps: Vec::new(),
