@@ -354,6 +354,8 @@ pub struct InvoiceChanges {
     pub collection_status: Option<CollectionStatus>,
     pub dispute_reason: Patch<String>,
     pub payment_plan: Patch<NewPaymentPlan>,
+    /// Replaces the invoice's chasing override; `None` keeps it.
+    pub chasing: Option<InvoiceChasing>,
 }
 
 impl InvoiceChanges {

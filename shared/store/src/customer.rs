@@ -252,6 +252,7 @@ fn entries(tenant: &TenantId, customer: &Customer) -> Result<Vec<Item>, StoreErr
         recent_history: Vec::new(),
         open_invoices: Vec::new(),
         cycle: Default::default(),
+        invoice_cycles: Default::default(),
         messages_sent: Vec::new(),
         ..customer.clone()
     })?;
@@ -259,6 +260,7 @@ fn entries(tenant: &TenantId, customer: &Customer) -> Result<Vec<Item>, StoreErr
     base.remove("recent_history");
     base.remove("open_invoices");
     base.remove("cycle");
+    base.remove("invoice_cycles");
     base.remove("messages_sent");
     base.insert(PK.into(), s(&pk));
     base.insert("f_status".into(), s(customer.chasing.status.as_str()));

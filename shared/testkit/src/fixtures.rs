@@ -122,6 +122,8 @@ impl Fixtures {
             active_promise: None,
             cycle: Default::default(),
             chase_timing: None,
+            invoice_chase_timing: None,
+            invoice_cycles: Default::default(),
             next_evaluation_at: None,
             last_evaluated_at: None,
             messages_sent: Vec::new(),

@@ -393,6 +393,8 @@ fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTi
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlannedStep {
     pub level: Level,
+    /// The cadence the step is from.
+    pub cadence_id: String,
     /// The invoice an invoice-level step chases.
     pub invoice_id: Option<String>,
     #[serde(flatten)]
@@ -439,9 +441,13 @@ pub fn preview_chasing(input: &ChasingInput, now: DateTime<Utc>, days: u32) -> V
             .flat_map(|m| m.clone().into_chases())
             .chain(plan.merged.tasks.iter().cloned());
         for chase in carried_out {
-            let (level, invoice_id, cycle, position, action, superseded) = match chase {
+            let (level, cadence_id, invoice_id, cycle, position, action, superseded) = match chase {
                 Chase::Customer(run) => (
                     Level::Customer,
+                    input
+                        .customer_cadence
+                        .map(|c| c.id.clone())
+                        .unwrap_or_default(),
                     None,
                     run.cycle,
                     run.position,
@@ -450,6 +456,7 @@ pub fn preview_chasing(input: &ChasingInput, now: DateTime<Utc>, days: u32) -> V
                 ),
                 Chase::Invoice(run) => (
                     Level::Invoice,
+                    run.cadence_id,
                     Some(run.invoice_id),
                     run.cycle,
                     run.position,
@@ -459,6 +466,7 @@ pub fn preview_chasing(input: &ChasingInput, now: DateTime<Utc>, days: u32) -> V
             };
             steps.push(PlannedStep {
                 level,
+                cadence_id,
                 invoice_id,
                 entry: PreviewEntry {
                     date,

@@ -74,6 +74,10 @@ pub struct InvoiceCycles {
 }
 
 impl InvoiceCycles {
+    pub fn is_empty(&self) -> bool {
+        self.invoices.is_empty()
+    }
+
     pub fn get(&self, invoice_id: &str) -> Option<&InvoiceCycle> {
         self.invoices.get(invoice_id)
     }
