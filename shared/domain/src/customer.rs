@@ -164,7 +164,9 @@ pub struct Customer {
     #[serde(default)]
     pub invoice_chase_timing: Option<Timing>,
     /// Where each open invoice is in its invoice-level chasing. Left out
-    /// while empty: stream consumers read empty maps badly.
+    /// while empty: DynamoDB Local's stream drops the type of an empty map,
+    /// and the local runner types only known map attributes back
+    /// (`infra/local/src/streams.rs`).
     #[serde(default, skip_serializing_if = "InvoiceCycles::is_empty")]
     pub invoice_cycles: InvoiceCycles,
     /// When the scheduler must look at this customer next; the sparse due
