@@ -136,6 +136,18 @@ async fn cadences_have_a_level_and_each_level_takes_its_own_triggers() {
         )
         .await;
     assert_eq!(field_errors(&moved), ["level"]);
+    let migrated = stack
+        .post(
+            &format!("/v1/cadences/{per_invoice}/migrate"),
+            &manager,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(migrated.status, 409, "{:?}", migrated.body);
+    assert_eq!(
+        migrated.body["error"],
+        "invoice_level_migration_unsupported"
+    );
 }
 
 #[tokio::test]
