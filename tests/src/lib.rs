@@ -163,6 +163,18 @@ impl TestStack {
         self.stack.request_counts()
     }
 
+    /// DynamoDB capacity the functions consumed since the last reset, as
+    /// DynamoDB reported it (table and indexes).
+    pub fn capacity_of(&self, function: &str) -> local_stack::requests::Capacity {
+        self.stack
+            .functions
+            .counters()
+            .into_iter()
+            .find(|(name, _)| *name == function)
+            .map(|(_, counter)| counter.capacity())
+            .unwrap_or_default()
+    }
+
     pub fn reset_aws_requests(&self) {
         self.stack.reset_request_counts();
     }
@@ -173,18 +185,22 @@ impl TestStack {
         &self.stack.table
     }
 
-    /// One scheduler invocation for the tick at `at`.
+    /// The scheduler's invocations for the tick at `at`: the tick and its
+    /// evaluation units (the chases stay on the queue).
     pub async fn schedule(
         &self,
         at: chrono::DateTime<chrono::Utc>,
     ) -> app::jobs::scheduler::SchedulerReport {
-        self.stack
-            .functions
-            .scheduler
-            .job
-            .tick(at)
+        local_stack::tick::schedule(&self.stack, at)
             .await
             .expect("scheduler tick")
+    }
+
+    /// The chase worker's invocations until the chase queue is empty.
+    pub async fn work_chases(&self) -> local_stack::tick::QueueReport {
+        local_stack::tick::work_chases(&self.stack)
+            .await
+            .expect("chase worker")
     }
 
     /// One chase worker invocation for an SQS event; the failed message ids.

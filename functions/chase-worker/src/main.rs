@@ -29,6 +29,11 @@ async fn main() -> Result<(), Error> {
             started.config.documents_bucket()?,
         )),
         printer: Arc::new(app::ports::RecordedForPrint),
+        email_pace: started
+            .config
+            .ses_send_share
+            .and_then(|(rate, workers)| app::pace::SendPace::share(rate, workers))
+            .map(Arc::new),
     };
     let worker = &worker;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

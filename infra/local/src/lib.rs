@@ -89,6 +89,9 @@ pub struct StackOptions {
     /// report leave it off: DynamoDB Local slows down for every table with a
     /// stream, and the suite creates hundreds of tables.
     pub table_stream: bool,
+    /// Concurrent invocations of the queue-driven functions; the template's
+    /// `MaximumConcurrency` defaults when `None`.
+    pub concurrency: Option<tick::Concurrency>,
 }
 
 /// A running local stack's state, shared by every runner route.
@@ -107,6 +110,8 @@ pub struct LocalStack {
     pub moto_url: Option<String>,
     /// The table's stream, fed to the reports function.
     pub streams: streams::StreamPump,
+    /// How many invocations of each queue-driven function run at once.
+    pub concurrency: tick::Concurrency,
 }
 
 impl LocalStack {
@@ -192,10 +197,15 @@ impl LocalStack {
         let scheduler = Function {
             job: Scheduler {
                 context: context.clone(),
-                queue: Arc::new(messaging::sqs::SqsChaseQueue::new(
+                chase_queue: Arc::new(messaging::sqs::SqsQueue::new(
                     &sdk,
                     &client_options,
                     resources.chase_queue_url.clone(),
+                )),
+                evaluation_queue: Arc::new(messaging::sqs::SqsQueue::new(
+                    &sdk,
+                    &client_options,
+                    resources.evaluation_queue_url.clone(),
                 )),
             },
             context,
@@ -217,6 +227,7 @@ impl LocalStack {
                 }),
                 files: documents(&client_options),
                 printer: Arc::new(app::ports::RecordedForPrint),
+                email_pace: None,
             },
             context,
             requests,
@@ -247,6 +258,10 @@ impl LocalStack {
                 reports,
             },
             streams: streams::StreamPump::new(&sdk),
+            concurrency: options.concurrency.unwrap_or(tick::Concurrency {
+                chase_worker: stack.worker_max_concurrency,
+                evaluation: stack.evaluation_max_concurrency,
+            }),
             table: store::Table::new(clients.dynamodb.clone(), resources.table_name.clone()),
             clients,
             clock,

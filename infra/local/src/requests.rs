@@ -3,9 +3,19 @@
 //! costs and the policy check can compare what runs with what is granted.
 //! Attached only by the local runner; deployed functions carry no counter.
 
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;
+use aws_sdk_dynamodb::operation::batch_get_item::{BatchGetItemInput, BatchGetItemOutput};
+use aws_sdk_dynamodb::operation::delete_item::{DeleteItemInput, DeleteItemOutput};
+use aws_sdk_dynamodb::operation::get_item::{GetItemInput, GetItemOutput};
+use aws_sdk_dynamodb::operation::put_item::{PutItemInput, PutItemOutput};
+use aws_sdk_dynamodb::operation::query::{QueryInput, QueryOutput};
+use aws_sdk_dynamodb::operation::transact_write_items::{
+    TransactWriteItemsInput, TransactWriteItemsOutput,
+};
+use aws_sdk_dynamodb::operation::update_item::{UpdateItemInput, UpdateItemOutput};
+use aws_sdk_dynamodb::types::{ConsumedCapacity, ReturnConsumedCapacity};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::{
+    AfterDeserializationInterceptorContextRef, BeforeSerializationInterceptorContextMut,
     BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
 };
 use aws_smithy_runtime_api::client::interceptors::Intercept;
@@ -23,6 +33,16 @@ struct Counts {
     /// `"dynamodb:PutItem"`: what IAM must allow, including the item-level
     /// actions a transaction's writes need.
     actions: BTreeSet<String>,
+    /// DynamoDB capacity units consumed, table and indexes, as DynamoDB
+    /// reports them (`ReturnConsumedCapacity: INDEXES` on every call).
+    capacity: Capacity,
+}
+
+/// Read and write capacity units consumed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Capacity {
+    pub read_units: f64,
+    pub write_units: f64,
 }
 
 /// One function's counter, shared by its SDK clients.
@@ -41,8 +61,15 @@ impl RequestCounter {
         self.lock().actions.clone()
     }
 
+    /// Capacity consumed since the last reset.
+    pub fn capacity(&self) -> Capacity {
+        self.lock().capacity
+    }
+
     pub fn reset(&self) {
-        self.lock().requests.clear();
+        let mut counts = self.lock();
+        counts.requests.clear();
+        counts.capacity = Capacity::default();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Counts> {
@@ -69,9 +96,85 @@ fn iam_action(service: &str, operation: &str) -> String {
     format!("{prefix}:{operation}")
 }
 
+/// Asks DynamoDB to report the capacity a call consumes, indexes included.
+fn ask_for_capacity(input: &mut aws_smithy_runtime_api::client::interceptors::context::Input) {
+    let indexes = Some(ReturnConsumedCapacity::Indexes);
+    if let Some(input) = input.downcast_mut::<PutItemInput>() {
+        input.return_consumed_capacity = indexes;
+    } else if let Some(input) = input.downcast_mut::<UpdateItemInput>() {
+        input.return_consumed_capacity = indexes;
+    } else if let Some(input) = input.downcast_mut::<DeleteItemInput>() {
+        input.return_consumed_capacity = indexes;
+    } else if let Some(input) = input.downcast_mut::<TransactWriteItemsInput>() {
+        input.return_consumed_capacity = indexes;
+    } else if let Some(input) = input.downcast_mut::<GetItemInput>() {
+        input.return_consumed_capacity = indexes;
+    } else if let Some(input) = input.downcast_mut::<QueryInput>() {
+        input.return_consumed_capacity = indexes;
+    } else if let Some(input) = input.downcast_mut::<BatchGetItemInput>() {
+        input.return_consumed_capacity = indexes;
+    }
+}
+
+/// The (read, write) units an output reports.
+fn consumed(output: &aws_smithy_runtime_api::client::interceptors::context::Output) -> Capacity {
+    let units = |c: Option<&ConsumedCapacity>| c.and_then(|c| c.capacity_units()).unwrap_or(0.0);
+    let all = |list: &[ConsumedCapacity]| list.iter().map(|c| units(Some(c))).sum::<f64>();
+    let write = |write_units| Capacity {
+        read_units: 0.0,
+        write_units,
+    };
+    let read = |read_units| Capacity {
+        read_units,
+        write_units: 0.0,
+    };
+    if let Some(output) = output.downcast_ref::<PutItemOutput>() {
+        write(units(output.consumed_capacity()))
+    } else if let Some(output) = output.downcast_ref::<UpdateItemOutput>() {
+        write(units(output.consumed_capacity()))
+    } else if let Some(output) = output.downcast_ref::<DeleteItemOutput>() {
+        write(units(output.consumed_capacity()))
+    } else if let Some(output) = output.downcast_ref::<TransactWriteItemsOutput>() {
+        write(all(output.consumed_capacity()))
+    } else if let Some(output) = output.downcast_ref::<GetItemOutput>() {
+        read(units(output.consumed_capacity()))
+    } else if let Some(output) = output.downcast_ref::<QueryOutput>() {
+        read(units(output.consumed_capacity()))
+    } else if let Some(output) = output.downcast_ref::<BatchGetItemOutput>() {
+        read(all(output.consumed_capacity()))
+    } else {
+        Capacity::default()
+    }
+}
+
 impl Intercept for RequestCounter {
     fn name(&self) -> &'static str {
         "RequestCounter"
+    }
+
+    fn modify_before_serialization(
+        &self,
+        context: &mut BeforeSerializationInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        ask_for_capacity(context.input_mut());
+        Ok(())
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Ok(output) = context.output_or_error() {
+            let used = consumed(output);
+            let mut counts = self.lock();
+            counts.capacity.read_units += used.read_units;
+            counts.capacity.write_units += used.write_units;
+        }
+        Ok(())
     }
 
     fn read_before_serialization(

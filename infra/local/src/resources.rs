@@ -15,6 +15,8 @@ pub struct Resources {
     pub stream_arn: Option<String>,
     pub chase_queue_url: String,
     pub dead_letter_queue_url: String,
+    pub evaluation_queue_url: String,
+    pub evaluation_dead_letter_queue_url: String,
     pub sender_domain: String,
     pub documents_bucket: String,
 }
@@ -50,6 +52,21 @@ pub async fn create(
         Some(&dlq_arn),
     )
     .await?;
+    let evaluation_dead_letter_queue_url = create_queue(
+        &app_clients.sqs,
+        &format!("{prefix}-evaluation-dlq"),
+        &stack.evaluation_dead_letter_queue,
+        None,
+    )
+    .await?;
+    let evaluation_dlq_arn = queue_arn(&app_clients.sqs, &evaluation_dead_letter_queue_url).await?;
+    let evaluation_queue_url = create_queue(
+        &app_clients.sqs,
+        &format!("{prefix}-evaluation"),
+        &stack.evaluation_queue,
+        Some(&evaluation_dlq_arn),
+    )
+    .await?;
     let documents_bucket = format!("{prefix}-documents");
     app_clients
         .s3
@@ -73,6 +90,8 @@ pub async fn create(
         stream_arn,
         chase_queue_url,
         dead_letter_queue_url,
+        evaluation_queue_url,
+        evaluation_dead_letter_queue_url,
         sender_domain: stack.sender_domain.clone(),
         documents_bucket,
     })

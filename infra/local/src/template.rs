@@ -54,6 +54,12 @@ pub struct StackDefinition {
     pub table: TableDefinition,
     pub chase_queue: QueueDefinition,
     pub dead_letter_queue: QueueDefinition,
+    pub evaluation_queue: QueueDefinition,
+    pub evaluation_dead_letter_queue: QueueDefinition,
+    /// The template's default `MaximumConcurrency` of the chase worker's and
+    /// the evaluation units' event source mappings.
+    pub worker_max_concurrency: usize,
+    pub evaluation_max_concurrency: usize,
     /// The SES identity's domain (the `SenderDomain` parameter's default).
     pub sender_domain: String,
 }
@@ -73,11 +79,22 @@ impl StackDefinition {
         let table = properties(resources, "Table")?;
         let chase = properties(resources, "ChaseQueue")?;
         let dead = properties(resources, "ChaseDeadLetterQueue")?;
+        let evaluation = properties(resources, "EvaluationQueue")?;
+        let evaluation_dead = properties(resources, "EvaluationDeadLetterQueue")?;
         let sender_domain = text_at(&template, &["Parameters", "SenderDomain", "Default"])?;
+        let parameters = field(&template, "Parameters")?;
+        let default_of = |name: &str| -> Result<usize, TemplateError> {
+            usize::try_from(number(field(parameters, name)?, "Default")?)
+                .map_err(|_| TemplateError::Missing(format!("Parameters.{name}.Default")))
+        };
         Ok(Self {
             table: table_definition(table)?,
             chase_queue: queue_definition(chase)?,
             dead_letter_queue: queue_definition(dead)?,
+            evaluation_queue: queue_definition(evaluation)?,
+            evaluation_dead_letter_queue: queue_definition(evaluation_dead)?,
+            worker_max_concurrency: default_of("WorkerMaxConcurrency")?,
+            evaluation_max_concurrency: default_of("EvaluationMaxConcurrency")?,
             sender_domain,
         })
     }

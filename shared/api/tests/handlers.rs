@@ -468,11 +468,16 @@ async fn a_customer_enrolled_through_the_api_is_chased_by_the_jobs() {
     let queue = MemoryQueue::new();
     let at = utc("2026-03-01T08:00:00Z");
     api.clock.set(at);
+    let evaluations = MemoryQueue::new();
     let scheduler = Scheduler {
         context: api.context.clone(),
-        queue: Arc::new(queue.clone()),
+        chase_queue: Arc::new(queue.clone()),
+        evaluation_queue: Arc::new(evaluations.clone()),
     };
-    assert_eq!(scheduler.tick(at).await.unwrap().enqueued, 1);
+    let report = testkit::tick_through(&scheduler, &evaluations, at)
+        .await
+        .unwrap();
+    assert_eq!(report.enqueued, 1);
     let mailer = RecordingMailer::new();
     let worker = ChaseWorker {
         context: api.context.clone(),
@@ -480,6 +485,7 @@ async fn a_customer_enrolled_through_the_api_is_chased_by_the_jobs() {
         sms: Arc::new(RecordingSms::new()),
         files: Arc::new(testkit::MemoryFiles::new()),
         printer: Arc::new(app::ports::RecordedForPrint),
+        email_pace: None,
     };
     let records = queue
         .take()

@@ -9,6 +9,7 @@ pub mod error;
 pub mod jobs;
 pub mod messages;
 pub mod metrics;
+pub mod pace;
 pub mod ports;
 pub mod records;
 pub mod retry;

@@ -24,3 +24,14 @@ pub struct QueuedRecord {
     /// Which delivery of the message this is (1 for the first).
     pub receive_count: u32,
 }
+
+/// One unit of a tick's work on the evaluation queue: a page of one shard
+/// of the due index, continuing after `after`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluationUnit {
+    pub at: DateTime<Utc>,
+    pub shard: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+}

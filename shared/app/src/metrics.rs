@@ -38,10 +38,14 @@ pub fn provider_error(channel: &'static str) {
     metrics::counter!(PROVIDER_ERRORS, "Channel" => channel).increment(1);
 }
 
-/// One scheduler tick: how many customers were due, and how late the tick
-/// ran after the instant it was scheduled for.
-pub fn tick(due_customers: usize, lag: chrono::Duration) {
-    metrics::gauge!(DUE_CUSTOMERS).set(due_customers as f64);
+/// Due customers one evaluation unit read (summed per minute, the tick's
+/// due set).
+pub fn evaluated(due_customers: usize) {
+    metrics::counter!(DUE_CUSTOMERS).increment(due_customers as u64);
+}
+
+/// One scheduler tick: how late it ran after the instant it was scheduled for.
+pub fn tick(lag: chrono::Duration) {
     let lag_seconds = lag.num_milliseconds().max(0) as f64 / 1000.0;
     metrics::gauge!(TICK_LAG_SECONDS).set(lag_seconds);
 }
@@ -150,12 +154,17 @@ mod tests {
     }
 
     #[test]
-    fn a_tick_reports_due_customers_and_its_lag() {
-        let all = recorded(|| tick(42, chrono::Duration::milliseconds(2_500)));
+    fn a_tick_reports_its_lag_and_units_their_due_customers() {
+        let all = recorded(|| {
+            tick(chrono::Duration::milliseconds(2_500));
+            evaluated(40);
+            evaluated(2);
+        });
         let values: Vec<(&str, f64)> = all
             .iter()
             .map(|(name, _, value)| match value {
                 DebugValue::Gauge(g) => (name.as_str(), g.into_inner()),
+                DebugValue::Counter(c) => (name.as_str(), *c as f64),
                 other => panic!("{name}: {other:?}"),
             })
             .collect();

@@ -164,6 +164,13 @@ pub struct CustomerQuery {
 #[async_trait]
 pub trait CustomerStore: Send + Sync {
     async fn customer(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<StoredCustomer>>;
+    /// The record and every contact of a customer, in one read (the chase
+    /// worker's), strongly consistent.
+    async fn customer_with_contacts(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> StoreResult<Option<(StoredCustomer, Vec<Contact>)>>;
     /// The records of `ids` by id (missing ones left out), in one batch.
     async fn customers(
         &self,
@@ -390,8 +397,17 @@ pub struct DueCustomer {
 
 #[async_trait]
 pub trait DueIndex: Send + Sync {
-    /// Every customer whose next evaluation is at or before `at`.
-    async fn due_by(&self, at: DateTime<Utc>) -> StoreResult<Vec<DueCustomer>>;
+    /// How many shards the due index is spread over: a tick's work fans out
+    /// one unit per shard.
+    fn due_shards(&self) -> u32;
+    /// One page of the shard's customers whose next evaluation is at or
+    /// before `at`, earliest first; the cursor continues after the page.
+    async fn due_page(
+        &self,
+        shard: u32,
+        at: DateTime<Utc>,
+        page: PageRequest,
+    ) -> StoreResult<Page<DueCustomer>>;
 }
 
 #[async_trait]
@@ -466,8 +482,10 @@ pub enum Write {
         next: Box<Customer>,
         previous: Option<Box<StoredCustomer>>,
     },
-    /// Only the chasing fields and the due index entry (the scheduler's
-    /// write when lists show nothing of the change: see `writes::chasing`).
+    /// Only the evaluation's bookkeeping (cycle, evaluation times) and the
+    /// due index entry: the scheduler's write when its chasing state and
+    /// promise did not change (see `writes::chasing`). Lists show none of
+    /// these, so puts rewrite only the list entries whose copy changed.
     UpdateChasing {
         stored: Box<StoredCustomer>,
         next: Box<Customer>,
@@ -747,9 +765,9 @@ pub enum QueueError {
 }
 
 #[async_trait]
-pub trait ChaseQueue: Send + Sync {
+pub trait Queue: Send + Sync {
     /// Sends message bodies in batches; returns the indexes of the ones the
-    /// queue accepted (the rest stay due for the next tick).
+    /// queue accepted.
     async fn enqueue(&self, bodies: &[String]) -> Vec<usize>;
 }
 

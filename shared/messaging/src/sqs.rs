@@ -1,6 +1,6 @@
 //! The chase queue on SQS: batches of 10, entries SQS refuses retried.
 
-use app::ports::ChaseQueue;
+use app::ports::Queue;
 use async_trait::async_trait;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use aws_sdk_sqs::Client;
@@ -10,12 +10,12 @@ const SQS_BATCH: usize = 10;
 /// Attempts for the entries of one batch that SQS reports as failed.
 const SEND_ATTEMPTS: u32 = 3;
 
-pub struct SqsChaseQueue {
+pub struct SqsQueue {
     client: Client,
     queue_url: String,
 }
 
-impl SqsChaseQueue {
+impl SqsQueue {
     pub fn new(
         sdk: &runtime::SdkConfig,
         options: &runtime::ClientOptions,
@@ -73,7 +73,7 @@ impl SqsChaseQueue {
 }
 
 #[async_trait]
-impl ChaseQueue for SqsChaseQueue {
+impl Queue for SqsQueue {
     async fn enqueue(&self, bodies: &[String]) -> Vec<usize> {
         let mut accepted = Vec::new();
         let indexed: Vec<(usize, &String)> = bodies.iter().enumerate().collect();

@@ -19,6 +19,8 @@ pub struct Config {
     pub table_name: String,
     /// The chase queue (the scheduler's; see [`Config::chase_queue_url`]).
     chase_queue_url: Option<String>,
+    /// The scheduler's evaluation units (see [`Config::evaluation_queue_url`]).
+    evaluation_queue_url: Option<String>,
     /// The documents bucket (the API and the chase worker; see
     /// [`Config::documents_bucket`]).
     documents_bucket: Option<String>,
@@ -38,6 +40,10 @@ pub struct Config {
     /// Where portal links point by default (`PORTAL_BASE_URL`, the HTTP
     /// API's URL); a tenant's `portal_base_url` overrides it.
     pub portal_base_url: Option<String>,
+    /// The account's SES sending rate and the chase workers' maximum
+    /// concurrency (`SES_MAX_SEND_RATE`, `WORKER_MAX_CONCURRENCY`): each
+    /// worker invocation sends at most its share.
+    pub ses_send_share: Option<(f64, u32)>,
 }
 
 /// Bounds on every AWS call (docs/architecture.md, Timeouts). `template.yaml` sets them per
@@ -68,6 +74,10 @@ impl Config {
             chase_queue_url: std::env::var("CHASE_QUEUE_URL")
                 .ok()
                 .filter(|v| !v.trim().is_empty()),
+            evaluation_queue_url: std::env::var("EVALUATION_QUEUE_URL")
+                .ok()
+                .filter(|v| !v.trim().is_empty()),
+            ses_send_share: ses_send_share()?,
             documents_bucket: std::env::var("DOCUMENTS_BUCKET")
                 .ok()
                 .filter(|v| !v.trim().is_empty()),
@@ -146,6 +156,8 @@ impl Config {
         Self {
             table_name,
             chase_queue_url: Some(chase_queue_url),
+            evaluation_queue_url: None,
+            ses_send_share: None,
             documents_bucket: None,
             ses_configuration_set: None,
             sender_domain,
@@ -169,6 +181,42 @@ impl Config {
             .clone()
             .ok_or(ConfigError::Missing("CHASE_QUEUE_URL"))
     }
+
+    /// The evaluation queue; only the scheduler needs it.
+    pub fn evaluation_queue_url(&self) -> Result<String, ConfigError> {
+        self.evaluation_queue_url
+            .clone()
+            .ok_or(ConfigError::Missing("EVALUATION_QUEUE_URL"))
+    }
+}
+
+fn ses_send_share() -> Result<Option<(f64, u32)>, ConfigError> {
+    let (Ok(rate), Ok(workers)) = (
+        std::env::var("SES_MAX_SEND_RATE"),
+        std::env::var("WORKER_MAX_CONCURRENCY"),
+    ) else {
+        return Ok(None);
+    };
+    let rate: f64 = rate
+        .trim()
+        .parse()
+        .ok()
+        .filter(|r: &f64| r.is_finite() && *r > 0.0)
+        .ok_or(ConfigError::Invalid {
+            name: "SES_MAX_SEND_RATE",
+            reason: "must be a positive number of emails per second".into(),
+        })?;
+    let workers: u32 =
+        workers
+            .trim()
+            .parse()
+            .ok()
+            .filter(|w| *w > 0)
+            .ok_or(ConfigError::Invalid {
+                name: "WORKER_MAX_CONCURRENCY",
+                reason: "must be a positive whole number".into(),
+            })?;
+    Ok(Some((rate, workers)))
 }
 
 fn required(name: &'static str) -> Result<String, ConfigError> {

@@ -13,6 +13,7 @@ use app::ports::StoreError;
 use app::ports::{CustomerFilter, CustomerQuery, CustomerSort, Page};
 use app::records::StoredCustomer;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use domain::contact::Contact;
 use domain::customer::Customer;
 use domain::history::HistoryItem;
 use domain::identity::TenantId;
@@ -30,6 +31,32 @@ pub async fn get(
         return Ok(None);
     };
     parse(item).map(Some)
+}
+
+/// The customer's record and its contacts: the start of its page range,
+/// one strongly consistent Query.
+pub async fn with_contacts(
+    table: &Table,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Option<(StoredCustomer, Vec<Contact>)>, StoreError> {
+    // '~' sorts after every character of a contact id.
+    let items = table
+        .query_all(
+            KeyQuery::partition(PK, customer_pk(tenant, id))
+                .sort_between(SK, CUSTOMER_SK, format!("{CONTACT_PREFIX}~"))
+                .consistent(),
+        )
+        .await?;
+    let mut customer = None;
+    let mut contacts = Vec::new();
+    for item in items {
+        match item.get(SK) {
+            Some(AttributeValue::S(sk)) if sk == CUSTOMER_SK => customer = Some(parse(item)?),
+            _ => contacts.push(from_item(item)?),
+        }
+    }
+    Ok(customer.map(|customer| (customer, contacts)))
 }
 
 pub fn parse(item: Item) -> Result<StoredCustomer, StoreError> {
@@ -81,8 +108,16 @@ pub fn put(
             }
         }
     }
+    // Only the entries whose copy changed: most writes (a payment, a chase
+    // recorded) leave every list entry as it was.
+    let unchanged = match previous {
+        Some(previous) => entries(tenant, &previous.customer)?,
+        None => Vec::new(),
+    };
     for entry in entries(tenant, next)? {
-        writes.push(table.put(entry, None)?);
+        if !unchanged.contains(&entry) {
+            writes.push(table.put(entry, None)?);
+        }
     }
     Ok(writes)
 }
@@ -256,12 +291,22 @@ fn entries(tenant: &TenantId, customer: &Customer) -> Result<Vec<Item>, StoreErr
         messages_sent: Vec::new(),
         ..customer.clone()
     })?;
-    // Lists need the summary, not the bulky copies.
-    base.remove("recent_history");
-    base.remove("open_invoices");
-    base.remove("cycle");
-    base.remove("invoice_cycles");
-    base.remove("messages_sent");
+    // Lists need the summary, not the bulky copies nor the chasing
+    // bookkeeping every evaluation moves (entries are rewritten only when
+    // what they hold changes).
+    for bookkeeping in [
+        "recent_history",
+        "open_invoices",
+        "cycle",
+        "invoice_cycles",
+        "messages_sent",
+        "chase_timing",
+        "invoice_chase_timing",
+        "next_evaluation_at",
+        "last_evaluated_at",
+    ] {
+        base.remove(bookkeeping);
+    }
     base.insert(PK.into(), s(&pk));
     base.insert("f_status".into(), s(customer.chasing.status.as_str()));
     if let (Some(cadence), Some(version)) = (
@@ -445,7 +490,8 @@ pub async fn list(
     })
 }
 
-/// The scheduler's write: only the chasing fields and the due index entry,
+/// The scheduler's write: only the evaluation's bookkeeping and the due
+/// index entry (no field a list shows),
 /// conditioned on the customer not having changed since it was read (if it
 /// did, whoever changed it rescheduled it).
 pub fn update_chasing(
@@ -460,18 +506,13 @@ pub fn update_chasing(
         .value(":one", AttributeValue::N("1".into()))
         .value(":cycle", attribute(&next.cycle)?)
         .value(":last", attribute(&next.last_evaluated_at)?)
-        .value(":next", attribute(&next.next_evaluation_at)?)
-        .value(":chasing", attribute(&next.chasing)?)
-        .value(":promise", attribute(&next.active_promise)?);
+        .value(":next", attribute(&next.next_evaluation_at)?);
     // Names go through placeholders: `cycle` is a reserved word.
     condition = condition
         .name("#cycle", "cycle")
         .name("#last", "last_evaluated_at")
-        .name("#next", "next_evaluation_at")
-        .name("#chasing", "chasing")
-        .name("#promise", "active_promise");
-    let mut expression =
-        "SET #cycle = :cycle, #last = :last, #next = :next, #chasing = :chasing, #promise = :promise".to_string();
+        .name("#next", "next_evaluation_at");
+    let mut expression = "SET #cycle = :cycle, #last = :last, #next = :next".to_string();
     match next.next_evaluation_at {
         Some(at) => {
             condition = condition

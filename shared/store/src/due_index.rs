@@ -2,8 +2,8 @@
 //! have an entry, so the scheduler's work follows the number of due customers.
 
 use super::dynamo::Table;
-use super::keys::{due_pk, DUE_INDEX, DUE_PK, DUE_SHARDS, DUE_SK, PK};
-use app::ports::{DueCustomer, StoreError};
+use super::keys::{due_pk, DUE_INDEX, DUE_PK, DUE_SK, PK};
+use app::ports::{DueCustomer, Page, PageRequest, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, SecondsFormat, Utc};
 
@@ -13,40 +13,45 @@ pub fn due_sort_prefix(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// Every entry due at or before `at`, across all shards.
-pub async fn due_by(table: &Table, at: DateTime<Utc>) -> Result<Vec<DueCustomer>, StoreError> {
+/// One page of a shard's entries due at or before `at`, earliest first.
+pub async fn due_page(
+    table: &Table,
+    shard: u32,
+    at: DateTime<Utc>,
+    page: PageRequest,
+) -> Result<Page<DueCustomer>, StoreError> {
     // '~' sorts after every character used in the rest of the key.
     let upper = format!("{}~", due_sort_prefix(at));
-    let mut entries = Vec::new();
-    for shard in 0..DUE_SHARDS {
-        let mut start = None;
-        loop {
-            let output = table
-                .client()
-                .query()
-                .table_name(table.name())
-                .index_name(DUE_INDEX)
-                .key_condition_expression("#pk = :pk AND #sk <= :upper")
-                .expression_attribute_names("#pk", DUE_PK)
-                .expression_attribute_names("#sk", DUE_SK)
-                .expression_attribute_values(":pk", AttributeValue::S(due_pk(shard)))
-                .expression_attribute_values(":upper", AttributeValue::S(upper.clone()))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(crate::dynamo::from_sdk)?;
-            for item in output.items() {
-                if let Some(AttributeValue::S(pk)) = item.get(PK) {
-                    if let Some(due) = crate::keys::customer_of_pk(pk) {
-                        entries.push(due);
-                    }
-                }
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
-    }
-    Ok(entries)
+    let partition = due_pk(shard);
+    let start = crate::cursor::decode(page.cursor.as_deref(), (DUE_PK, &partition))?;
+    let output = table
+        .client()
+        .query()
+        .table_name(table.name())
+        .index_name(DUE_INDEX)
+        .key_condition_expression("#pk = :pk AND #sk <= :upper")
+        .expression_attribute_names("#pk", DUE_PK)
+        .expression_attribute_names("#sk", DUE_SK)
+        .expression_attribute_values(":pk", AttributeValue::S(partition))
+        .expression_attribute_values(":upper", AttributeValue::S(upper))
+        .limit(i32::try_from(page.limit).unwrap_or(i32::MAX))
+        .set_exclusive_start_key(start)
+        .send()
+        .await
+        .map_err(crate::dynamo::from_sdk)?;
+    let items = output
+        .items()
+        .iter()
+        .filter_map(|item| match item.get(PK) {
+            Some(AttributeValue::S(pk)) => crate::keys::customer_of_pk(pk),
+            _ => None,
+        })
+        .collect();
+    Ok(Page {
+        items,
+        next_cursor: output
+            .last_evaluated_key
+            .as_ref()
+            .and_then(crate::cursor::encode),
+    })
 }

@@ -241,6 +241,14 @@ impl CustomerStore for DynamoStore {
         customer::get(&self.table, tenant, id).await
     }
 
+    async fn customer_with_contacts(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> StoreResult<Option<(StoredCustomer, Vec<Contact>)>> {
+        customer::with_contacts(&self.table, tenant, id).await
+    }
+
     async fn customers(
         &self,
         tenant: &TenantId,
@@ -490,8 +498,17 @@ impl CadenceStore for DynamoStore {
 
 #[async_trait]
 impl DueIndex for DynamoStore {
-    async fn due_by(&self, at: DateTime<Utc>) -> StoreResult<Vec<DueCustomer>> {
-        due_index::due_by(&self.table, at).await
+    fn due_shards(&self) -> u32 {
+        keys::DUE_SHARDS
+    }
+
+    async fn due_page(
+        &self,
+        shard: u32,
+        at: DateTime<Utc>,
+        page: PageRequest,
+    ) -> StoreResult<Page<DueCustomer>> {
+        due_index::due_page(&self.table, shard, at, page).await
     }
 }
 

@@ -22,4 +22,4 @@ mod messaging;
 pub use clock::{FixedClock, SequentialIds, SettableClock};
 pub use files::MemoryFiles;
 pub use memory::MemoryStore;
-pub use messaging::{MemoryQueue, RecordingMailer, RecordingSms, SentSms};
+pub use messaging::{tick_through, MemoryQueue, RecordingMailer, RecordingSms, SentSms};

@@ -2,7 +2,7 @@
 //! scripted to fail the way the real service does, so tests reach the
 //! worker's and the scheduler's error paths without an emulator.
 
-use app::ports::{ChaseQueue, Email, Mailer, SendError, Sms};
+use app::ports::{Email, Mailer, Queue, SendError, Sms};
 use async_trait::async_trait;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -93,7 +93,7 @@ impl MemoryQueue {
 }
 
 #[async_trait]
-impl ChaseQueue for MemoryQueue {
+impl Queue for MemoryQueue {
     async fn enqueue(&self, bodies: &[String]) -> Vec<usize> {
         let mut state = lock(&self.state);
         state.calls += 1;
@@ -287,6 +287,38 @@ impl Sms for RecordingSms {
             phone: phone.to_string(),
             text: text.to_string(),
         })
+    }
+}
+
+/// A scheduler wired to two memory queues, run the way the evaluation
+/// queue's event source mapping would: the tick, then every unit it leads
+/// to, one invocation each, until none is left; what the units did.
+pub async fn tick_through(
+    scheduler: &app::jobs::scheduler::Scheduler,
+    evaluations: &MemoryQueue,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<app::jobs::scheduler::SchedulerReport, app::jobs::scheduler::SchedulerError> {
+    scheduler.tick(at).await?;
+    let mut report = app::jobs::scheduler::SchedulerReport::default();
+    loop {
+        let units = evaluations.take();
+        if units.is_empty() {
+            return Ok(report);
+        }
+        for (i, unit) in units.into_iter().enumerate() {
+            let record = app::messages::QueuedRecord {
+                message_id: Some(format!("unit-{i}")),
+                body: Some(unit),
+                receive_count: 1,
+            };
+            let (done, failed) = scheduler.handle(vec![record]).await;
+            if !failed.is_empty() {
+                return Err(app::jobs::scheduler::SchedulerError::NotEnqueued(
+                    failed.len(),
+                ));
+            }
+            report.add(&done);
+        }
     }
 }
 

@@ -57,20 +57,46 @@ async fn a_due_chase_costs_a_few_requests_and_idle_customers_cost_none() {
     assert_eq!(report.enqueued, 20);
     let scheduler_first = per_operation(&stack);
     assert_eq!(
-        scheduler_first.get("SQS.SendMessageBatch"),
-        Some(&2),
-        "10 messages a call: {scheduler_first:?}"
+        scheduler_first.get("DynamoDB.TransactWriteItems"),
+        None,
+        "the worker records each evaluation with its chase: {scheduler_first:?}"
+    );
+    // The tick's 16 units (2 calls), then one call per unit with due chases.
+    assert!(
+        scheduler_first.get("SQS.SendMessageBatch") <= Some(&(2 + report.units as u64)),
+        "{scheduler_first:?}"
+    );
+    assert_eq!(
+        scheduler_first.get("DynamoDB.Query"),
+        Some(&(report.units as u64)),
+        "one due-index page a unit: {scheduler_first:?}"
     );
 
     stack.reset_aws_requests();
-    let drained = stack
-        .tick(Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 30).unwrap())
-        .await;
-    assert_eq!(drained["succeeded"], 20, "{drained}");
+    stack.set_clock("2026-03-01T08:00:30Z").await;
+    let drained = stack.work_chases().await;
+    assert_eq!(drained.succeeded, 20, "{drained:?}");
     let worker = per_operation(&stack);
     println!("scheduler for 20 due chases: {scheduler_first:?}");
-    println!("tick (scheduler with nothing due + worker for 20 chases): {worker:?}");
+    println!("worker for 20 chases: {worker:?}");
+    // The worker's own reads and writes: the customer with its contacts,
+    // the claim, the `sending` mark and the record (the cadence version and
+    // the template once a batch).
+    assert_eq!(worker.get("DynamoDB.Query"), Some(&20), "{worker:?}");
+    assert_eq!(worker.get("DynamoDB.PutItem"), Some(&20), "{worker:?}");
+    assert_eq!(worker.get("DynamoDB.UpdateItem"), Some(&20), "{worker:?}");
+    assert_eq!(
+        worker.get("DynamoDB.TransactWriteItems"),
+        Some(&20),
+        "{worker:?}"
+    );
     assert_eq!(worker.get("SESv2.SendEmail"), Some(&20));
+    let capacity = stack.capacity_of("chase-worker");
+    println!("worker capacity for 20 chases: {capacity:?}");
+    assert!(
+        capacity.write_units > 0.0 && capacity.write_units / 20.0 <= 20.0,
+        "at most 20 write units a chase, table and indexes: {capacity:?}"
+    );
 
     // 1,000 enrolled customers that are not due, and 20 more that are due tomorrow.
     let tenant = TenantId::parse(&stack.tenant).unwrap();

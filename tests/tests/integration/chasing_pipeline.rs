@@ -373,7 +373,7 @@ async fn a_crash_after_the_claim_is_redelivered_and_sent_once() {
     let owner = stack.token("owner");
     let (setup, body) = one_step_customer(&stack, &owner, "crash1").await;
     // DynamoDB stops answering once the claim (the worker's first write) is in.
-    dynamodb.fail_after("TransactWriteItems", &dynamodb, Fault::Stall);
+    dynamodb.fail_after("PutItem", &dynamodb, Fault::Stall);
     crash_after(&stack, Duration::from_secs(2), sqs_event("m-9", 1, &body)).await;
     dynamodb.heal();
     assert_eq!(stack.emails_to(&setup.email).await.len(), 0);

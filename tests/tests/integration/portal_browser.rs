@@ -81,9 +81,13 @@ fn screenshots_dir() -> PathBuf {
     dir
 }
 
+/// The element's text, waiting for it to appear (a form's answer page may
+/// still be loading on a busy machine).
 async fn text_of(browser: &Client, css: &str) -> String {
     browser
-        .find(Locator::Css(css))
+        .wait()
+        .at_most(std::time::Duration::from_secs(20))
+        .for_element(Locator::Css(css))
         .await
         .unwrap_or_else(|e| panic!("{css}: {e}"))
         .text()

@@ -291,11 +291,12 @@ async fn reads_and_updates_cost_a_known_number_of_aws_requests() {
     stack
         .patch("/v1/settings", &owner, 0, &json!({"company_name": "Acme"}))
         .await;
+    // One item written: a conditional put, not a one-item transaction.
     assert_eq!(
         stack.aws_requests().into_iter().collect::<Vec<_>>(),
         [
             ("DynamoDB.GetItem".to_string(), 1),
-            ("DynamoDB.TransactWriteItems".to_string(), 1)
+            ("DynamoDB.PutItem".to_string(), 1)
         ]
     );
 }

@@ -44,14 +44,16 @@ fn every_alarm_notifies_the_alarm_topic_and_every_dead_letter_queue_is_watched()
         watched += 1;
     }
     assert_eq!(
-        watched, 4,
-        "chase, schedule, feedback and reports dead-letter queues"
+        watched, 5,
+        "chase, evaluation, schedule, feedback and reports dead-letter queues"
     );
     for name in [
         "ApiErrorsAlarm",
         "ChaseWorkerErrorsAlarm",
         "ChaseWorkerThrottlesAlarm",
         "ChaseQueueAgeAlarm",
+        "EvaluationQueueAgeAlarm",
+        "EvaluationDeadLetterAlarm",
         "Api5xxAlarm",
         "SesBounceRateAlarm",
         "SesComplaintRateAlarm",

@@ -10,6 +10,7 @@
 
 use crate::context::Context as AppContext;
 use crate::messages::{ChaseMessage, QueuedRecord};
+use crate::pace::SendPace;
 use crate::ports::{
     Attachment, DocumentFiles, Email, Mailer, PrintProvider, SendError, Sender, Sms, StoreError,
     Write,
@@ -28,6 +29,7 @@ use domain::task::{chase_task_assignee, NewTask, Task, TaskType};
 use domain::template::{Rendered, Template};
 use futures::StreamExt;
 use serde_json::json;
+use std::collections::HashMap;
 use std::sync::Arc;
 use tracing::Instrument;
 
@@ -71,6 +73,8 @@ pub struct ChaseWorker {
     /// Where letter PDFs are kept.
     pub files: Arc<dyn DocumentFiles>,
     pub printer: Arc<dyn PrintProvider>,
+    /// This invocation's share of the SES sending rate (none: unpaced).
+    pub email_pace: Option<Arc<SendPace>>,
 }
 
 /// Why a chase failed, for the history and the task a person gets.
@@ -105,11 +109,22 @@ impl Failure {
     }
 }
 
+/// What a batch's records read the same way: cadence versions (never
+/// changed once customers are enrolled) and templates, read once a batch.
+/// The lock is held across the read, so records running at once wait for
+/// the first one's read instead of each reading.
+#[derive(Default)]
+struct Lookups {
+    cadences: tokio::sync::Mutex<HashMap<(TenantId, String, u32), Option<Cadence>>>,
+    templates: tokio::sync::Mutex<HashMap<(TenantId, String), Option<Template>>>,
+}
+
 /// A record being handled: its message and the instant it is handled at.
 struct Job {
     message: ChaseMessage,
     tenant: TenantId,
     now: DateTime<Utc>,
+    lookups: Arc<Lookups>,
     /// The step's action, once the cadence is read (for metrics).
     action: std::sync::OnceLock<Action>,
 }
@@ -142,6 +157,7 @@ impl Job {
 /// What the re-check at send time reads.
 struct Context {
     stored: StoredCustomer,
+    contacts: Vec<Contact>,
     settings: Settings,
     cadence: Cadence,
     evaluation: Evaluation,
@@ -168,18 +184,23 @@ impl ChaseWorker {
                 None => by_customer.push((key, vec![record])),
             }
         }
-        let groups = by_customer.into_iter().map(|(_, group)| async move {
-            let mut failed = Vec::new();
-            for record in group {
-                let id = record.message_id.clone().unwrap_or_default();
-                let span = tracing::info_span!("chase_record", message_id = %id);
-                if let Err(error) = self.process(record).instrument(span).await {
-                    // Ids only: bodies hold customer data.
-                    tracing::warn!(message_id = %id, error = %error, "record failed");
-                    failed.push(id);
+        let lookups = Arc::new(Lookups::default());
+        let groups = by_customer.into_iter().map(|(_, group)| {
+            let lookups = lookups.clone();
+            async move {
+                let mut failed = Vec::new();
+                for record in group {
+                    let id = record.message_id.clone().unwrap_or_default();
+                    let span = tracing::info_span!("chase_record", message_id = %id);
+                    if let Err(error) = self.process(record, lookups.clone()).instrument(span).await
+                    {
+                        // Ids only: bodies hold customer data.
+                        tracing::warn!(message_id = %id, error = %error, "record failed");
+                        failed.push(id);
+                    }
                 }
+                failed
             }
-            failed
         });
         futures::stream::iter(groups)
             .buffer_unordered(RECORDS_AT_ONCE)
@@ -190,7 +211,11 @@ impl ChaseWorker {
             .collect()
     }
 
-    async fn process(&self, record: QueuedRecord) -> Result<(), RecordError> {
+    async fn process(
+        &self,
+        record: QueuedRecord,
+        lookups: Arc<Lookups>,
+    ) -> Result<(), RecordError> {
         let body = record.body.as_deref().ok_or(RecordError::Malformed)?;
         let message: ChaseMessage =
             serde_json::from_str(body).map_err(|_| RecordError::Malformed)?;
@@ -201,6 +226,7 @@ impl ChaseWorker {
             message,
             tenant,
             now: self.context.clock.now(),
+            lookups,
             action: std::sync::OnceLock::new(),
         };
         self.claimed(job, message_id, record.receive_count)
@@ -268,23 +294,54 @@ impl ChaseWorker {
         }
     }
 
+    /// The message's cadence version, read once a batch.
+    async fn cadence(&self, job: &Job) -> Result<Option<Cadence>, StoreError> {
+        let key = (
+            job.tenant.clone(),
+            job.message.cadence_id.clone(),
+            job.message.cadence_version,
+        );
+        let mut cache = job.lookups.cadences.lock().await;
+        if let Some(cadence) = cache.get(&key) {
+            return Ok(cadence.clone());
+        }
+        let cadence = self
+            .context
+            .store
+            .cadence_version(&job.tenant, &key.1, key.2)
+            .await?;
+        cache.insert(key, cadence.clone());
+        Ok(cadence)
+    }
+
+    /// A template, read once a batch.
+    async fn template(&self, job: &Job, id: &str) -> Result<Option<Template>, StoreError> {
+        let key = (job.tenant.clone(), id.to_string());
+        let mut cache = job.lookups.templates.lock().await;
+        if let Some(template) = cache.get(&key) {
+            return Ok(template.clone());
+        }
+        let template = self
+            .context
+            .store
+            .template(&job.tenant, id)
+            .await?
+            .map(|record| record.template);
+        cache.insert(key, template.clone());
+        Ok(template)
+    }
+
     async fn context(&self, job: &Job) -> Result<Option<Context>, RecordError> {
-        let store = &self.context.store;
-        let Some(stored) = store
-            .customer(&job.tenant, &job.message.customer_id)
+        let Some((stored, contacts)) = self
+            .context
+            .store
+            .customer_with_contacts(&job.tenant, &job.message.customer_id)
             .await?
         else {
             return Ok(None);
         };
         let settings = self.context.settings(&job.tenant).await?;
-        let Some(cadence) = store
-            .cadence_version(
-                &job.tenant,
-                &job.message.cadence_id,
-                job.message.cadence_version,
-            )
-            .await?
-        else {
+        let Some(cadence) = self.cadence(job).await? else {
             return Ok(None);
         };
         let at = job.message.scheduled_for;
@@ -298,6 +355,7 @@ impl ChaseWorker {
         );
         Ok(Some(Context {
             stored,
+            contacts,
             settings,
             cadence,
             evaluation,
@@ -493,12 +551,7 @@ impl ChaseWorker {
         contact_name: Option<String>,
     ) -> Result<Result<(Template, Rendered), (&'static str, &'static str)>, RecordError> {
         let template = match &step.template_id {
-            Some(id) => self
-                .context
-                .store
-                .template(&job.tenant, id)
-                .await?
-                .map(|r| r.template),
+            Some(id) => self.template(job, id).await?,
             None => None,
         };
         let Some(template) = template else {
@@ -552,9 +605,8 @@ impl ChaseWorker {
         run: &Run,
         step: &Step,
     ) -> Result<(), RecordError> {
-        let store = &self.context.store;
         let customer = &ctx.stored.customer;
-        let mut contacts = store.contacts(&job.tenant, &customer.id).await?;
+        let mut contacts = ctx.contacts.clone();
         // Primary contact first.
         contacts.sort_by_key(|c| customer.primary_contact_id.as_deref() != Some(c.id.as_str()));
         let (to, cc) = recipients(&contacts, step);
@@ -656,6 +708,9 @@ impl ChaseWorker {
                     ("chase".into(), format!("{}-{}", run.cycle, run.position)),
                 ],
             };
+            if let Some(pace) = &self.email_pace {
+                pace.ready().await;
+            }
             // Everything is ready: from here on a crash may leave it sent.
             self.advance(job, ChaseStatus::Claimed, ChaseStatus::Sending, None)
                 .await?;
@@ -682,16 +737,7 @@ impl ChaseWorker {
             self.sms.send_sms(&phone, &rendered.body).await
         };
         match outcome {
-            Ok(provider_id) => {
-                self.advance(
-                    job,
-                    ChaseStatus::Sending,
-                    ChaseStatus::Sent,
-                    Some(&provider_id),
-                )
-                .await?;
-                self.finish(job, Some(provider_id), Some(ctx)).await
-            }
+            Ok(provider_id) => self.sent(job, provider_id, ctx).await,
             Err(SendError::NotSent(reason)) => {
                 // The provider says nothing went out: hand the claim back
                 // for the queue's retry.
@@ -733,21 +779,40 @@ impl ChaseWorker {
         }
     }
 
-    /// After a send (or a redelivery that finds it sent): record it.
-    async fn finish(
-        &self,
-        job: &Job,
-        provider_id: Option<String>,
-        ctx: Option<Context>,
-    ) -> Result<(), RecordError> {
-        let ctx = match ctx {
-            Some(ctx) => ctx,
-            None => match self.context(job).await? {
-                Some(ctx) => ctx,
-                None => return Ok(()),
-            },
-        };
-        let run = Run {
+    /// After the provider accepted it: recorded in one transaction straight
+    /// from `sending`. Should that fail, the `sent` mark keeps the provider's
+    /// id, so a redelivery records it instead of suspecting a lost send.
+    async fn sent(&self, job: &Job, provider_id: String, ctx: Context) -> Result<(), RecordError> {
+        let run = self.performed_run(job, &ctx);
+        match self
+            .record(
+                job,
+                Some(ctx),
+                &run,
+                ChaseStatus::Sending,
+                Some(provider_id.clone()),
+                None,
+            )
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                tracing::warn!(error = %error, "recording a sent chase failed; marking it sent");
+                self.advance(
+                    job,
+                    ChaseStatus::Sending,
+                    ChaseStatus::Sent,
+                    Some(&provider_id),
+                )
+                .await?;
+                Err(error)
+            }
+        }
+    }
+
+    /// The run a chase carried out, as the re-check saw it.
+    fn performed_run(&self, job: &Job, ctx: &Context) -> Run {
+        Run {
             cycle: job.message.cycle,
             position: job.message.step,
             action: ctx
@@ -762,7 +827,24 @@ impl ChaseWorker {
                 date: job.message.scheduled_for.date_naive(),
                 at: job.message.scheduled_for,
             }),
+        }
+    }
+
+    /// After a send (or a redelivery that finds it sent): record it.
+    async fn finish(
+        &self,
+        job: &Job,
+        provider_id: Option<String>,
+        ctx: Option<Context>,
+    ) -> Result<(), RecordError> {
+        let ctx = match ctx {
+            Some(ctx) => ctx,
+            None => match self.context(job).await? {
+                Some(ctx) => ctx,
+                None => return Ok(()),
+            },
         };
+        let run = self.performed_run(job, &ctx);
         self.record(job, Some(ctx), &run, ChaseStatus::Sent, provider_id, None)
             .await
     }
@@ -818,13 +900,23 @@ impl ChaseWorker {
             return Ok(());
         };
         let mut next = customer.clone();
-        next.cycle.record_run(run);
+        let evaluated_run = matches!(&current.evaluation.decision,
+            Decision::Run(due) if due.cycle == run.cycle && due.position == run.position);
+        if evaluated_run {
+            // The evaluation that found this run due, carried out: the
+            // customer is next looked at when its next step can be due.
+            next.cycle = current.evaluation.state_after_run();
+            next.last_evaluated_at = Some(run.slot.at);
+            next.next_evaluation_at = current.evaluation.next_evaluation_at;
+        } else {
+            next.cycle.record_run(run);
+            next.reschedule(current.settings.time_zone, job.now);
+        }
         if run.action.is_message() {
             next.messages_sent.push(job.now);
             let window = Duration::days(i64::from(current.settings.frequency_cap.window_days));
             next.messages_sent.retain(|at| *at > job.now - window);
         }
-        next.reschedule(current.settings.time_zone, job.now);
         let history = run_history(job, &current, run, provider_id, letter);
         let task = match run.action {
             Action::PhoneCall => Some(self.chase_task(
@@ -996,14 +1088,11 @@ impl ChaseWorker {
     ) -> Result<(), RecordError> {
         let store = &self.context.store;
         crate::retry::retrying(RECORD_ATTEMPTS, changed, || async {
-            let Some(stored) = store
-                .customer(&job.tenant, &job.message.customer_id)
-                .await?
-            else {
+            let Some(ctx) = self.context(job).await? else {
                 return self.suppress_without_customer(job).await;
             };
-            let mut writes =
-                crate::writes::customer(stored.customer.clone(), Some(&stored), &history);
+            let stored = &ctx.stored;
+            let mut writes = crate::writes::customer(evaluated(job, &ctx), Some(stored), &history);
             let chase_index = writes.len();
             writes.push(advance(job, from, to, None));
             writes.extend(extra.clone());
@@ -1020,6 +1109,22 @@ impl ChaseWorker {
         })
         .await
     }
+}
+
+/// The customer with the send-time evaluation recorded, as the scheduler
+/// leaves it for a chase it enqueues (see `Scheduler::evaluate`): a chase
+/// that ends without a run still moves the customer on. Another step now
+/// due keeps the customer due, for the next tick to enqueue it.
+fn evaluated(job: &Job, ctx: &Context) -> Customer {
+    let mut next = ctx.stored.customer.clone();
+    let another_step_due = matches!(&ctx.evaluation.decision,
+        Decision::Run(run) if run.cycle != job.message.cycle || run.position != job.message.step);
+    if !another_step_due {
+        next.cycle = ctx.evaluation.state.clone();
+        next.last_evaluated_at = ctx.evaluation.slot.map(|slot| slot.at);
+        next.next_evaluation_at = ctx.evaluation.next_evaluation_at;
+    }
+    next
 }
 
 fn changed(error: &RecordError) -> bool {

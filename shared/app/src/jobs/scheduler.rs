@@ -1,16 +1,22 @@
-//! The scheduler: on each tick, evaluate the customers whose next evaluation
-//! is due and enqueue one message per due chase.
+//! The scheduler: each tick fans out, and workers evaluate the due
+//! customers and enqueue one message per due chase.
 //!
-//! Work follows the due customers only: they come from the sparse, sharded
-//! due index. The scheduler may run twice for one instant or overlap with
-//! itself: a message enqueued twice is claimed once by the worker, and each
-//! customer's update is conditioned on its revision. Messages are enqueued
-//! before the customer is updated, so a crash in between only means the next
-//! tick enqueues again (and the claim absorbs it); no chase is lost.
+//! The tick itself only enqueues one evaluation unit per shard of the
+//! sparse due index, so its work never grows with the number of due
+//! customers. A unit evaluates one page of its shard ([`UNIT_SIZE`]
+//! customers) and first enqueues the unit for the next page, so a shard's
+//! pages are worked on concurrently, by as many invocations as Lambda runs.
+//!
+//! Ticks may run twice for one instant or overlap, and units may be
+//! delivered twice: a chase message enqueued twice is claimed once by the
+//! worker, and each customer's update is conditioned on its revision.
+//! Chase messages are enqueued before the customer is updated, so a crash
+//! in between only means the customer stays due (and the claim absorbs the
+//! second message); no chase is lost.
 
 use crate::context::Context;
-use crate::messages::ChaseMessage;
-use crate::ports::{ChaseQueue, DueCustomer, StoreError, Write};
+use crate::messages::{ChaseMessage, EvaluationUnit, QueuedRecord};
+use crate::ports::{DueCustomer, PageRequest, Queue, StoreError, Write};
 use crate::records::StoredCustomer;
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::cadence::{Cadence, Decision, Evaluator};
@@ -19,21 +25,39 @@ use domain::history::{HistoryItem, HistoryType, SYSTEM_ACTOR};
 use domain::identity::TenantId;
 use domain::promise::PromiseStatus;
 use domain::task::{NewTask, TaskType};
+use futures::StreamExt;
 use serde::Serialize;
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SchedulerError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("a chase message could not be written: {0}")]
+    #[error("a message could not be written: {0}")]
     Message(String),
+    #[error("the queue did not accept {0} message(s)")]
+    NotEnqueued(usize),
 }
 
+/// Customers one evaluation unit reads: one `BatchGetItem` at most (per
+/// tenant on the page), and well inside one invocation's time and memory.
+pub const UNIT_SIZE: usize = 100;
+
+/// Customers of one unit whose writes are in flight at once.
+const WRITES_AT_ONCE: usize = 10;
+
+/// What a tick did: one unit per shard went to the evaluation queue.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct FanOut {
+    pub units: usize,
+}
+
+/// What evaluation units did, summed over the units.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
 pub struct SchedulerReport {
+    pub units: usize,
     /// Entries of the due index at or before the tick's time.
     pub due_customers: usize,
     pub evaluated: usize,
@@ -42,9 +66,20 @@ pub struct SchedulerReport {
     pub skipped: usize,
 }
 
+impl SchedulerReport {
+    pub fn add(&mut self, other: &SchedulerReport) {
+        self.units += other.units;
+        self.due_customers += other.due_customers;
+        self.evaluated += other.evaluated;
+        self.enqueued += other.enqueued;
+        self.skipped += other.skipped;
+    }
+}
+
 pub struct Scheduler {
     pub context: Context,
-    pub queue: Arc<dyn ChaseQueue>,
+    pub chase_queue: Arc<dyn Queue>,
+    pub evaluation_queue: Arc<dyn Queue>,
 }
 
 struct Plan {
@@ -53,33 +88,106 @@ struct Plan {
     writes: Vec<Write>,
 }
 
-type CadenceCache = HashMap<(TenantId, String, u32), Option<Cadence>>;
+type CadenceCache = Mutex<HashMap<(TenantId, String, u32), Option<Cadence>>>;
+
+fn body<T: Serialize>(message: &T) -> Result<String, SchedulerError> {
+    serde_json::to_string(message).map_err(|e| SchedulerError::Message(e.to_string()))
+}
 
 impl Scheduler {
-    /// Evaluates the tick at `at` (the event's time, never the wall clock:
-    /// a retried or late event evaluates the instant it was scheduled for,
-    /// and catches up on any run missed before it).
-    pub async fn tick(&self, at: DateTime<Utc>) -> Result<SchedulerReport, SchedulerError> {
+    /// The tick at `at` (the event's time, never the wall clock: a retried
+    /// or late event evaluates the instant it was scheduled for, and
+    /// catches up on any run missed before it): one unit per shard. Fails
+    /// when a unit was not accepted, so EventBridge retries the tick.
+    pub async fn tick(&self, at: DateTime<Utc>) -> Result<FanOut, SchedulerError> {
+        let bodies = (0..self.context.store.due_shards())
+            .map(|shard| {
+                body(&EvaluationUnit {
+                    at,
+                    shard,
+                    after: None,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let accepted = self.evaluation_queue.enqueue(&bodies).await.len();
+        tracing::info!(at = %at, units = bodies.len(), "scheduler tick");
+        crate::metrics::tick(self.context.clock.now() - at);
+        if accepted < bodies.len() {
+            return Err(SchedulerError::NotEnqueued(bodies.len() - accepted));
+        }
+        Ok(FanOut { units: accepted })
+    }
+
+    /// A batch of evaluation units from the queue; returns the message ids
+    /// of the records to retry, with what the units did.
+    pub async fn handle(&self, records: Vec<QueuedRecord>) -> (SchedulerReport, Vec<String>) {
+        let mut report = SchedulerReport::default();
+        let mut failed = Vec::new();
+        for record in records {
+            let id = record.message_id.clone().unwrap_or_default();
+            let unit = record
+                .body
+                .as_deref()
+                .and_then(|body| serde_json::from_str::<EvaluationUnit>(body).ok());
+            let Some(unit) = unit else {
+                tracing::warn!(message_id = %id, "malformed evaluation unit");
+                failed.push(id);
+                continue;
+            };
+            match self.evaluate(&unit).await {
+                Ok(done) => report.add(&done),
+                Err(error) => {
+                    tracing::warn!(message_id = %id, shard = unit.shard, error = %error, "evaluation unit failed");
+                    failed.push(id);
+                }
+            }
+        }
+        (report, failed)
+    }
+
+    /// One unit: the unit for the next page goes out first, then each due
+    /// customer of this page is evaluated.
+    pub async fn evaluate(&self, unit: &EvaluationUnit) -> Result<SchedulerReport, SchedulerError> {
         let store = &self.context.store;
-        let due = store.due_by(at).await?;
+        let page = store
+            .due_page(
+                unit.shard,
+                unit.at,
+                PageRequest {
+                    limit: UNIT_SIZE,
+                    cursor: unit.after.clone(),
+                },
+            )
+            .await?;
+        if let Some(after) = page.next_cursor {
+            let next = body(&EvaluationUnit {
+                at: unit.at,
+                shard: unit.shard,
+                after: Some(after),
+            })?;
+            if self.evaluation_queue.enqueue(&[next]).await.is_empty() {
+                return Err(SchedulerError::NotEnqueued(1));
+            }
+        }
         let mut report = SchedulerReport {
-            due_customers: due.len(),
+            units: 1,
+            due_customers: page.items.len(),
             ..SchedulerReport::default()
         };
         let mut by_tenant: BTreeMap<TenantId, Vec<String>> = BTreeMap::new();
         for DueCustomer {
             tenant,
             customer_id,
-        } in due
+        } in page.items
         {
             by_tenant.entry(tenant).or_default().push(customer_id);
         }
-        let mut cadences = CadenceCache::new();
+        let cadences = CadenceCache::default();
         let mut planned = Vec::new();
         for (tenant, ids) in by_tenant {
             let customers = store.customers(&tenant, &ids, true).await?;
             for stored in customers.into_values() {
-                match self.plan(&tenant, stored, at, &mut cadences).await? {
+                match self.plan(&tenant, stored, unit.at, &cadences).await? {
                     Some(plan) => planned.push(plan),
                     None => report.skipped += 1,
                 }
@@ -91,27 +199,46 @@ impl Scheduler {
             .enumerate()
             .filter_map(|(i, p)| p.message.clone().map(|m| (i, m)))
             .unzip();
-        let accepted: Vec<usize> = self
-            .queue
-            .enqueue(&bodies)
-            .await
-            .into_iter()
-            .filter_map(|i| indexes.get(i).copied())
-            .collect();
+        let accepted: Vec<usize> = if bodies.is_empty() {
+            Vec::new()
+        } else {
+            self.chase_queue
+                .enqueue(&bodies)
+                .await
+                .into_iter()
+                .filter_map(|i| indexes.get(i).copied())
+                .collect()
+        };
         report.enqueued = accepted.len();
-        for (i, plan) in planned.into_iter().enumerate() {
-            // A customer whose message did not go out stays due for the next tick.
-            if plan.message.is_some() && !accepted.contains(&i) {
-                continue;
-            }
-            match store.commit(&plan.tenant, plan.writes).await {
+        // A customer whose message did not go out stays due for the next
+        // tick. One whose chase went out is left to the worker, which
+        // records this evaluation with the chase in one write, unless the
+        // evaluation changed more than the chasing fields (a pause ended, a
+        // promise resolved).
+        let commits = planned
+            .into_iter()
+            .enumerate()
+            .filter(|(i, plan)| match plan.message {
+                None => true,
+                Some(_) => {
+                    accepted.contains(i)
+                        && !matches!(plan.writes.as_slice(), [Write::UpdateChasing { .. }])
+                }
+            })
+            .map(|(_, plan)| async move { store.commit(&plan.tenant, plan.writes).await });
+        let outcomes: Vec<Result<(), StoreError>> = futures::stream::iter(commits)
+            .buffer_unordered(WRITES_AT_ONCE)
+            .collect()
+            .await;
+        for outcome in outcomes {
+            match outcome {
                 Ok(()) => {}
                 Err(StoreError::ConditionFailed { .. }) => report.skipped += 1,
                 Err(other) => return Err(other.into()),
             }
         }
-        tracing::info!(at = %at, due = report.due_customers, enqueued = report.enqueued, skipped = report.skipped, "scheduler tick");
-        crate::metrics::tick(report.due_customers, self.context.clock.now() - at);
+        tracing::info!(at = %unit.at, shard = unit.shard, due = report.due_customers, enqueued = report.enqueued, skipped = report.skipped, "evaluation unit");
+        crate::metrics::evaluated(report.due_customers);
         Ok(report)
     }
 
@@ -120,18 +247,21 @@ impl Scheduler {
         tenant: &TenantId,
         id: &str,
         version: u32,
-        cache: &mut CadenceCache,
+        cache: &CadenceCache,
     ) -> Result<Option<Cadence>, StoreError> {
         let key = (tenant.clone(), id.to_string(), version);
-        if let Some(found) = cache.get(&key) {
-            return Ok(found.clone());
+        let cached = cache.lock().ok().and_then(|c| c.get(&key).cloned());
+        if let Some(found) = cached {
+            return Ok(found);
         }
         let found = self
             .context
             .store
             .cadence_version(tenant, id, version)
             .await?;
-        cache.insert(key, found.clone());
+        if let Ok(mut cache) = cache.lock() {
+            cache.insert(key, found.clone());
+        }
         Ok(found)
     }
 
@@ -142,7 +272,7 @@ impl Scheduler {
         tenant: &TenantId,
         stored: StoredCustomer,
         at: DateTime<Utc>,
-        cadences: &mut CadenceCache,
+        cadences: &CadenceCache,
     ) -> Result<Option<Plan>, SchedulerError> {
         let customer = &stored.customer;
         // The index is eventually consistent: trust the record.

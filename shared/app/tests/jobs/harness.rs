@@ -86,6 +86,8 @@ pub struct World {
     pub clock: SettableClock,
     pub context: Context,
     pub queue: MemoryQueue,
+    /// The scheduler's evaluation units.
+    pub evaluations: MemoryQueue,
     pub mailer: RecordingMailer,
     pub sms: RecordingSms,
     pub files: testkit::MemoryFiles,
@@ -120,6 +122,7 @@ impl World {
             clock,
             context,
             queue: MemoryQueue::new(),
+            evaluations: MemoryQueue::new(),
             mailer: RecordingMailer::new(),
             files: testkit::MemoryFiles::new(),
             sms: RecordingSms::new(),
@@ -147,7 +150,8 @@ impl World {
     pub fn scheduler(&self) -> Scheduler {
         Scheduler {
             context: self.context.clone(),
-            queue: Arc::new(self.queue.clone()),
+            chase_queue: Arc::new(self.queue.clone()),
+            evaluation_queue: Arc::new(self.evaluations.clone()),
         }
     }
 
@@ -158,6 +162,7 @@ impl World {
             sms: Arc::new(self.sms.clone()),
             files: Arc::new(self.files.clone()),
             printer: Arc::new(app::ports::RecordedForPrint),
+            email_pace: None,
         }
     }
 
@@ -312,10 +317,26 @@ impl World {
         }
     }
 
-    /// Runs the scheduler for `at` (the clock moved there too).
+    /// Runs the scheduler for `at` (the clock moved there too): the tick,
+    /// then its evaluation units until none is left; what the units did.
     pub async fn tick(&self, at: DateTime<Utc>) -> SchedulerReport {
         self.clock.set(at);
-        self.scheduler().tick(at).await.unwrap()
+        testkit::tick_through(&self.scheduler(), &self.evaluations, at)
+            .await
+            .unwrap()
+    }
+
+    /// The chase queue's messages so far, handed to the worker (a few
+    /// seconds after the tick), each in its own batch; none may fail.
+    pub async fn work_queue(&self) {
+        self.clock.set(self.now() + TimeDelta::seconds(5));
+        for (i, body) in self.queue.take().iter().enumerate() {
+            let failed = self
+                .worker()
+                .handle(vec![record(&format!("w-{i}"), 1, body)])
+                .await;
+            assert!(failed.is_empty(), "{failed:?}");
+        }
     }
 
     /// Ticks at 08:00 on every day from `from` to `to`; the messages enqueued.

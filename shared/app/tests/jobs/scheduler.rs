@@ -1,7 +1,6 @@
 //! The scheduler's tick against the in-memory store and queue.
 
-use crate::harness::{contact, date, email_step, message, record, utc, World, FIRST_RUN};
-use app::ports::{StoreError, Write};
+use crate::harness::{contact, date, email_step, message, utc, World, FIRST_RUN};
 use domain::customer::ChasingStatus;
 use domain::history::HistoryType;
 use domain::promise::NewPromise;
@@ -28,99 +27,56 @@ async fn a_due_customer_is_enqueued_once_with_its_chase() {
     );
     let bodies = world.queue.bodies();
     assert_eq!(bodies.len(), 1);
-    assert_eq!(world.queue.calls(), 1, "one batch per tick");
+    assert_eq!(world.queue.calls(), 1, "one batch per unit with chases");
     let sent = message(&bodies[0]);
-    let after = world.stored(&due.id).await.customer;
     assert_eq!(sent.tenant_id, world.tenant.as_str());
     assert_eq!(sent.customer_id, due.id);
     assert_eq!(sent.cadence_id, due.cadence_id);
     assert_eq!(sent.cadence_version, 1);
     assert_eq!(sent.step, 0);
-    assert_eq!(sent.cycle, after.cycle.cycle);
     assert_eq!(sent.scheduled_for, utc(FIRST_RUN));
+    // The scheduler only enqueues: nothing is sent, claimed or written yet
+    // (the worker records the evaluation with the chase, in one write).
+    assert!(world.mailer.sent().is_empty());
+    assert!(world.chase(&sent).await.is_none());
+    assert_eq!(world.stored(&due.id).await.customer, before);
+
+    world.work_queue().await;
+    let after = world.stored(&due.id).await.customer;
+    assert_eq!(sent.cycle, after.cycle.cycle);
     // The evaluation is recorded: the customer is not due at this instant
     // any more (its only step ran: nothing is due until the balance changes).
     assert_eq!(after.last_evaluated_at, Some(utc(FIRST_RUN)));
     assert!(after
         .next_evaluation_at
         .is_none_or(|next| next > utc(FIRST_RUN)));
-    // The scheduler only enqueues: nothing is sent or claimed yet.
-    assert!(world.mailer.sent().is_empty());
-    assert!(world.chase(&sent).await.is_none());
 }
 
 #[tokio::test]
-async fn the_same_tick_twice_enqueues_nothing_the_second_time() {
-    // EventBridge delivers at least once: the same instant may run twice.
+async fn the_same_tick_twice_enqueues_the_chase_twice_and_it_is_sent_once() {
+    // EventBridge delivers at least once: the same instant may run twice,
+    // before the worker got to the first tick's message.
     let world = World::start().await;
     let due = world.chased("twice", email_step()).await;
     let first = world.tick(utc(FIRST_RUN)).await;
     let second = world.tick(utc(FIRST_RUN)).await;
-    assert_eq!(first.enqueued, 1);
-    assert_eq!(
-        (second.due_customers, second.enqueued),
-        (0, 0),
-        "the first tick moved the customer's next evaluation on"
-    );
-    assert_eq!(world.queue.bodies().len(), 1);
-    // And the one message sends one email.
-    world.clock.set(utc("2026-03-01T08:00:05Z"));
-    let bodies = world.queue.take();
-    assert!(world
-        .worker()
-        .handle(vec![record("m-1", 1, &bodies[0])])
-        .await
-        .is_empty());
-    assert_eq!(world.mailer.sent().len(), 1);
-    assert_eq!(world.mailer.sent()[0].to, [due.email]);
-}
-
-#[tokio::test]
-async fn a_tick_that_dies_after_enqueuing_enqueues_again_and_the_worker_sends_once() {
-    // Messages go out before the customer is updated: a crash in between
-    // (here: the store refuses the scheduler's write) leaves the customer due.
-    let world = World::start().await;
-    let due = world.chased("crash", email_step()).await;
-    world.store.fail_commits_matching(|_, writes| {
-        writes
-            .iter()
-            .any(|w| matches!(w, Write::UpdateChasing { .. } | Write::PutCustomer { .. }))
-            .then(|| StoreError::Unavailable("scheduler write lost".into()))
-    });
-    world.clock.set(utc(FIRST_RUN));
-    let failed = world.scheduler().tick(utc(FIRST_RUN)).await;
-    assert!(
-        failed.is_err(),
-        "the store failure fails the tick: {failed:?}"
-    );
-    world.store.clear_faults();
-    let again = world.tick(utc(FIRST_RUN)).await;
-    assert_eq!(again.enqueued, 1, "still due, so enqueued again");
-
-    let bodies = world.queue.take();
-    assert_eq!(bodies.len(), 2);
+    assert_eq!((first.enqueued, second.enqueued), (1, 1));
+    let bodies = world.queue.bodies();
     assert_eq!(bodies[0], bodies[1], "the same chase twice");
-    world.clock.set(utc("2026-03-01T08:00:05Z"));
-    let failed = world
-        .worker()
-        .handle(vec![
-            record("m-1", 1, &bodies[0]),
-            record("m-2", 1, &bodies[1]),
-        ])
-        .await;
-    assert!(
-        failed.is_empty(),
-        "the duplicate is acknowledged: {failed:?}"
-    );
+    world.work_queue().await;
     assert_eq!(
         world.mailer.sent().len(),
         1,
         "the claim absorbs the duplicate"
     );
+    assert_eq!(world.mailer.sent()[0].to, [due.email]);
     assert_eq!(
         world.chase_timeline(&due.id).await,
         [(HistoryType::ChaseEmail, 0)]
     );
+    // Once the worker recorded it, the same instant finds nobody due.
+    let third = world.tick(utc(FIRST_RUN)).await;
+    assert_eq!((third.due_customers, third.enqueued), (0, 0));
 }
 
 #[tokio::test]
@@ -150,7 +106,8 @@ async fn only_due_customers_are_enqueued() {
     assert!(waiting
         .next_evaluation_at
         .is_some_and(|next| next > utc(FIRST_RUN)));
-    // A tick before anyone's run finds nobody due.
+    // Once the chase is worked, a tick before anyone's run finds nobody due.
+    world.work_queue().await;
     let early = world.tick(utc("2026-03-02T07:59:59Z")).await;
     assert_eq!((early.due_customers, early.enqueued), (0, 0));
 }
@@ -176,6 +133,7 @@ async fn a_message_the_queue_refuses_leaves_the_customer_due_for_the_next_tick()
         "not recorded as evaluated"
     );
     assert_eq!(still_due.last_evaluated_at, None);
+    world.work_queue().await;
     let evaluated = world.stored(&accepted.id).await.customer;
     assert_eq!(evaluated.last_evaluated_at, Some(utc(FIRST_RUN)));
 
@@ -184,8 +142,8 @@ async fn a_message_the_queue_refuses_leaves_the_customer_due_for_the_next_tick()
     let next = world.tick(utc("2026-03-01T08:15:00Z")).await;
     assert_eq!((next.due_customers, next.enqueued), (1, 1), "{next:?}");
     let bodies = world.queue.bodies();
-    assert_eq!(bodies.len(), 2);
-    let caught_up = message(&bodies[1]);
+    assert_eq!(bodies.len(), 1);
+    let caught_up = message(&bodies[0]);
     assert_eq!(caught_up.customer_id, refused.id);
     assert_eq!(
         caught_up.scheduled_for,

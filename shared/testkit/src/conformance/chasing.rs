@@ -4,7 +4,7 @@
 
 use super::{committed, create, refused, setup, stored, Failure, Outcome};
 use crate::fixtures::fresh_tenant;
-use app::ports::{Store, StoreError, Write};
+use app::ports::{PageRequest, Store, StoreError, Write};
 use app::records::{ChaseKey, ChaseStatus};
 use chrono::{SubsecRound, TimeDelta, Utc};
 use domain::identity::TenantId;
@@ -196,13 +196,27 @@ async fn due_in(
     at: chrono::DateTime<Utc>,
     tenants: &[&TenantId],
 ) -> Result<BTreeSet<(String, String)>, Failure> {
-    Ok(store
-        .due_by(at)
-        .await?
-        .into_iter()
-        .filter(|due| tenants.contains(&&due.tenant))
-        .map(|due| (due.tenant.to_string(), due.customer_id))
-        .collect())
+    // Small pages, so the cursors are exercised too.
+    let mut found = BTreeSet::new();
+    for shard in 0..store.due_shards() {
+        let mut cursor = None;
+        loop {
+            let page = store
+                .due_page(shard, at, PageRequest { limit: 2, cursor })
+                .await?;
+            found.extend(
+                page.items
+                    .into_iter()
+                    .filter(|due| tenants.contains(&&due.tenant))
+                    .map(|due| (due.tenant.to_string(), due.customer_id)),
+            );
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// The due index holds exactly the customers with a next evaluation, of

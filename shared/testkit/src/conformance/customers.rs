@@ -110,13 +110,13 @@ pub async fn customer_writes_are_conditioned_on_the_revision(store: &dyn Store) 
     );
     ensure_eq!(
         s3.customer.chasing.status,
-        ChasingStatus::Paused,
-        "chasing state set"
+        s2.customer.chasing.status,
+        "the chasing state is left to puts"
     );
     ensure_eq!(
         s3.customer.name,
         "Acme Ltd",
-        "only the chasing fields change"
+        "only the evaluation's fields change"
     );
     ensure_eq!(s3.customer.version, 2, "updating chasing keeps the version");
     refused(
@@ -669,28 +669,42 @@ pub async fn customer_lists_follow_the_query(store: &dyn Store) -> Outcome {
     Ok(())
 }
 
-/// The scheduler's chasing update and recorded history change the record
-/// only: the list keeps showing (and filing) the customer as the last put
-/// wrote it, until the next put.
+/// A chasing update writes the evaluation's bookkeeping only: the chasing
+/// state, the promise and the list entries stay as the last put left them.
+/// A put moves the entries whose copy changed.
 pub async fn list_entries_move_with_puts_only(store: &dyn Store) -> Outcome {
     let (t, fx) = setup()?;
     let s1 = create(store, &t, &fx.customer("c1", "Acme")).await?;
-    let mut paused = s1.customer.clone();
-    paused.chasing.status = ChasingStatus::Paused;
-    paused.next_evaluation_at = Some(fx.instant(60));
+    let mut evaluated = s1.customer.clone();
+    evaluated.chasing.status = ChasingStatus::Paused;
+    evaluated.next_evaluation_at = Some(fx.instant(60));
+    evaluated.last_evaluated_at = Some(fx.instant(1));
     committed(
         store
             .commit(
                 &t,
                 vec![Write::UpdateChasing {
                     stored: Box::new(s1.clone()),
-                    next: Box::new(paused),
+                    next: Box::new(evaluated),
                 }],
             )
             .await,
-        "pause through a chasing update",
+        "a chasing update",
     )?;
     let s2 = stored(store, &t, "c1").await?;
+    ensure_eq!(
+        (
+            s2.customer.chasing.status,
+            s2.customer.next_evaluation_at,
+            s2.customer.last_evaluated_at
+        ),
+        (
+            ChasingStatus::Active,
+            Some(fx.instant(60)),
+            Some(fx.instant(1))
+        ),
+        "bookkeeping written, chasing state left to puts"
+    );
     committed(
         store
             .commit(
@@ -714,29 +728,31 @@ pub async fn list_entries_move_with_puts_only(store: &dyn Store) -> Outcome {
     ensure_eq!(
         active
             .iter()
-            .map(|c| (c.id.as_str(), c.chasing.status, c.next_evaluation_at))
+            .map(|c| (c.id.as_str(), c.chasing.status))
             .collect::<Vec<_>>(),
-        vec![("c1", ChasingStatus::Active, None)],
-        "still listed as the put wrote it"
+        vec![("c1", ChasingStatus::Active)],
+        "listed as the put wrote it"
     );
     ensure!(
         active.iter().all(|c| c.recent_history.is_empty()),
         "list copies carry no history"
     );
-    ensure_eq!(
-        listed(store, &t, by_status("paused")).await?,
-        Vec::<String>::new(),
-        "not yet filed as paused"
-    );
     let s3 = stored(store, &t, "c1").await?;
+    let mut paused = s3.customer.clone();
+    paused.chasing.status = ChasingStatus::Paused;
     committed(
-        store.commit(&t, vec![put_over(&s3.customer, &s3)]).await,
-        "put the record as it is",
+        store.commit(&t, vec![put_over(&paused, &s3)]).await,
+        "a put that pauses",
     )?;
     ensure_eq!(
         listed(store, &t, by_status("paused")).await?,
         vec!["c1"],
         "filed as paused once put"
+    );
+    ensure_eq!(
+        listed(store, &t, by_status("active")).await?,
+        Vec::<String>::new(),
+        "and no longer as active"
     );
     Ok(())
 }

@@ -117,6 +117,19 @@ impl CustomerStore for MemoryStore {
         Ok(state.tenant(tenant).record(id).cloned())
     }
 
+    async fn customer_with_contacts(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> StoreResult<Option<(StoredCustomer, Vec<Contact>)>> {
+        let state = self.read("customer_with_contacts")?;
+        let data = state.tenant(tenant);
+        Ok(data.record(id).cloned().map(|customer| {
+            let contacts = data.partition(id).contacts.values().cloned().collect();
+            (customer, contacts)
+        }))
+    }
+
     async fn customers(
         &self,
         tenant: &TenantId,
@@ -653,21 +666,37 @@ impl CadenceStore for MemoryStore {
     }
 }
 
+/// Shards of the in-memory due index: several, so tests see the fan-out.
+const DUE_SHARDS: u32 = 4;
+
+fn due_shard(customer_id: &str) -> u32 {
+    customer_id.bytes().map(u32::from).sum::<u32>() % DUE_SHARDS
+}
+
 #[async_trait]
 impl DueIndex for MemoryStore {
+    fn due_shards(&self) -> u32 {
+        DUE_SHARDS
+    }
+
     /// Compared at whole seconds, as the index's sort keys hold the instant.
-    async fn due_by(&self, at: DateTime<Utc>) -> StoreResult<Vec<DueCustomer>> {
-        let state = self.read("due_by")?;
+    async fn due_page(
+        &self,
+        shard: u32,
+        at: DateTime<Utc>,
+        request: PageRequest,
+    ) -> StoreResult<Page<DueCustomer>> {
+        let state = self.read("due_page")?;
         let at = at.trunc_subsecs(0);
-        let mut due: Vec<(DateTime<Utc>, DueCustomer)> = state
+        let due: Vec<(String, DueCustomer)> = state
             .tenants
             .iter()
             .flat_map(|(tenant, data)| {
                 data.customers.iter().filter_map(move |(id, partition)| {
                     let next = partition.record.as_ref()?.customer.next_evaluation_at?;
-                    (next.trunc_subsecs(0) <= at).then(|| {
+                    (due_shard(id) == shard && next.trunc_subsecs(0) <= at).then(|| {
                         (
-                            next,
+                            format!("{}|{tenant}|{id}", next.trunc_subsecs(0).to_rfc3339()),
                             DueCustomer {
                                 tenant: tenant.clone(),
                                 customer_id: id.clone(),
@@ -677,14 +706,12 @@ impl DueIndex for MemoryStore {
                 })
             })
             .collect();
-        due.sort_by(|a, b| {
-            (a.0, a.1.tenant.as_str(), &a.1.customer_id).cmp(&(
-                b.0,
-                b.1.tenant.as_str(),
-                &b.1.customer_id,
-            ))
-        });
-        Ok(due.into_iter().map(|(_, customer)| customer).collect())
+        page(
+            sorted(due, Order::Ascending),
+            Order::Ascending,
+            &request,
+            &format!("due:{shard}"),
+        )
     }
 }
 

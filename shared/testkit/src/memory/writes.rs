@@ -565,8 +565,6 @@ pub(crate) fn apply(tenant: &mut Tenant, write: Write) {
                 customer.cycle = next.cycle;
                 customer.last_evaluated_at = next.last_evaluated_at;
                 customer.next_evaluation_at = next.next_evaluation_at;
-                customer.chasing = next.chasing;
-                customer.active_promise = next.active_promise;
                 stored.revision += 1;
             }
         }
