@@ -6,12 +6,16 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
 use domain::balance::CustomerBalance;
 use domain::cadence::{
-    assign_cadence, Cadence, CustomerFacts, Evaluator, OpenPromise, Pause, PreviewEntry, Stops,
+    assign_cadences, preview_chasing, Cadence, ChasingInput, CustomerFacts, Evaluator,
+    InvoiceCadences, Level, OpenInvoices, OpenPromise, Pause, PlannedStep, PreviewEntry, Stops,
 };
 use domain::customer::Address;
 use domain::customer::{ChasingStatus, Customer};
+use domain::money::Money;
+use domain::schedule::Schedule;
 use domain::settings::Settings;
 use domain::template::{InvoiceLine, TemplateData};
+use rust_decimal::Decimal;
 
 /// Everything besides the balance that can hold a chase back.
 pub fn stops(customer: &Customer, settings: &Settings) -> Stops {
@@ -56,18 +60,36 @@ pub fn facts(customer: &Customer) -> CustomerFacts {
     }
 }
 
-/// The cadence the `always` assignment rules put this customer on, when that
-/// is not where it already is.
-pub fn assignment<'a>(cadences: &'a [Cadence], customer: &Customer) -> Option<&'a Cadence> {
-    assign_cadence(cadences, &facts(customer))
-        .filter(|c| customer.chasing.cadence_id.as_deref() != Some(c.id.as_str()))
+/// The cadences the `always` assignment rules put this customer on, at most
+/// one per level (each level's rules tried by priority), leaving out a level
+/// where it already is on the matching cadence.
+pub fn assignment<'a>(cadences: &'a [Cadence], customer: &Customer) -> Vec<&'a Cadence> {
+    assign_cadences(cadences, &facts(customer))
+        .into_iter()
+        .filter(|c| customer.chasing.enrolment(c.level).map(|(id, _)| id) != Some(c.id.clone()))
+        .collect()
 }
 
-/// Enrols the customer in `cadence` (its current version): the timing is
-/// copied so any later write can reschedule without reading the cadence, the
-/// cycle restarts (positions of other steps mean nothing here), and the next
-/// evaluation is the first run after now.
+/// Enrols the customer in `cadence` (its current version) at the cadence's
+/// level: the timing is copied so any later write can reschedule without
+/// reading the cadence, and the next evaluation is the first run after now.
+/// At customer level the cycle restarts (positions of other steps mean
+/// nothing here); at invoice level each invoice starts a new cycle of its
+/// own once evaluated on the new cadence (`InvoiceCycles`).
 pub fn enrol(customer: &mut Customer, cadence: &Cadence, zone: Tz, now: DateTime<Utc>) {
+    match cadence.level {
+        Level::Customer => enrol_customer_level(customer, cadence),
+        Level::Invoice => {
+            customer.chasing.invoice_cadence_id = Some(cadence.id.clone());
+            customer.chasing.invoice_cadence_version = Some(cadence.version);
+            customer.invoice_chase_timing = Some(cadence.timing.clone());
+        }
+    }
+    customer.last_evaluated_at = None;
+    customer.reschedule(zone, now);
+}
+
+fn enrol_customer_level(customer: &mut Customer, cadence: &Cadence) {
     // Chase ids are (cycle, step): a customer that may have chases under the
     // current cycle number (enrolled now, or steps ran) needs a new one; a
     // first enrolment keeps the cycle its invoices started (cycle 1).
@@ -81,8 +103,6 @@ pub fn enrol(customer: &mut Customer, cadence: &Cadence, zone: Tz, now: DateTime
     if may_have_chases {
         customer.cycle.restart();
     }
-    customer.last_evaluated_at = None;
-    customer.reschedule(zone, now);
 }
 
 /// Moves an enrolled customer to another version of its cadence. When the
@@ -105,17 +125,33 @@ pub fn migrate(
     }
 }
 
-/// Leaves chasing: no cadence, no timing, out of the due index. The pause
-/// state is the customer's own and stays.
-pub fn unenrol(customer: &mut Customer) {
-    // Chases of this enrolment may still be in flight: a later enrolment
-    // must not share their ids.
-    customer.cycle.restart();
-    customer.chasing.cadence_id = None;
-    customer.chasing.cadence_version = None;
-    customer.chase_timing = None;
+/// Leaves chasing at both levels: no cadence, no timing, out of the due
+/// index. The pause state is the customer's own and stays.
+pub fn unenrol(customer: &mut Customer, zone: Tz, now: DateTime<Utc>) {
+    unenrol_level(customer, Level::Customer, zone, now);
+    unenrol_level(customer, Level::Invoice, zone, now);
     customer.last_evaluated_at = None;
-    customer.next_evaluation_at = None;
+}
+
+/// Leaves chasing at one level; the other level's next run stays scheduled.
+pub fn unenrol_level(customer: &mut Customer, level: Level, zone: Tz, now: DateTime<Utc>) {
+    match level {
+        Level::Customer => {
+            // Chases of this enrolment may still be in flight: a later
+            // enrolment must not share their ids.
+            customer.cycle.restart();
+            customer.chasing.cadence_id = None;
+            customer.chasing.cadence_version = None;
+            customer.chase_timing = None;
+        }
+        Level::Invoice => {
+            // Invoice chase ids carry the cadence: the state can go.
+            customer.chasing.invoice_cadence_id = None;
+            customer.chasing.invoice_cadence_version = None;
+            customer.invoice_chase_timing = None;
+        }
+    }
+    customer.reschedule(zone, now);
 }
 
 /// Whether two cadences would chase a customer identically.
@@ -153,6 +189,75 @@ pub fn preview(
     )
 }
 
+/// The input of the evaluation of both levels (`domain::cadence::plan_chasing`)
+/// for this customer: `customer_cadence` is the customer-level version it is
+/// enrolled on, `invoice_cadence` its invoice-level one, `overrides` the
+/// invoice-level cadences its invoices' overrides name.
+pub fn chasing_input<'a>(
+    customer: &'a Customer,
+    stops: &'a Stops,
+    zone: Tz,
+    customer_cadence: Option<&'a Cadence>,
+    invoice_cadence: Option<&'a Cadence>,
+    overrides: &'a [Cadence],
+) -> ChasingInput<'a> {
+    ChasingInput {
+        zone,
+        stops,
+        open: OpenInvoices {
+            invoices: &customer.open_invoices,
+            currency: customer.currency,
+            credit: customer.balance.credit,
+        },
+        customer_cadence,
+        invoice_cadences: InvoiceCadences {
+            enrolled: invoice_cadence,
+            overrides,
+        },
+        cycle: &customer.cycle,
+        invoice_cycles: &customer.invoice_cycles,
+    }
+}
+
+/// The ids of the cadences this customer's invoices override to.
+pub fn override_cadence_ids(customer: &Customer) -> Vec<&str> {
+    let mut ids: Vec<&str> = customer
+        .open_invoices
+        .iter()
+        .filter_map(|i| i.chasing.cadence_id.as_deref())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// The dry run of both levels (`domain::cadence::preview_chasing`). As in
+/// [`preview`], a run already due but not yet evaluated is included.
+pub fn preview_both(
+    input: &ChasingInput,
+    customer: &Customer,
+    now: DateTime<Utc>,
+    days: u32,
+) -> Vec<PlannedStep> {
+    let cadences = input
+        .customer_cadence
+        .into_iter()
+        .chain(input.invoice_cadences.all());
+    let pending = customer
+        .next_evaluation_at
+        .filter(|next| *next <= now)
+        .and_then(|_| {
+            cadences
+                .filter_map(|cadence| {
+                    Schedule::new(&cadence.timing, input.zone).last_run_at_or_before(now)
+                })
+                .max()
+        })
+        .filter(|slot| customer.last_evaluated_at.is_none_or(|last| slot.at > last));
+    let from = pending.map_or(now, |slot| slot.at - TimeDelta::seconds(1));
+    preview_chasing(input, from, days)
+}
+
 /// What a template is rendered with for this customer on `today`: the
 /// chased balance and the invoices in it, the primary contact's name, the
 /// billing address on one line, the effective payment terms and the portal
@@ -163,13 +268,35 @@ pub fn template_data(
     portal_url: Option<String>,
     today: NaiveDate,
 ) -> TemplateData {
+    template_data_for(customer, contact_name, portal_url, today, None)
+}
+
+/// [`template_data`] for a message about some invoices only (an
+/// invoice-level message: `domain::cadence::ChaseMessage::invoice_ids`), so
+/// the invoice variables list exactly those; `None` lists every chased one.
+pub fn template_data_for(
+    customer: &Customer,
+    contact_name: Option<String>,
+    portal_url: Option<String>,
+    today: NaiveDate,
+    only_invoices: Option<&[&str]>,
+) -> TemplateData {
     let balance = customer.chased_balance(today);
     let mut invoice_ids: Vec<&str> = Vec::new();
     for item in &balance.items {
-        if !invoice_ids.contains(&item.id.invoice_id.as_str()) {
-            invoice_ids.push(&item.id.invoice_id);
+        let id = item.id.invoice_id.as_str();
+        if !invoice_ids.contains(&id) && only_invoices.is_none_or(|only| only.contains(&id)) {
+            invoice_ids.push(id);
         }
     }
+    let chased_on = |id: &str| -> Decimal {
+        balance
+            .items
+            .iter()
+            .filter(|item| item.id.invoice_id == id)
+            .map(|item| item.remaining)
+            .sum()
+    };
     let invoices = invoice_ids
         .iter()
         .filter_map(|id| customer.open_invoices.iter().find(|i| i.id == *id))
@@ -177,6 +304,11 @@ pub fn template_data(
             number: invoice.number.clone(),
             issue_date: invoice.issue_date,
             due_date: invoice.effective_due_date(),
+            balance: Money {
+                amount: chased_on(&invoice.id),
+                currency: customer.currency,
+            },
+            days_overdue: invoice.days_overdue(today),
         })
         .collect();
     TemplateData {
@@ -280,6 +412,7 @@ mod tests {
             .collect();
         let draft = CadenceDraft {
             name: "Calls".into(),
+            level: domain::cadence::Level::Customer,
             run_at: run_at.into(),
             days_of_week: vec![],
             days_of_month: vec![],
@@ -289,6 +422,79 @@ mod tests {
         };
         let templates = |_: &str| -> Option<Channel> { None };
         draft.validate("01CADENCE".into(), 1, &templates).unwrap()
+    }
+
+    /// The same steps at invoice level (days from each invoice's due date).
+    fn invoice_cadence(days: &[i64], run_at: &str) -> Cadence {
+        let mut cadence = cadence(days, run_at);
+        cadence.id = "01INVOICES".into();
+        cadence.level = Level::Invoice;
+        for step in &mut cadence.steps {
+            step.trigger = Trigger::DaysFromDue;
+        }
+        cadence
+    }
+
+    #[test]
+    fn each_level_is_enrolled_left_and_scheduled_on_its_own() {
+        let now = utc("2026-06-15T12:00:00Z");
+        let mut customer = observed_customer();
+        enrol(&mut customer, &cadence(&[1], "09:00"), Tz::UTC, now);
+        enrol(&mut customer, &invoice_cadence(&[1], "07:00"), Tz::UTC, now);
+        assert_eq!(
+            customer.chasing.enrolment(Level::Invoice),
+            Some(("01INVOICES".to_string(), 1))
+        );
+        assert_eq!(
+            customer.chasing.enrolment(Level::Customer),
+            Some(("01CADENCE".to_string(), 1))
+        );
+        // The earlier of the two levels' next runs.
+        assert_eq!(
+            customer.next_evaluation_at,
+            Some(utc("2026-06-16T07:00:00Z"))
+        );
+        unenrol_level(&mut customer, Level::Invoice, Tz::UTC, now);
+        assert_eq!(customer.chasing.enrolment(Level::Invoice), None);
+        assert_eq!(
+            customer.next_evaluation_at,
+            Some(utc("2026-06-16T09:00:00Z"))
+        );
+        unenrol(&mut customer, Tz::UTC, now);
+        assert_eq!(customer.next_evaluation_at, None);
+    }
+
+    #[test]
+    fn assignment_rules_pick_one_cadence_per_level() {
+        let always = |mut cadence: Cadence, priority: i32| {
+            cadence.assignment.mode = domain::cadence::AssignmentMode::Always;
+            cadence.assignment.priority = priority;
+            cadence
+        };
+        let mut second = always(invoice_cadence(&[2], "09:00"), 2);
+        second.id = "01SECOND".into();
+        let cadences = [
+            always(cadence(&[1], "09:00"), 5),
+            second,
+            always(invoice_cadence(&[1], "09:00"), 1),
+        ];
+        let mut customer = customer();
+        let ids: Vec<&str> = assignment(&cadences, &customer)
+            .iter()
+            .map(|c| c.id.as_str())
+            .collect();
+        assert_eq!(ids, ["01CADENCE", "01INVOICES"]);
+        enrol(
+            &mut customer,
+            &cadences[2],
+            Tz::UTC,
+            utc("2026-06-15T12:00:00Z"),
+        );
+        let ids: Vec<&str> = assignment(&cadences, &customer)
+            .iter()
+            .map(|c| c.id.as_str())
+            .collect();
+        assert_eq!(ids, ["01CADENCE"], "already on its invoice-level cadence");
     }
 
     #[test]
@@ -360,7 +566,7 @@ mod tests {
             (Some(3), cycle + 1)
         );
 
-        unenrol(&mut customer);
+        unenrol(&mut customer, Tz::UTC, now);
         assert_eq!(customer.next_evaluation_at, None);
         assert!(!customer.is_enrolled());
         // Enrolling again starts after the chases the last enrolment may have left.

@@ -222,6 +222,7 @@ fn an_invoice_pdf_shows_its_amounts_and_installments() {
                 },
             ],
         }),
+        chasing: Default::default(),
     };
     let text = squeeze(&text_of(
         &invoice_pdf(&invoice, &customer("en"), day("2026-02-10"), LETTERHEAD).unwrap(),

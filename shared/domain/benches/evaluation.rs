@@ -56,6 +56,7 @@ fn cadence() -> Cadence {
             step(Trigger::PastDueAge, 60, Action::Escalation),
         ],
         assignment: None,
+        level: domain::cadence::Level::Customer,
     }
     .validate("cadence".into(), 1, &|id: &str| match id {
         "t-email" => Some(Channel::Email),
@@ -99,6 +100,7 @@ fn customers(currency: Currency, today: NaiveDate) -> Vec<Vec<Invoice>> {
                         dispute_reason: None,
                         voided: false,
                         payment_plan: plan.then_some(PaymentPlan { installments }),
+                        chasing: Default::default(),
                     }
                 })
                 .collect()

@@ -1,7 +1,7 @@
 //! Customers: who owes money, how to reach them, and how they are chased.
 
 use super::balance::{ChasedBalance, CustomerBalance};
-use super::cadence::CycleState;
+use super::cadence::{CycleState, InvoiceCycles, Level};
 use super::history::HistoryItem;
 use super::invoice::Invoice;
 use super::money::{Currency, Money};
@@ -52,8 +52,27 @@ impl ChasingStatus {
 pub struct Chasing {
     pub status: ChasingStatus,
     pub paused_until: Option<NaiveDate>,
+    /// The customer-level cadence and version.
     pub cadence_id: Option<String>,
     pub cadence_version: Option<u32>,
+    /// The invoice-level cadence and version (docs/chasing.md).
+    #[serde(default)]
+    pub invoice_cadence_id: Option<String>,
+    #[serde(default)]
+    pub invoice_cadence_version: Option<u32>,
+}
+
+impl Chasing {
+    /// The cadence and version enrolled at `level`.
+    pub fn enrolment(&self, level: Level) -> Option<(String, u32)> {
+        match level {
+            Level::Customer => self.cadence_id.clone().zip(self.cadence_version),
+            Level::Invoice => self
+                .invoice_cadence_id
+                .clone()
+                .zip(self.invoice_cadence_version),
+        }
+    }
 }
 
 /// Computed from invoices and payments; never accepted on input.
@@ -141,6 +160,15 @@ pub struct Customer {
     /// the customer without reading the cadence.
     #[serde(default)]
     pub chase_timing: Option<Timing>,
+    /// The same for the enrolled invoice-level cadence version.
+    #[serde(default)]
+    pub invoice_chase_timing: Option<Timing>,
+    /// Where each open invoice is in its invoice-level chasing. Left out
+    /// while empty: DynamoDB Local's stream drops the type of an empty map,
+    /// and the local runner types only known map attributes back
+    /// (`infra/local/src/streams.rs`).
+    #[serde(default, skip_serializing_if = "InvoiceCycles::is_empty")]
+    pub invoice_cycles: InvoiceCycles,
     /// When the scheduler must look at this customer next; the sparse due
     /// index holds exactly the customers that have one.
     #[serde(default)]
@@ -264,22 +292,32 @@ impl Customer {
     /// After any change that can matter to chasing: look again at the first
     /// scheduled run not yet evaluated (which may already have passed, so
     /// the next tick catches up). Unenrolled customers leave the due index.
+    /// With both levels enrolled, the earlier of their next runs.
     pub fn reschedule(&mut self, zone: chrono_tz::Tz, now: DateTime<Utc>) {
-        self.next_evaluation_at = match (&self.chase_timing, self.chasing.cadence_id.is_some()) {
-            (Some(timing), true) => {
+        let customer_level = self
+            .chase_timing
+            .as_ref()
+            .filter(|_| self.chasing.cadence_id.is_some());
+        let invoice_level = self
+            .invoice_chase_timing
+            .as_ref()
+            .filter(|_| self.chasing.invoice_cadence_id.is_some());
+        let after = self
+            .last_evaluated_at
+            .unwrap_or(now - chrono::Duration::seconds(1));
+        self.next_evaluation_at = customer_level
+            .into_iter()
+            .chain(invoice_level)
+            .filter_map(|timing| {
                 let schedule = Schedule::new(timing, zone);
-                let after = self
-                    .last_evaluated_at
-                    .unwrap_or(now - chrono::Duration::seconds(1));
                 let next = schedule.next_run_after(after).map(|slot| slot.at);
                 // Never earlier than the run currently due: catch up, not replay.
                 match (next, schedule.last_run_at_or_before(now)) {
                     (Some(next), Some(due)) if next < due.at => Some(due.at),
                     (next, _) => next,
                 }
-            }
-            _ => None,
-        };
+            })
+            .min();
     }
 
     /// Replaces (or adds, or drops once closed) the copy of an invoice.
@@ -351,6 +389,8 @@ impl CustomerChanges {
             active_promise: None,
             cycle: CycleState::default(),
             chase_timing: None,
+            invoice_chase_timing: None,
+            invoice_cycles: Default::default(),
             next_evaluation_at: None,
             last_evaluated_at: None,
             messages_sent: Vec::new(),

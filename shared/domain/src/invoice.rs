@@ -91,6 +91,28 @@ pub struct Invoice {
     pub dispute_reason: Option<String>,
     pub voided: bool,
     pub payment_plan: Option<PaymentPlan>,
+    /// This invoice's own invoice-level chasing, when it differs from the
+    /// customer's (`PATCH /v1/invoices/{id}` `chasing`).
+    #[serde(default, skip_serializing_if = "InvoiceChasing::is_default")]
+    pub chasing: InvoiceChasing,
+}
+
+/// An invoice's override of its customer's invoice-level chasing.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct InvoiceChasing {
+    /// An invoice-level cadence chasing this invoice instead of the
+    /// customer's; `None` follows the customer.
+    #[serde(default)]
+    pub cadence_id: Option<String>,
+    /// Invoice-level chasing skips this invoice while set.
+    #[serde(default)]
+    pub paused: bool,
+}
+
+impl InvoiceChasing {
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 /// Why a payment could not be applied. Nothing is changed when one is returned.
@@ -332,6 +354,8 @@ pub struct InvoiceChanges {
     pub collection_status: Option<CollectionStatus>,
     pub dispute_reason: Patch<String>,
     pub payment_plan: Patch<NewPaymentPlan>,
+    /// Replaces the invoice's chasing override; `None` keeps it.
+    pub chasing: Option<InvoiceChasing>,
 }
 
 impl InvoiceChanges {
@@ -473,6 +497,7 @@ impl NewInvoice {
             dispute_reason,
             voided: false,
             payment_plan,
+            chasing: Default::default(),
         })
     }
 }

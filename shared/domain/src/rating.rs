@@ -90,6 +90,7 @@ mod tests {
             dispute_reason: None,
             voided: false,
             payment_plan: None,
+            chasing: Default::default(),
         }
     }
 

@@ -302,6 +302,7 @@ pub(crate) mod tests {
             dispute_reason: None,
             voided: false,
             payment_plan: None,
+            chasing: Default::default(),
         }
     }
 

@@ -4,7 +4,9 @@
 //! Variables are exactly these: `customer_name`, `customer_contact_name`,
 //! `customer_number`, `customer_address`, `customer_payment_terms`,
 //! `account_balance`, `invoice_numbers`, `invoice_dates`, `invoice_due_dates`,
-//! and `{{{customer_portal_button}}}`. Besides them only `{{#if x}}` /
+//! the invoice-level `invoice_number`, `invoice_date`, `invoice_due_date`,
+//! `invoice_balance`, `days_overdue` (a list, comma-separated, when one
+//! message covers several invoices), and `{{{customer_portal_button}}}`. Besides them only `{{#if x}}` /
 //! `{{#unless x}}` blocks (with `{{else}}`) over those variables are allowed.
 //!
 //! Escaping: in an email body `{{x}}` is HTML-escaped, and triple braces are
@@ -71,7 +73,7 @@ impl Channel {
 }
 
 /// The variables a template may use.
-pub const VARIABLES: [&str; 10] = [
+pub const VARIABLES: [&str; 15] = [
     "customer_name",
     "customer_contact_name",
     "customer_number",
@@ -81,6 +83,11 @@ pub const VARIABLES: [&str; 10] = [
     "invoice_numbers",
     "invoice_dates",
     "invoice_due_dates",
+    "invoice_number",
+    "invoice_date",
+    "invoice_due_date",
+    "invoice_balance",
+    "days_overdue",
     PORTAL_BUTTON,
 ];
 const PORTAL_BUTTON: &str = "customer_portal_button";
@@ -316,6 +323,10 @@ pub struct InvoiceLine {
     pub number: String,
     pub issue_date: NaiveDate,
     pub due_date: Option<NaiveDate>,
+    /// What is chased on it.
+    pub balance: Money,
+    /// Days past the due date on the day of the chase; 0 before it.
+    pub days_overdue: i64,
 }
 
 /// What a chase knows about the customer when rendering.
@@ -328,6 +339,8 @@ pub struct TemplateData {
     pub customer_payment_terms: Option<String>,
     /// The chased balance.
     pub account_balance: Money,
+    /// The invoices the message is about: every chased one for a
+    /// customer-level chase, the due ones for invoice-level chases.
     pub invoices: Vec<InvoiceLine>,
     /// The customer's portal link; the button is left out without one.
     pub portal_url: Option<String>,
@@ -475,9 +488,9 @@ impl Template {
                     .customer_payment_terms
                     .as_deref()
                     .is_none_or(|v| v.trim().is_empty()),
-                "invoice_numbers" | "invoice_dates" | "invoice_due_dates" => {
-                    data.invoices.is_empty()
-                }
+                "invoice_numbers" | "invoice_dates" | "invoice_due_dates" | "invoice_number"
+                | "invoice_date" | "invoice_balance" | "days_overdue" => data.invoices.is_empty(),
+                "invoice_due_date" => data.invoices.iter().all(|i| i.due_date.is_none()),
                 PORTAL_BUTTON => data.portal_url.is_none(),
                 _ => false,
             })
@@ -527,6 +540,12 @@ fn pay_now(language: Language) -> &'static str {
 #[cfg(feature = "render")]
 fn variables(data: &TemplateData, language: Language, button: String) -> serde_json::Value {
     let join = |parts: Vec<String>| parts.join(", ");
+    let due_dates: Vec<String> = data
+        .invoices
+        .iter()
+        .filter_map(|i| i.due_date)
+        .map(|d| format_date_in(d, language))
+        .collect();
     serde_json::json!({
         "customer_name": data.customer_name,
         // Never "Hello ,": without a contact name, the customer's.
@@ -541,7 +560,12 @@ fn variables(data: &TemplateData, language: Language, button: String) -> serde_j
         "account_balance": format_money(data.account_balance, data.language.as_deref()),
         "invoice_numbers": join(data.invoices.iter().map(|i| i.number.clone()).collect()),
         "invoice_dates": join(data.invoices.iter().map(|i| format_date_in(i.issue_date, language)).collect()),
-        "invoice_due_dates": join(data.invoices.iter().filter_map(|i| i.due_date).map(|d| format_date_in(d, language)).collect()),
+        "invoice_due_dates": join(due_dates.clone()),
+        "invoice_number": join(data.invoices.iter().map(|i| i.number.clone()).collect()),
+        "invoice_date": join(data.invoices.iter().map(|i| format_date_in(i.issue_date, language)).collect()),
+        "invoice_due_date": join(due_dates),
+        "invoice_balance": join(data.invoices.iter().map(|i| format_money(i.balance, data.language.as_deref())).collect()),
+        "days_overdue": join(data.invoices.iter().map(|i| i.days_overdue.to_string()).collect()),
         PORTAL_BUTTON: button,
     })
 }
@@ -795,11 +819,15 @@ mod tests {
                     number: "INV-1".into(),
                     issue_date: NaiveDate::from_ymd_opt(2026, 5, 1).unwrap(),
                     due_date: NaiveDate::from_ymd_opt(2026, 5, 30),
+                    balance: money("1000", "EUR"),
+                    days_overdue: 12,
                 },
                 InvoiceLine {
                     number: "INV-2".into(),
                     issue_date: NaiveDate::from_ymd_opt(2026, 6, 1).unwrap(),
                     due_date: None,
+                    balance: money("234.5", "EUR"),
+                    days_overdue: 0,
                 },
             ],
             portal_url: Some("https://pay.example/p?a=1&b=2".into()),
@@ -845,6 +873,44 @@ mod tests {
             "{text}"
         );
         assert_eq!(rendered.empty_variables, ["customer_address"]);
+    }
+
+    #[test]
+    fn invoice_variables_list_every_invoice_of_the_message() {
+        let template = email(
+            "Invoice {{invoice_number}}",
+            "{{invoice_number}} of {{invoice_date}} due {{invoice_due_date}}: \
+             {{invoice_balance}}, {{days_overdue}} days overdue",
+        );
+        let rendered = template.render(&data()).unwrap();
+        assert_eq!(rendered.subject.as_deref(), Some("Invoice INV-1, INV-2"));
+        assert_eq!(
+            rendered.text.as_deref(),
+            Some(
+                "INV-1, INV-2 of May 1, 2026, June 1, 2026 due May 30, 2026: \
+                 €1,000.00, €234.50, 12, 0 days overdue"
+            )
+        );
+        let one = TemplateData {
+            invoices: data().invoices[..1].to_vec(),
+            ..data()
+        };
+        let rendered = template.render(&one).unwrap();
+        assert_eq!(rendered.subject.as_deref(), Some("Invoice INV-1"));
+        let none = TemplateData {
+            invoices: Vec::new(),
+            ..data()
+        };
+        assert_eq!(
+            template.render(&none).unwrap().empty_variables,
+            [
+                "invoice_number",
+                "invoice_date",
+                "invoice_due_date",
+                "invoice_balance",
+                "days_overdue"
+            ]
+        );
     }
 
     #[test]

@@ -397,6 +397,7 @@ fn new_invoice(
         dispute_reason: None,
         voided: false,
         payment_plan,
+        chasing: Default::default(),
     }
 }
 
@@ -471,6 +472,7 @@ fn parse(text: &str) -> (Sim, Vec<String>) {
         threshold,
         steps,
         assignment: None,
+        level: domain::cadence::Level::Customer,
     }
     .validate("cadence".into(), 1, &templates)
     .unwrap_or_else(|e| panic!("bad cadence: {e:?}"));
@@ -1037,6 +1039,7 @@ fn arbitrary_sim() -> impl Strategy<Value = Sim> {
                         .map(|t| Money::new(Decimal::new(t, 0), currency).expect("money")),
                     steps,
                     assignment: None,
+                    level: domain::cadence::Level::Customer,
                 }
                 .validate("cadence".into(), 1, &templates)
                 .expect("valid random cadence");

@@ -287,6 +287,7 @@ fn entries(tenant: &TenantId, customer: &Customer) -> Result<Vec<Item>, StoreErr
         recent_history: Vec::new(),
         open_invoices: Vec::new(),
         cycle: Default::default(),
+        invoice_cycles: Default::default(),
         messages_sent: Vec::new(),
         ..customer.clone()
     })?;
@@ -297,8 +298,10 @@ fn entries(tenant: &TenantId, customer: &Customer) -> Result<Vec<Item>, StoreErr
         "recent_history",
         "open_invoices",
         "cycle",
+        "invoice_cycles",
         "messages_sent",
         "chase_timing",
+        "invoice_chase_timing",
         "next_evaluation_at",
         "last_evaluated_at",
     ] {

@@ -96,7 +96,7 @@ async fn customers_are_enrolled_paused_resumed_and_unenrolled() {
     assert_eq!(enrolled.status, 200, "{:?}", enrolled.body);
     assert_eq!(
         enrolled.body["chasing"],
-        json!({"status": "active", "paused_until": null, "cadence_id": id, "cadence_version": 1})
+        json!({"status": "active", "paused_until": null, "cadence_id": id, "cadence_version": 1, "invoice_cadence_id": null, "invoice_cadence_version": null})
     );
     let cadence_view = stack.get(&format!("/v1/cadences/{id}"), &manager).await;
     assert_eq!(cadence_view.body["enrolled_count"], 1);

@@ -16,6 +16,7 @@ mod enrolment;
 mod event_fixtures;
 mod hardening;
 mod imports;
+mod invoice_level;
 mod money;
 mod notes_and_history;
 mod openapi;

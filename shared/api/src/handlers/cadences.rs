@@ -8,7 +8,7 @@ use app::records::CadenceRecord;
 use app::usecases::cadences::{self, DEFAULT_MIGRATE_LIMIT, MAX_MIGRATE_LIMIT};
 use axum::extract::Path;
 use domain::cadence::{
-    Action, Assignment, AssignmentDraft, AssignmentMode, Audience, Cadence, CadenceDraft,
+    Action, Assignment, AssignmentDraft, AssignmentMode, Audience, Cadence, CadenceDraft, Level,
     RuleDraft, Step, StepDraft, Trigger,
 };
 use domain::identity::Permission;
@@ -99,6 +99,7 @@ fn assignment_from(assignment: &Assignment) -> AssignmentDraft {
 fn draft_of(cadence: &Cadence) -> CadenceDraft {
     CadenceDraft {
         name: cadence.name.clone(),
+        level: cadence.level,
         run_at: cadence.timing.run_at.to_string(),
         days_of_week: cadence
             .timing
@@ -143,7 +144,14 @@ fn parse_step(errors: &mut FieldErrors, index: usize, value: &Value) -> Option<S
         let e = &mut *errors;
         let text = "must be a string or null";
         match key.as_str() {
-            "trigger" => trigger = typed(e, &field, item, "must be account_age or past_due_age"),
+            "trigger" => {
+                trigger = typed(
+                    e,
+                    &field,
+                    item,
+                    "must be account_age, past_due_age, days_from_due or invoice_age",
+                )
+            }
             "days" => days = typed(e, &field, item, "must be a whole number of days"),
             "action" => {
                 action = typed(
@@ -252,6 +260,7 @@ fn parse(body: &Map<String, Value>, base: Option<&Cadence>) -> Result<CadenceDra
         Some(cadence) => draft_of(cadence),
         None => CadenceDraft {
             name: String::new(),
+            level: Level::Customer,
             run_at: String::new(),
             days_of_week: Vec::new(),
             days_of_month: Vec::new(),
@@ -264,6 +273,17 @@ fn parse(body: &Map<String, Value>, base: Option<&Cadence>) -> Result<CadenceDra
         let e = &mut errors;
         match field.as_str() {
             "name" => draft.name = typed(e, field, value, "must be a string").unwrap_or_default(),
+            // Steps of one level mean nothing at the other: a new cadence instead.
+            "level" => match (
+                typed::<Level>(e, field, value, "must be customer or invoice"),
+                base,
+            ) {
+                (Some(level), Some(cadence)) if level != cadence.level => {
+                    e.add(field, "cannot change; create a cadence of the other level")
+                }
+                (Some(level), _) => draft.level = level,
+                (None, _) => {}
+            },
             "run_at" => {
                 draft.run_at =
                     typed(e, field, value, "must be a local time written HH:MM").unwrap_or_default()
@@ -380,7 +400,21 @@ pub async fn new_version(ctx: Ctx, Path(id): Path<String>) -> Result<ApiResponse
     };
     let body = ctx.json_object()?;
     let current = cadences::load(&ctx.context, &ctx.caller, &id).await?;
-    let parsed = parse(&body, None);
+    let level = current.cadence.level;
+    // A new version keeps the cadence's level.
+    let parsed = parse(&body, None).and_then(|mut draft| {
+        if !body.contains_key("level") {
+            draft.level = level;
+        }
+        if draft.level == level {
+            Ok(draft)
+        } else {
+            Err(FieldErrors::single(
+                "level",
+                "cannot change; create a cadence of the other level",
+            ))
+        }
+    });
     let change = cadences::new_version(
         &ctx.context,
         &ctx.caller,

@@ -7,7 +7,7 @@ use crate::parse::fields;
 use crate::{ApiError, ApiResponse};
 use app::usecases::enrolment::{self, DEFAULT_PREVIEW_DAYS, MAX_PREVIEW_DAYS};
 use axum::extract::Path;
-use domain::cadence::{Cadence, PreviewEntry};
+use domain::cadence::{Cadence, Level, PlannedStep};
 use domain::validation::FieldErrors;
 use serde_json::{json, Map, Value};
 
@@ -42,9 +42,28 @@ pub async fn enrol(ctx: Ctx, Path(customer_id): Path<String>) -> Result<ApiRespo
     ctx.commit(change, response).await
 }
 
-/// `DELETE /v1/customers/{id}/chasing`.
+/// `DELETE /v1/customers/{id}/chasing[?level=customer|invoice]`: one level,
+/// or both without `level`.
 pub async fn unenrol(ctx: Ctx, Path(customer_id): Path<String>) -> Result<ApiResponse, ApiError> {
-    let change = enrolment::unenrol(&ctx.context, &ctx.caller, ctx.now, &customer_id).await?;
+    let mut errors = FieldErrors::new();
+    for (name, _) in ctx.params() {
+        if name != "level" {
+            errors.add(name, "is not a parameter of this request");
+        }
+    }
+    let level = match ctx.param("level") {
+        None => None,
+        Some(raw) => {
+            let level = Level::parse(raw);
+            if level.is_none() {
+                errors.add("level", "must be customer or invoice");
+            }
+            level
+        }
+    };
+    errors.into_result(())?;
+    let change =
+        enrolment::unenrol_at(&ctx.context, &ctx.caller, ctx.now, &customer_id, level).await?;
     let response = customers::response(&change.value)?;
     ctx.commit(change, response).await
 }
@@ -84,10 +103,15 @@ pub async fn resume(ctx: Ctx, Path(customer_id): Path<String>) -> Result<ApiResp
     ctx.commit(change, response).await
 }
 
-/// One step of the preview as the API shows it.
-pub fn entry_view(entry: &PreviewEntry, cadence: &Cadence) -> Value {
-    let step = cadence.step(entry.position);
+/// One step of the preview as the API shows it, with its level and, for an
+/// invoice-level step, the invoice.
+pub fn entry_view(planned: &PlannedStep, cadences: &[Cadence]) -> Value {
+    let entry = &planned.entry;
+    let cadence = cadences.iter().find(|c| c.id == planned.cadence_id);
+    let step = cadence.and_then(|c| c.step(entry.position));
     json!({
+        "level": planned.level,
+        "invoice_id": planned.invoice_id,
         "date": entry.date,
         "at": entry.at,
         "cycle": entry.cycle,
@@ -126,18 +150,17 @@ pub async fn preview(ctx: Ctx, Path(customer_id): Path<String>) -> Result<ApiRes
     let preview =
         enrolment::preview(&ctx.context, &ctx.caller, ctx.now, &customer_id, days).await?;
     let customer = &preview.customer;
-    let items: Vec<Value> = match &preview.cadence {
-        Some(cadence) => preview
-            .entries
-            .iter()
-            .map(|e| entry_view(e, cadence))
-            .collect(),
-        None => Vec::new(),
-    };
+    let items: Vec<Value> = preview
+        .entries
+        .iter()
+        .map(|e| entry_view(e, &preview.cadences))
+        .collect();
     ApiResponse::ok(&json!({
         "customer_id": customer.id,
         "cadence_id": customer.chasing.cadence_id,
         "cadence_version": customer.chasing.cadence_version,
+        "invoice_cadence_id": customer.chasing.invoice_cadence_id,
+        "invoice_cadence_version": customer.chasing.invoice_cadence_version,
         "days": days,
         "from": ctx.now,
         "to": ctx.now + chrono::TimeDelta::days(i64::from(days)),

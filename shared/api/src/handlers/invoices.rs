@@ -40,6 +40,10 @@ pub fn view(record: &InvoiceRecord, today: NaiveDate) -> Value {
         "collection_status": invoice.collection_status,
         "dispute_reason": invoice.dispute_reason,
         "payment_plan": installments.map(|installments| json!({"installments": installments})),
+        "chasing": {
+            "cadence_id": invoice.chasing.cadence_id,
+            "paused": invoice.chasing.paused,
+        },
         "version": record.version,
         "created_at": record.created_at,
         "updated_at": record.updated_at,

@@ -27,7 +27,7 @@ pub async fn get(ctx: Ctx, Path(id): Path<String>) -> Result<ApiResponse, ApiErr
     let next_step = view
         .next_step
         .as_ref()
-        .map_or(Value::Null, |(entry, cadence)| entry_view(entry, cadence));
+        .map_or(Value::Null, |(entry, cadences)| entry_view(entry, cadences));
     let shown = customer_view(customer);
     let body = json!({
         "customer": shown,

@@ -4,7 +4,7 @@
 
 use super::fields;
 use domain::invoice::{
-    CollectionStatus, InvoiceChanges, NewInstallment, NewInvoice, NewPaymentPlan,
+    CollectionStatus, InvoiceChanges, InvoiceChasing, NewInstallment, NewInvoice, NewPaymentPlan,
     MAX_DISPUTE_REASON_CHARS, MAX_NUMBER_CHARS,
 };
 use domain::patch::Patch;
@@ -62,6 +62,8 @@ fn parse(body: &Map<String, Value>, creating: bool) -> Result<InvoiceChanges, Fi
                     plan(e, value).map_or(Patch::Keep, Patch::Set)
                 }
             }
+            "chasing" if creating => e.add(field, "is set with PATCH /v1/invoices/{id}"),
+            "chasing" => changes.chasing = chasing(e, value),
             "id" | "amount_paid" | "balance" | "status" | "days_overdue" | "version"
             | "created_at" | "updated_at" => e.add(field, "is computed and cannot be set"),
             _ => e.add(field, "is not an invoice field"),
@@ -75,6 +77,28 @@ fn parse(body: &Map<String, Value>, creating: bool) -> Result<InvoiceChanges, Fi
         }
     }
     errors.into_result(changes)
+}
+
+/// `chasing {cadence_id?: string | null, paused?: bool}`: the whole override.
+fn chasing(errors: &mut FieldErrors, value: &Value) -> Option<InvoiceChasing> {
+    let Some(object) = value.as_object() else {
+        errors.add("chasing", "must be an object {cadence_id, paused}");
+        return None;
+    };
+    let before = errors.len();
+    let mut chasing = InvoiceChasing::default();
+    for (key, item) in object {
+        let field = format!("chasing.{key}");
+        match (key.as_str(), item) {
+            ("cadence_id", Value::Null) => {}
+            ("cadence_id", _) => chasing.cadence_id = fields::reference(errors, &field, item),
+            ("paused", _) => {
+                chasing.paused = fields::boolean(errors, &field, item).unwrap_or_default()
+            }
+            _ => errors.add(field, "is not a chasing field"),
+        }
+    }
+    (errors.len() == before).then_some(chasing)
 }
 
 /// The currency's minor unit is checked with the invoice's currency later.

@@ -140,8 +140,8 @@ pub async fn create(
         format!("Customer {} created", customer.number),
         json!({"number": customer.number}),
     );
-    let (enrolment, assigned_item) = assigned.map_or((Vec::new(), None), |(w, h)| (w, Some(h)));
-    let items: Vec<HistoryItem> = std::iter::once(created).chain(assigned_item).collect();
+    let (enrolment, assigned_items) = assigned;
+    let items: Vec<HistoryItem> = std::iter::once(created).chain(assigned_items).collect();
     let mut numbers = vec![Write::ReserveCustomerNumber {
         number: customer.number.clone(),
         customer_id: customer.id.clone(),
@@ -200,8 +200,8 @@ pub async fn update(
         format!("Customer {} updated", next.number),
         json!({"fields": changed}),
     );
-    let (enrolment, assigned_item) = assigned.map_or((Vec::new(), None), |(w, h)| (w, Some(h)));
-    let items: Vec<HistoryItem> = std::iter::once(updated).chain(assigned_item).collect();
+    let (enrolment, assigned_items) = assigned;
+    let items: Vec<HistoryItem> = std::iter::once(updated).chain(assigned_items).collect();
     let numbers = if next.number != current.number {
         vec![
             Write::ReserveCustomerNumber {
@@ -265,9 +265,10 @@ pub async fn delete(context: &Context, caller: &Caller, id: &str) -> AppResult<C
         });
     }
     let mut unenrolled = stored.customer.clone();
-    crate::chasing::unenrol(&mut unenrolled);
+    unenrolled.chasing.cadence_id = None;
+    unenrolled.chasing.invoice_cadence_id = None;
     writes.extend(super::enrolment::enrolment_writes(
-        super::enrolment::enrolment_of(&stored.customer),
+        super::enrolment::enrolments_of(&stored.customer),
         &unenrolled,
     ));
     Ok(Change::new(writes, (), || {
@@ -323,7 +324,7 @@ pub struct PageView {
     pub page: crate::records::CustomerPage,
     pub portal_url: Option<String>,
     pub today: chrono::NaiveDate,
-    pub next_step: Option<(domain::cadence::PreviewEntry, domain::cadence::Cadence)>,
+    pub next_step: Option<(domain::cadence::PlannedStep, Vec<domain::cadence::Cadence>)>,
 }
 
 pub async fn page(

@@ -16,7 +16,7 @@ use crate::error::{AppError, AppResult, CONCURRENT_UPDATE};
 use crate::ports::{EnrolmentDeltas, Write};
 use crate::records::{CadenceRecord, StoredCustomer};
 use chrono::{DateTime, NaiveDate, Utc};
-use domain::cadence::{Cadence, PreviewEntry};
+use domain::cadence::{Cadence, Level, PlannedStep};
 use domain::customer::{ChasingStatus, Customer};
 use domain::history::{HistoryItem, HistoryType};
 use domain::identity::{Caller, Permission};
@@ -26,25 +26,30 @@ use serde_json::{json, Value};
 pub const DEFAULT_PREVIEW_DAYS: u32 = 90;
 pub const MAX_PREVIEW_DAYS: u32 = 365;
 
-/// A customer's enrolment as owned values (the customer changes after it is read).
-pub fn enrolment_of(customer: &Customer) -> Option<(String, u32)> {
-    customer
-        .chasing
-        .cadence_id
-        .clone()
-        .zip(customer.chasing.cadence_version)
+/// A customer's enrolments of both levels as owned values (the customer
+/// changes after it is read).
+pub fn enrolments_of(customer: &Customer) -> Vec<(String, u32)> {
+    [Level::Customer, Level::Invoice]
+        .into_iter()
+        .filter_map(|level| customer.chasing.enrolment(level))
+        .collect()
 }
 
-/// The counter write for a customer moving from `before` to where it is now
-/// (none when it does not move).
-pub fn enrolment_writes(before: Option<(String, u32)>, after: &Customer) -> Vec<Write> {
-    let after = enrolment_of(after);
+/// The counter write for a customer moving from the enrolments `before`
+/// (both levels, [`enrolments_of`]) to where it is now (none when nothing moves).
+pub fn enrolment_writes(before: Vec<(String, u32)>, after: &Customer) -> Vec<Write> {
+    let after = enrolments_of(after);
     if before == after {
         return Vec::new();
     }
-    vec![Write::CountEnrolments(EnrolmentDeltas::moving(
-        before, after,
-    ))]
+    let mut deltas = EnrolmentDeltas::default();
+    for left in before.iter().filter(|e| !after.contains(e)) {
+        deltas.add(Some(left.clone()), -1);
+    }
+    for joined in after.iter().filter(|e| !before.contains(e)) {
+        deltas.add(Some(joined.clone()), 1);
+    }
+    vec![Write::CountEnrolments(deltas)]
 }
 
 pub fn history(
@@ -77,13 +82,20 @@ pub fn enrolled_history(
         caller,
         now,
         customer,
-        format!(
-            "Enrolled in cadence {} (version {})",
-            cadence.name, cadence.version
-        ),
+        match cadence.level {
+            Level::Customer => format!(
+                "Enrolled in cadence {} (version {})",
+                cadence.name, cadence.version
+            ),
+            Level::Invoice => format!(
+                "Enrolled in invoice-level cadence {} (version {})",
+                cadence.name, cadence.version
+            ),
+        },
         json!({
             "change": "enrolled",
             "by": how,
+            "level": cadence.level,
             "cadence_id": cadence.id,
             "cadence_version": cadence.version,
             "previous_cadence_id": before.as_ref().map(|(id, _)| id),
@@ -93,26 +105,37 @@ pub fn enrolled_history(
 }
 
 /// Assignment rules in mode `always` (docs/chasing.md): run on every customer
-/// create and update. When a cadence's rules match and the customer is not
-/// already on it, `customer` is enrolled in it and the counter writes and
-/// the history item to record are returned. A customer no rule matches
-/// keeps the enrolment it has (rules enrol, never unenrol).
+/// create and update. For each level where a cadence's rules match and the
+/// customer is not already on it, `customer` is enrolled in it; the counter
+/// writes and the history items to record are returned. A customer no rule
+/// matches keeps the enrolment it has (rules enrol, never unenrol).
 pub async fn assign(
     context: &Context,
     caller: &Caller,
     now: DateTime<Utc>,
     customer: &mut Customer,
-) -> AppResult<Option<(Vec<Write>, HistoryItem)>> {
+) -> AppResult<(Vec<Write>, Vec<HistoryItem>)> {
     let cadences = context.store.automatic_cadences(&caller.tenant).await?;
-    let Some(cadence) = chasing::assignment(&cadences, customer) else {
-        return Ok(None);
-    };
-    let before = enrolment_of(customer);
+    let assigned = chasing::assignment(&cadences, customer);
+    if assigned.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let before_all = enrolments_of(customer);
     let zone = context.settings(&caller.tenant).await?.time_zone;
-    chasing::enrol(customer, cadence, zone, now);
-    let writes = enrolment_writes(before.clone(), customer);
-    let item = enrolled_history(caller, now, customer, cadence, &before, "assignment_rules");
-    Ok(Some((writes, item)))
+    let mut items = Vec::new();
+    for cadence in assigned {
+        let before = customer.chasing.enrolment(cadence.level);
+        chasing::enrol(customer, cadence, zone, now);
+        items.push(enrolled_history(
+            caller,
+            now,
+            customer,
+            cadence,
+            &before,
+            "assignment_rules",
+        ));
+    }
+    Ok((enrolment_writes(before_all, customer), items))
 }
 
 /// A chasing change: the customer, its history item and counters. A failed
@@ -120,7 +143,7 @@ pub async fn assign(
 fn change(stored: &StoredCustomer, next: Customer, item: HistoryItem) -> Change<Customer> {
     let mut writes = crate::writes::customer(next.clone(), Some(stored), &[item]);
     let counters = writes.len();
-    writes.extend(enrolment_writes(enrolment_of(&stored.customer), &next));
+    writes.extend(enrolment_writes(enrolments_of(&stored.customer), &next));
     let mut change = Change::new(writes, next, customer_changed);
     for index in counters..change.writes.len() {
         change = change.on_conflict(index, cadence_changed);
@@ -174,7 +197,7 @@ pub async fn enrol(
         .await?
         .ok_or_else(|| AppError::invalid_field("cadence_id", "no such cadence"))?;
     let cadence = &record.cadence;
-    let before = enrolment_of(&stored.customer);
+    let before = stored.customer.chasing.enrolment(cadence.level);
     if before == Some((cadence.id.clone(), cadence.version)) {
         return Ok(unchanged(stored.customer));
     }
@@ -186,27 +209,67 @@ pub async fn enrol(
     Ok(change(&stored, next, item))
 }
 
-/// Leaves chasing (nothing changes when not enrolled).
+/// Leaves chasing at both levels (nothing changes when not enrolled).
 pub async fn unenrol(
     context: &Context,
     caller: &Caller,
     now: DateTime<Utc>,
     customer_id: &str,
 ) -> AppResult<Change<Customer>> {
+    unenrol_at(context, caller, now, customer_id, None).await
+}
+
+/// Leaves chasing at `level`, or at both levels without one (nothing
+/// changes where not enrolled).
+pub async fn unenrol_at(
+    context: &Context,
+    caller: &Caller,
+    now: DateTime<Utc>,
+    customer_id: &str,
+    level: Option<Level>,
+) -> AppResult<Change<Customer>> {
     require(caller, Permission::ManageRecords)?;
     let stored = super::customers::load(context, &caller.tenant, customer_id).await?;
-    let Some((cadence_id, version)) = enrolment_of(&stored.customer) else {
-        return Ok(unchanged(stored.customer));
+    let levels: Vec<Level> = match level {
+        Some(level) => vec![level],
+        None => vec![Level::Customer, Level::Invoice],
     };
+    let leaving: Vec<(Level, (String, u32))> = levels
+        .into_iter()
+        .filter_map(|level| Some((level, stored.customer.chasing.enrolment(level)?)))
+        .collect();
+    if leaving.is_empty() {
+        return Ok(unchanged(stored.customer));
+    }
+    let zone = context.settings(&caller.tenant).await?.time_zone;
     let mut next = stored.customer.clone();
-    chasing::unenrol(&mut next);
-    let item = history(
-        caller,
-        now,
-        &next,
-        "Chasing stopped: no cadence".to_string(),
-        json!({"change": "unenrolled", "previous_cadence_id": cadence_id, "previous_cadence_version": version}),
-    );
+    for (level, _) in &leaving {
+        chasing::unenrol_level(&mut next, *level, zone, now);
+    }
+    if next.chasing.cadence_id.is_none() && next.chasing.invoice_cadence_id.is_none() {
+        chasing::unenrol(&mut next, zone, now);
+    }
+    let summary = match level {
+        Some(level) => format!("Chasing stopped at {} level", level.as_str()),
+        None => "Chasing stopped: no cadence".to_string(),
+    };
+    // One level: the same fields as before levels existed, plus the level.
+    let detail = match leaving.as_slice() {
+        [(level, (cadence_id, version))] => json!({
+            "change": "unenrolled",
+            "level": level,
+            "previous_cadence_id": cadence_id,
+            "previous_cadence_version": version,
+        }),
+        _ => json!({
+            "change": "unenrolled",
+            "previous": leaving
+                .iter()
+                .map(|(level, (id, version))| json!({"level": level, "cadence_id": id, "cadence_version": version}))
+                .collect::<Vec<_>>(),
+        }),
+    };
+    let item = history(caller, now, &next, summary, detail);
     Ok(change(&stored, next, item))
 }
 
@@ -277,13 +340,35 @@ pub async fn resume(
     Ok(change(&stored, next, item))
 }
 
-/// The dry run: the steps that would run in the next `days` days if nothing
-/// changes, from the same evaluation the scheduler runs, with the cadence
-/// they come from (`None` when not enrolled). Nothing is written or sent.
+/// The dry run of both levels: the steps that would run in the next `days`
+/// days if nothing changes, from the same evaluation the scheduler runs,
+/// with the cadences they come from. Nothing is written or sent.
 pub struct Preview {
     pub customer: Customer,
-    pub cadence: Option<Cadence>,
-    pub entries: Vec<PreviewEntry>,
+    pub cadences: Vec<Cadence>,
+    pub entries: Vec<PlannedStep>,
+}
+
+/// The cadence version the customer is enrolled on at `level`.
+async fn enrolled_cadence(
+    context: &Context,
+    caller: &Caller,
+    customer: &Customer,
+    level: Level,
+) -> AppResult<Option<Cadence>> {
+    let Some((id, version)) = customer.chasing.enrolment(level) else {
+        return Ok(None);
+    };
+    context
+        .store
+        .cadence_version(&caller.tenant, &id, version)
+        .await?
+        .map(Some)
+        .ok_or_else(|| {
+            AppError::internal(crate::ports::StoreError::Malformed(
+                "customer enrolled in a missing cadence version".into(),
+            ))
+        })
 }
 
 pub async fn preview(
@@ -297,56 +382,62 @@ pub async fn preview(
     let customer = super::customers::load(context, &caller.tenant, customer_id)
         .await?
         .customer;
-    let (Some(cadence_id), Some(version)) = (
-        &customer.chasing.cadence_id,
-        customer.chasing.cadence_version,
-    ) else {
-        return Ok(Preview {
-            customer,
-            cadence: None,
-            entries: Vec::new(),
-        });
-    };
-    let cadence = context
-        .store
-        .cadence_version(&caller.tenant, cadence_id, version)
-        .await?
-        .ok_or_else(|| {
-            AppError::internal(crate::ports::StoreError::Malformed(
-                "customer enrolled in a missing cadence version".into(),
-            ))
-        })?;
-    let settings = context.settings(&caller.tenant).await?;
-    let entries = chasing::preview(&customer, &cadence, &settings, now, days);
+    let (cadences, entries) = preview_of(context, caller, &customer, now, days).await?;
     Ok(Preview {
         customer,
-        cadence: Some(cadence),
+        cadences,
         entries,
     })
 }
 
+/// The preview of a customer already read: its steps and the cadences they
+/// come from (the enrolled versions of both levels, then the overrides).
+async fn preview_of(
+    context: &Context,
+    caller: &Caller,
+    customer: &Customer,
+    now: DateTime<Utc>,
+    days: u32,
+) -> AppResult<(Vec<Cadence>, Vec<PlannedStep>)> {
+    let customer_cadence = enrolled_cadence(context, caller, customer, Level::Customer).await?;
+    let invoice_cadence = enrolled_cadence(context, caller, customer, Level::Invoice).await?;
+    let mut overrides = Vec::new();
+    for id in chasing::override_cadence_ids(customer) {
+        if let Some(record) = context.store.cadence(&caller.tenant, id).await? {
+            overrides.push(record.cadence);
+        }
+    }
+    if customer_cadence.is_none() && invoice_cadence.is_none() && overrides.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let settings = context.settings(&caller.tenant).await?;
+    let stops = chasing::stops(customer, &settings);
+    let input = chasing::chasing_input(
+        customer,
+        &stops,
+        settings.time_zone,
+        customer_cadence.as_ref(),
+        invoice_cadence.as_ref(),
+        &overrides,
+    );
+    let entries = chasing::preview_both(&input, customer, now, days);
+    let cadences = customer_cadence
+        .into_iter()
+        .chain(invoice_cadence)
+        .chain(overrides)
+        .collect();
+    Ok((cadences, entries))
+}
+
 /// The first step the preview would run within [`DEFAULT_PREVIEW_DAYS`], if
-/// the customer is enrolled and nothing changes.
+/// the customer is enrolled and nothing changes, with the cadences.
 pub async fn next_step(
     context: &Context,
     caller: &Caller,
     now: DateTime<Utc>,
     customer: &Customer,
-) -> AppResult<Option<(PreviewEntry, Cadence)>> {
-    let (Some(cadence_id), Some(version)) = (
-        &customer.chasing.cadence_id,
-        customer.chasing.cadence_version,
-    ) else {
-        return Ok(None);
-    };
-    let Some(cadence) = context
-        .store
-        .cadence_version(&caller.tenant, cadence_id, version)
-        .await?
-    else {
-        return Ok(None);
-    };
-    let settings = context.settings(&caller.tenant).await?;
-    let entries = chasing::preview(customer, &cadence, &settings, now, DEFAULT_PREVIEW_DAYS);
-    Ok(entries.into_iter().next().map(|entry| (entry, cadence)))
+) -> AppResult<Option<(PlannedStep, Vec<Cadence>)>> {
+    let (cadences, entries) =
+        preview_of(context, caller, customer, now, DEFAULT_PREVIEW_DAYS).await?;
+    Ok(entries.into_iter().next().map(|entry| (entry, cadences)))
 }

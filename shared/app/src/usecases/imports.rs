@@ -498,7 +498,7 @@ async fn customers(
             json!({"number": customer.number, "import_line": line}),
         )];
         let mut enrolments = EnrolmentDeltas::default();
-        if let Some(cadence) = chasing::assignment(&automatic, &customer) {
+        for cadence in chasing::assignment(&automatic, &customer) {
             chasing::enrol(&mut customer, cadence, zone, now);
             enrolments.add(Some((cadence.id.clone(), cadence.version)), 1);
             history.push(super::enrolment::enrolled_history(
@@ -877,7 +877,7 @@ async fn enrolments(
         let (Some(cadence), Some(stored)) = (cadence, customers.get(customer_id)) else {
             continue;
         };
-        let before = super::enrolment::enrolment_of(&stored.customer);
+        let before = stored.customer.chasing.enrolment(cadence.level);
         if before == Some((cadence.id.clone(), cadence.version)) {
             unchanged += 1;
             continue;

@@ -9,10 +9,11 @@ use crate::error::{AppError, AppResult};
 use crate::ports::{InvoiceQuery, Page, Write};
 use crate::records::{InvoiceRecord, StoredCustomer};
 use chrono::{DateTime, NaiveDate, Utc};
+use domain::cadence::Level;
 use domain::customer::Customer;
 use domain::history::{HistoryItem, HistoryType};
 use domain::identity::{Caller, Permission, TenantId};
-use domain::invoice::{InvoiceChanges, NewInvoice};
+use domain::invoice::{InvoiceChanges, InvoiceChasing, NewInvoice};
 use rust_decimal::Decimal;
 use serde_json::json;
 
@@ -208,9 +209,14 @@ pub async fn update(
         return Err(AppError::stale_version());
     }
     let id = current.invoice.id.clone();
+    let chasing = match &changes.chasing {
+        Some(chasing) => checked_override(context, caller, chasing).await?,
+        None => current.invoice.chasing.clone(),
+    };
     let mut invoice = changes
         .apply(&current.invoice)
         .validate(id.clone(), current.invoice.currency)?;
+    invoice.chasing = chasing;
     // What was paid stays paid, landing on installments in due-date order again.
     if current.invoice.amount_paid > Decimal::ZERO {
         let paid = current.invoice.amount_paid_money();
@@ -259,6 +265,34 @@ pub async fn update(
         Some(index) => change.on_conflict(index, duplicate_number),
         None => change,
     })
+}
+
+/// An invoice's chasing override, if its cadence is an invoice-level cadence
+/// of the tenant (422 on `chasing.cadence_id` otherwise).
+async fn checked_override(
+    context: &Context,
+    caller: &Caller,
+    chasing: &InvoiceChasing,
+) -> AppResult<InvoiceChasing> {
+    if let Some(id) = &chasing.cadence_id {
+        let record = super::enrolment::load_cadence(context, caller, id).await?;
+        match record.map(|r| r.cadence.level) {
+            Some(Level::Invoice) => {}
+            Some(Level::Customer) => {
+                return Err(AppError::invalid_field(
+                    "chasing.cadence_id",
+                    "is a customer-level cadence; an invoice takes an invoice-level one",
+                ))
+            }
+            None => {
+                return Err(AppError::invalid_field(
+                    "chasing.cadence_id",
+                    "no such cadence",
+                ))
+            }
+        }
+    }
+    Ok(chasing.clone())
 }
 
 /// Voids an open invoice: it leaves every balance.

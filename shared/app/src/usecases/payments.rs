@@ -630,6 +630,7 @@ mod tests {
                     dispute_reason: None,
                     voided: false,
                     payment_plan: None,
+                    chasing: Default::default(),
                 };
                 let record = InvoiceRecord {
                     invoice,

@@ -267,8 +267,23 @@ impl Assignment {
 /// cadences, by priority (then id, so ties are stable), the first whose rules
 /// all hold. Manual cadences are never chosen here.
 pub fn assign_cadence<'a>(cadences: &'a [Cadence], facts: &CustomerFacts) -> Option<&'a Cadence> {
+    first_matching(cadences.iter(), facts)
+}
+
+/// [`assign_cadence`] for each level on its own: a customer holds at most
+/// one cadence per level, so each level's rules are tried separately.
+pub fn assign_cadences<'a>(cadences: &'a [Cadence], facts: &CustomerFacts) -> Vec<&'a Cadence> {
+    [Level::Customer, Level::Invoice]
+        .into_iter()
+        .filter_map(|level| first_matching(cadences.iter().filter(|c| c.level == level), facts))
+        .collect()
+}
+
+fn first_matching<'a>(
+    cadences: impl Iterator<Item = &'a Cadence>,
+    facts: &CustomerFacts,
+) -> Option<&'a Cadence> {
     let mut candidates: Vec<&Cadence> = cadences
-        .iter()
         .filter(|c| c.assignment.mode == AssignmentMode::Always)
         .collect();
     candidates.sort_by(|a, b| (a.assignment.priority, &a.id).cmp(&(b.assignment.priority, &b.id)));

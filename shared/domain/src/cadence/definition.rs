@@ -16,6 +16,67 @@ pub enum Trigger {
     AccountAge,
     /// Days since the oldest due date; negative before it.
     PastDueAge,
+    /// Invoice level: days since the invoice's due date; negative before it.
+    DaysFromDue,
+    /// Invoice level: days since the invoice's issue date.
+    InvoiceAge,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::AccountAge => "account_age",
+            Trigger::PastDueAge => "past_due_age",
+            Trigger::DaysFromDue => "days_from_due",
+            Trigger::InvoiceAge => "invoice_age",
+        }
+    }
+
+    /// The level whose cadences may use it.
+    pub fn level(self) -> Level {
+        match self {
+            Trigger::AccountAge | Trigger::PastDueAge => Level::Customer,
+            Trigger::DaysFromDue | Trigger::InvoiceAge => Level::Invoice,
+        }
+    }
+
+    /// The days a step with this trigger may wait: ages from a due date may
+    /// be negative (a reminder ahead of it), ages from an issue date may not.
+    fn days_range(self) -> std::ops::RangeInclusive<i32> {
+        match self {
+            Trigger::AccountAge | Trigger::InvoiceAge => 0..=MAX_STEP_DAYS,
+            Trigger::PastDueAge | Trigger::DaysFromDue => MIN_PAST_DUE_DAYS..=MAX_STEP_DAYS,
+        }
+    }
+}
+
+/// What a cadence chases: the customer's whole chased balance (one cycle per
+/// customer) or each chased invoice on its own (docs/chasing.md).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    #[default]
+    Customer,
+    Invoice,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Customer => "customer",
+            Level::Invoice => "invoice",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "customer" => Some(Level::Customer),
+            "invoice" => Some(Level::Invoice),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -77,6 +138,9 @@ pub struct Step {
 pub struct Cadence {
     pub id: String,
     pub name: String,
+    /// Stored cadences from before invoice-level chasing are customer level.
+    #[serde(default)]
+    pub level: Level,
     /// `run_at`, `days_of_week`, `days_of_month` at the top level, as in the API.
     #[serde(flatten)]
     pub timing: Timing,
@@ -116,6 +180,8 @@ impl<F: Fn(&str) -> Option<Channel>> CadenceRefs for F {
 #[serde(deny_unknown_fields)]
 pub struct CadenceDraft {
     pub name: String,
+    #[serde(default)]
+    pub level: Level,
     pub run_at: String,
     #[serde(default)]
     pub days_of_week: Vec<String>,
@@ -198,7 +264,7 @@ impl CadenceDraft {
                     None
                 }
             });
-        let steps = validate_steps(&mut errors, &self.steps, refs);
+        let steps = validate_steps(&mut errors, self.level, &self.steps, refs);
         let assignment = match &self.assignment {
             Some(draft) => validate_assignment(&mut errors, draft),
             None => Assignment::default(),
@@ -209,6 +275,7 @@ impl CadenceDraft {
         errors.into_result(Cadence {
             id,
             name,
+            level: self.level,
             timing: Timing {
                 run_at,
                 days_of_week,
@@ -224,6 +291,7 @@ impl CadenceDraft {
 
 fn validate_steps(
     errors: &mut FieldErrors,
+    level: Level,
     drafts: &[StepDraft],
     refs: &dyn CadenceRefs,
 ) -> Vec<Step> {
@@ -237,10 +305,17 @@ fn validate_steps(
     let mut steps = Vec::with_capacity(drafts.len());
     for (index, draft) in drafts.iter().enumerate() {
         let field = |name: &str| format!("steps[{index}].{name}");
-        let range = match draft.trigger {
-            Trigger::AccountAge => 0..=MAX_STEP_DAYS,
-            Trigger::PastDueAge => MIN_PAST_DUE_DAYS..=MAX_STEP_DAYS,
-        };
+        if draft.trigger.level() != level {
+            let allowed = match level {
+                Level::Customer => "account_age or past_due_age",
+                Level::Invoice => "days_from_due or invoice_age",
+            };
+            errors.add(
+                field("trigger"),
+                format!("a {} level cadence uses {allowed}", level.as_str()),
+            );
+        }
+        let range = draft.trigger.days_range();
         let days = i32::try_from(draft.days).ok().filter(|d| range.contains(d));
         if days.is_none() {
             errors.add(
@@ -249,10 +324,7 @@ fn validate_steps(
                     "must be from {} to {} for {}",
                     range.start(),
                     range.end(),
-                    match draft.trigger {
-                        Trigger::AccountAge => "account_age",
-                        Trigger::PastDueAge => "past_due_age",
-                    }
+                    draft.trigger.as_str()
                 ),
             );
         }

@@ -1,6 +1,7 @@
 //! The evaluation: for one customer at one instant, which step runs, which
 //! are superseded, what stops chasing, and when to look again.
 
+use super::invoice_level::{applicable, held_by_customer, promise_end};
 use super::*;
 use crate::balance::ChasedBalance;
 use crate::invoice::Invoice;
@@ -334,17 +335,8 @@ impl<'a> Evaluator<'a> {
                 role,
             });
         };
-        if let Some(pause) = self.stops.pause {
-            if pause.until.is_none_or(|until| as_of < until) {
-                return Decision::Stopped(Stop::Paused { until: pause.until });
-            }
-        }
-        if let Some(promise) = self.stops.promise {
-            if as_of <= promise.holds_through() {
-                return Decision::Stopped(Stop::Promised {
-                    until: promise.holds_through(),
-                });
-            }
+        if let Some(held) = held_by_customer(self.stops, as_of) {
+            return Decision::Stopped(held);
         }
         if let Some(threshold) = self.below_threshold(balance) {
             return Decision::Stopped(Stop::BelowThreshold {
@@ -359,9 +351,9 @@ impl<'a> Evaluator<'a> {
             let opens = cap_opens_on(
                 &self.stops.messages_sent,
                 self.stops.frequency_cap,
-                &self.schedule,
+                self.schedule.zone(),
                 as_of,
-                None,
+                &[],
             );
             if opens > as_of {
                 return Decision::Stopped(Stop::FrequencyCap { reopens_on: opens });
@@ -377,9 +369,7 @@ impl<'a> Evaluator<'a> {
     }
 
     fn applicable(&self, step: &Step) -> bool {
-        step.contact_role
-            .as_ref()
-            .is_none_or(|role| self.stops.contact_roles.contains(role))
+        applicable(self.stops, step)
     }
 
     fn below_threshold(&self, balance: &ChasedBalance) -> Option<Money> {
@@ -407,11 +397,7 @@ impl<'a> Evaluator<'a> {
                 earliest = Some(earliest.map_or(date, |e| e.min(date)));
             }
         };
-        let promise_ends = self.stops.promise.map(|p| {
-            p.holds_through()
-                .checked_add_days(Days::new(1))
-                .unwrap_or(NaiveDate::MAX)
-        });
+        let promise_ends = self.stops.promise.map(promise_end);
         // An open promise must be resolved (kept or broken) even with nothing to chase.
         consider(promise_ends);
         let paused_for_good = self.stops.pause.is_some_and(|p| p.until.is_none());
@@ -435,9 +421,9 @@ impl<'a> Evaluator<'a> {
                     date = cap_opens_on(
                         &self.stops.messages_sent,
                         self.stops.frequency_cap,
-                        &self.schedule,
+                        self.schedule.zone(),
                         date,
-                        just_sent,
+                        just_sent.as_slice(),
                     );
                 }
                 consider(Some(date));
@@ -467,31 +453,56 @@ impl Anchors {
         let anchor = match step.trigger {
             Trigger::AccountAge => self.oldest_item,
             Trigger::PastDueAge => self.oldest_due,
+            // Invoice-level triggers are never in a customer-level cadence.
+            Trigger::DaysFromDue | Trigger::InvoiceAge => None,
         }?;
         anchor.checked_add_signed(TimeDelta::days(i64::from(step.days)))
     }
 }
 
-/// The first date on or after `from` on which one more message fits the cap:
-/// fewer than `max_messages` sent on the `window_days` local dates ending then.
-fn cap_opens_on(
+/// The local dates of the sends the cap counts on `from`: those on the
+/// `window_days` local dates ending then.
+fn counted_send_dates(
     sent: &[DateTime<Utc>],
     cap: FrequencyCap,
-    schedule: &Schedule,
+    zone: Tz,
     from: NaiveDate,
-    extra: Option<DateTime<Utc>>,
-) -> NaiveDate {
-    let max = cap.max_messages.max(1) as usize;
+    extra: &[DateTime<Utc>],
+) -> Vec<NaiveDate> {
     let window = u64::from(cap.window_days.max(1));
     let earliest_counted = from
         .checked_sub_days(Days::new(window - 1))
         .unwrap_or(NaiveDate::MIN);
-    let mut dates: Vec<NaiveDate> = sent
-        .iter()
-        .chain(extra.iter())
-        .map(|at| schedule.local_date(*at))
+    sent.iter()
+        .chain(extra)
+        .map(|at| at.with_timezone(&zone).date_naive())
         .filter(|d| *d >= earliest_counted)
-        .collect();
+        .collect()
+}
+
+/// How many more messages the cap lets through on `as_of`.
+pub(crate) fn cap_room(
+    sent: &[DateTime<Utc>],
+    cap: FrequencyCap,
+    zone: Tz,
+    as_of: NaiveDate,
+) -> usize {
+    let max = cap.max_messages.max(1) as usize;
+    max.saturating_sub(counted_send_dates(sent, cap, zone, as_of, &[]).len())
+}
+
+/// The first date on or after `from` on which one more message fits the cap:
+/// fewer than `max_messages` sent on the `window_days` local dates ending then.
+pub(crate) fn cap_opens_on(
+    sent: &[DateTime<Utc>],
+    cap: FrequencyCap,
+    zone: Tz,
+    from: NaiveDate,
+    extra: &[DateTime<Utc>],
+) -> NaiveDate {
+    let max = cap.max_messages.max(1) as usize;
+    let window = u64::from(cap.window_days.max(1));
+    let mut dates = counted_send_dates(sent, cap, zone, from, extra);
     if dates.len() < max {
         return from;
     }

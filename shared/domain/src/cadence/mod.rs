@@ -20,16 +20,22 @@
 //!   holds chasing through `promised_date + grace_days` inclusive.
 
 mod assignment;
+mod combined;
 mod cycle;
 mod definition;
 mod evaluate;
+mod invoice_level;
+#[cfg(test)]
+mod invoice_level_tests;
 #[cfg(test)]
 mod tests;
 
 pub use assignment::*;
+pub use combined::*;
 pub use cycle::*;
 pub use definition::*;
 pub use evaluate::*;
+pub use invoice_level::*;
 
 /// docs/chasing.md: at most 100 steps a cadence.
 pub const MAX_STEPS: usize = 100;

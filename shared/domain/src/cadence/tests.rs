@@ -41,7 +41,7 @@ fn step(trigger: Trigger, days: i64, action: Action) -> StepDraft {
     }
 }
 
-fn draft(steps: Vec<StepDraft>) -> CadenceDraft {
+pub(super) fn draft(steps: Vec<StepDraft>) -> CadenceDraft {
     CadenceDraft {
         name: "Standard".into(),
         run_at: "09:00".into(),
@@ -50,6 +50,7 @@ fn draft(steps: Vec<StepDraft>) -> CadenceDraft {
         threshold: None,
         steps,
         assignment: None,
+        level: Level::Customer,
     }
 }
 
@@ -76,6 +77,7 @@ fn one_invoice(issue: &str, due: Option<&str>, total: &str) -> ChasedBalance {
         dispute_reason: None,
         voided: false,
         payment_plan: None,
+        chasing: Default::default(),
     };
     ChasedBalance::of(&[invoice], eur(), date(issue))
 }

@@ -97,6 +97,7 @@ pub(crate) fn list_copy(customer: &Customer) -> Customer {
         recent_history: Vec::new(),
         open_invoices: Vec::new(),
         cycle: Default::default(),
+        invoice_cycles: Default::default(),
         messages_sent: Vec::new(),
         ..customer.clone()
     }
