@@ -1,6 +1,6 @@
 //! The scheduler's tick against the in-memory store and queue.
 
-use crate::harness::{contact, date, email_step, message, utc, World, FIRST_RUN};
+use crate::harness::{contact, date, email_step, message, record, utc, World, FIRST_RUN};
 use domain::customer::ChasingStatus;
 use domain::history::HistoryType;
 use domain::promise::NewPromise;
@@ -237,4 +237,50 @@ async fn a_broken_promise_gets_history_and_a_task_and_chasing_resumes() {
     // The next day does not break it again.
     world.tick_days("2026-03-07", "2026-03-07").await;
     assert_eq!(world.open_tasks(&customer).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_redelivered_unit_does_not_fork_its_shards_chain_of_pages() {
+    // More due customers than one unit's page in some shard.
+    let world = World::start().await;
+    let cadence = world.cadence(email_step()).await;
+    for i in 0..450 {
+        let id = world.customer(&format!("PAGE-{i}")).await;
+        world
+            .invoice(
+                &id,
+                &format!("INV-P{i}"),
+                "2026-03-01",
+                "2026-03-31",
+                "80.00",
+            )
+            .await;
+        world.enrol(&id, &cadence).await;
+    }
+    world.clock.set(utc(FIRST_RUN));
+    let scheduler = world.scheduler();
+    scheduler.tick(utc(FIRST_RUN)).await.unwrap();
+    let units = world.evaluations.take();
+    let mut continued = 0;
+    for (i, unit) in units.iter().enumerate() {
+        // The first delivery of each unit sends its continuation, if its
+        // shard has another page...
+        let (first, failed) = scheduler
+            .handle(vec![record(&format!("u-{i}"), 1, unit)])
+            .await;
+        assert!(failed.is_empty());
+        let next = world.evaluations.take();
+        assert!(next.len() <= 1);
+        continued += next.len();
+        // ...and a redelivery of the same unit never does again.
+        let (again, failed) = scheduler
+            .handle(vec![record(&format!("u-{i}"), 2, unit)])
+            .await;
+        assert!(failed.is_empty());
+        assert!(
+            world.evaluations.take().is_empty(),
+            "{first:?} then {again:?}"
+        );
+    }
+    assert!(continued >= 1, "some shard has more than one page");
 }
