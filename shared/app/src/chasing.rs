@@ -2,6 +2,7 @@
 //! chasing evaluation, built the same way from a customer and its tenant's
 //! settings.
 
+use crate::ports::{Store, StoreError};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
 use domain::balance::CustomerBalance;
@@ -11,11 +12,13 @@ use domain::cadence::{
 };
 use domain::customer::Address;
 use domain::customer::{ChasingStatus, Customer};
+use domain::identity::TenantId;
 use domain::money::Money;
 use domain::schedule::Schedule;
 use domain::settings::Settings;
 use domain::template::{InvoiceLine, TemplateData};
 use rust_decimal::Decimal;
+use std::collections::HashMap;
 
 /// Everything besides the balance that can hold a chase back.
 pub fn stops(customer: &Customer, settings: &Settings) -> Stops {
@@ -216,6 +219,117 @@ pub fn chasing_input<'a>(
         },
         cycle: &customer.cycle,
         invoice_cycles: &customer.invoice_cycles,
+    }
+}
+
+/// Whether the customer is chased at invoice level (enrolled there, or an
+/// invoice overrides to an invoice-level cadence): its chasing is then
+/// planned with both levels ([`domain::cadence::plan_chasing`]).
+pub fn chases_invoices(customer: &Customer) -> bool {
+    customer.chasing.invoice_cadence_id.is_some() || !override_cadence_ids(customer).is_empty()
+}
+
+/// The cadences one customer's chasing reads: the enrolled versions of both
+/// levels and the current version of each cadence its invoices override to.
+#[derive(Debug, Clone, Default)]
+pub struct ChasingCadences {
+    pub customer: Option<Cadence>,
+    pub invoice: Option<Cadence>,
+    pub overrides: Vec<Cadence>,
+}
+
+impl ChasingCadences {
+    pub fn input<'a>(
+        &'a self,
+        customer: &'a Customer,
+        stops: &'a Stops,
+        zone: Tz,
+    ) -> ChasingInput<'a> {
+        chasing_input(
+            customer,
+            stops,
+            zone,
+            self.customer.as_ref(),
+            self.invoice.as_ref(),
+            &self.overrides,
+        )
+    }
+
+    /// The cadence of `id` among these (its step, for a chase's history).
+    pub fn find(&self, id: &str) -> Option<&Cadence> {
+        self.customer
+            .iter()
+            .chain(&self.invoice)
+            .chain(&self.overrides)
+            .find(|c| c.id == id)
+    }
+}
+
+/// Cadences read once per batch of work (a queue batch, an evaluation
+/// unit). A version never changes once customers are on it; a cadence's
+/// current version may, but a batch lasts seconds. The lock is held across
+/// a read, so records handled at once wait for one read instead of each
+/// reading.
+#[derive(Default)]
+pub struct CadenceLookups {
+    versions: tokio::sync::Mutex<HashMap<(TenantId, String, u32), Option<Cadence>>>,
+    current: tokio::sync::Mutex<HashMap<(TenantId, String), Option<Cadence>>>,
+}
+
+impl CadenceLookups {
+    pub async fn version(
+        &self,
+        store: &dyn Store,
+        tenant: &TenantId,
+        id: &str,
+        version: u32,
+    ) -> Result<Option<Cadence>, StoreError> {
+        let key = (tenant.clone(), id.to_string(), version);
+        let mut versions = self.versions.lock().await;
+        if let Some(found) = versions.get(&key) {
+            return Ok(found.clone());
+        }
+        let found = store.cadence_version(tenant, id, version).await?;
+        versions.insert(key, found.clone());
+        Ok(found)
+    }
+
+    pub async fn current(
+        &self,
+        store: &dyn Store,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<Option<Cadence>, StoreError> {
+        let key = (tenant.clone(), id.to_string());
+        let mut current = self.current.lock().await;
+        if let Some(found) = current.get(&key) {
+            return Ok(found.clone());
+        }
+        let found = store.cadence(tenant, id).await?.map(|r| r.cadence);
+        current.insert(key, found.clone());
+        Ok(found)
+    }
+
+    /// Everything this customer's chasing reads (a missing cadence is left out).
+    pub async fn of(
+        &self,
+        store: &dyn Store,
+        tenant: &TenantId,
+        customer: &Customer,
+    ) -> Result<ChasingCadences, StoreError> {
+        let mut cadences = ChasingCadences::default();
+        if let Some((id, version)) = customer.chasing.enrolment(Level::Customer) {
+            cadences.customer = self.version(store, tenant, &id, version).await?;
+        }
+        if let Some((id, version)) = customer.chasing.enrolment(Level::Invoice) {
+            cadences.invoice = self.version(store, tenant, &id, version).await?;
+        }
+        for id in override_cadence_ids(customer) {
+            if let Some(cadence) = self.current(store, tenant, id).await? {
+                cadences.overrides.push(cadence);
+            }
+        }
+        Ok(cadences)
     }
 }
 

@@ -482,7 +482,7 @@ pub enum Write {
         next: Box<Customer>,
         previous: Option<Box<StoredCustomer>>,
     },
-    /// Only the evaluation's bookkeeping (cycle, evaluation times) and the
+    /// Only the evaluation's bookkeeping (both levels' cycles, evaluation times) and the
     /// due index entry: the scheduler's write when its chasing state and
     /// promise did not change (see `writes::chasing`). Lists show none of
     /// these, so puts rewrite only the list entries whose copy changed.

@@ -88,11 +88,13 @@ pub enum ChaseStatus {
     Failed,
 }
 
-/// A chase is identified by (tenant, customer, cycle, step); the tenant is
-/// the transaction's.
+/// A chase is identified by (tenant, customer, cycle, step), and an
+/// invoice-level one by (tenant, customer, invoice, cycle, step) with the
+/// invoice's own cycle; the tenant is the transaction's.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ChaseKey {
     pub customer_id: String,
+    pub invoice_id: Option<String>,
     pub cycle: u32,
     pub step: u32,
 }
@@ -100,6 +102,8 @@ pub struct ChaseKey {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Chase {
     pub customer_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invoice_id: Option<String>,
     pub cycle: u32,
     pub step: u32,
     pub status: ChaseStatus,
@@ -110,10 +114,30 @@ pub struct Chase {
     pub updated_at: DateTime<Utc>,
 }
 
+impl ChaseKey {
+    pub fn of(customer_id: &str, chase: &domain::cadence::ChaseId) -> Self {
+        let (invoice_id, cycle, step) = match chase {
+            domain::cadence::ChaseId::Customer { cycle, position } => (None, *cycle, *position),
+            domain::cadence::ChaseId::Invoice {
+                invoice_id,
+                cycle,
+                position,
+            } => (Some(invoice_id.clone()), *cycle, *position),
+        };
+        Self {
+            customer_id: customer_id.to_string(),
+            invoice_id,
+            cycle,
+            step,
+        }
+    }
+}
+
 impl Chase {
     pub fn key(&self) -> ChaseKey {
         ChaseKey {
             customer_id: self.customer_id.clone(),
+            invoice_id: self.invoice_id.clone(),
             cycle: self.cycle,
             step: self.step,
         }

@@ -15,5 +15,7 @@ mod harness;
 mod chase_worker;
 #[path = "jobs/delivery_feedback.rs"]
 mod delivery_feedback;
+#[path = "jobs/invoice_level.rs"]
+mod invoice_level;
 #[path = "jobs/scheduler.rs"]
 mod scheduler;

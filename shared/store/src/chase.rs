@@ -1,5 +1,5 @@
 //! The claim that makes a chase happen at most once: one item per (customer,
-//! cycle, step) in the customer's partition, each status move a conditional
+//! [invoice,] cycle, step) in the customer's partition, each status move a conditional
 //! write. What a redelivery may still do is decided by the chase worker.
 
 use super::dynamo::{from_item, to_item, Condition, Table};
@@ -22,7 +22,7 @@ pub async fn get(
     table
         .get(
             &customer_pk(tenant, &key.customer_id),
-            &chase_sk(key.cycle, key.step),
+            &chase_sk(key.invoice_id.as_deref(), key.cycle, key.step),
         )
         .await?
         .map(from_item)
@@ -40,7 +40,14 @@ pub fn claim(
 ) -> Result<TransactWriteItem, StoreError> {
     let mut item = to_item(chase)?;
     item.insert(PK.into(), s(&customer_pk(tenant, &chase.customer_id)));
-    item.insert(SK.into(), s(&chase_sk(chase.cycle, chase.step)));
+    item.insert(
+        SK.into(),
+        s(&chase_sk(
+            chase.invoice_id.as_deref(),
+            chase.cycle,
+            chase.step,
+        )),
+    );
     let claimable = Condition::new(
         "attribute_not_exists(PK) OR (#status = :claimed AND owner_message_id = :me AND owner_receive_count < :count)",
     )
@@ -72,7 +79,7 @@ pub fn advance(
     }
     table.update(
         &customer_pk(tenant, &key.customer_id),
-        &chase_sk(key.cycle, key.step),
+        &chase_sk(key.invoice_id.as_deref(), key.cycle, key.step),
         &expression,
         condition,
     )

@@ -513,14 +513,26 @@ pub fn update_chasing(
         .name("#last", "last_evaluated_at")
         .name("#next", "next_evaluation_at");
     let mut expression = "SET #cycle = :cycle, #last = :last, #next = :next".to_string();
+    // An empty map is left out, as in a full put (see `Customer::invoice_cycles`).
+    let mut remove = Vec::new();
+    if next.invoice_cycles.is_empty() {
+        remove.push("invoice_cycles");
+    } else {
+        condition = condition.value(":invoice_cycles", attribute(&next.invoice_cycles)?);
+        expression.push_str(", invoice_cycles = :invoice_cycles");
+    }
     match next.next_evaluation_at {
         Some(at) => {
             condition = condition
                 .value(":due_pk", s(&due_pk(due_shard(&next.id))))
                 .value(":due_sk", s(&due_sk(at, tenant, &next.id)));
-            expression.push_str(", DuePK = :due_pk, DueSK = :due_sk ADD revision :one");
+            expression.push_str(", DuePK = :due_pk, DueSK = :due_sk");
         }
-        None => expression.push_str(" ADD revision :one REMOVE DuePK, DueSK"),
+        None => remove.extend(["DuePK", "DueSK"]),
+    }
+    expression.push_str(" ADD revision :one");
+    if !remove.is_empty() {
+        expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
     }
     table.update(
         &customer_pk(tenant, &next.id),

@@ -213,9 +213,13 @@ pub fn template_sk(template_id: &str) -> String {
     format!("{TEMPLATE_PREFIX}{template_id}")
 }
 
-/// A chase's claim: (tenant, customer, cycle, step) identifies it.
-pub fn chase_sk(cycle: u32, position: u32) -> String {
-    format!("CHASE#{cycle:06}#{position:03}")
+/// A chase's claim: (tenant, customer, cycle, step) identifies it, and an
+/// invoice-level one's also names the invoice.
+pub fn chase_sk(invoice_id: Option<&str>, cycle: u32, position: u32) -> String {
+    match invoice_id {
+        None => format!("CHASE#{cycle:06}#{position:03}"),
+        Some(invoice) => format!("CHASE#INVOICE#{invoice}#{cycle:06}#{position:03}"),
+    }
 }
 
 /// Every version snapshot of a cadence sorts under this prefix and its id.

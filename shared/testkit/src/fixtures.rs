@@ -367,6 +367,7 @@ impl Fixtures {
     ) -> Chase {
         Chase {
             customer_id: customer_id.to_string(),
+            invoice_id: None,
             cycle,
             step,
             status: ChaseStatus::Claimed,

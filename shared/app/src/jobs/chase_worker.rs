@@ -33,6 +33,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use tracing::Instrument;
 
+mod both_levels;
+
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
     /// Left for redelivery and, after the redrive limit, the DLQ.
@@ -115,7 +117,7 @@ impl Failure {
 /// the first one's read instead of each reading.
 #[derive(Default)]
 struct Lookups {
-    cadences: tokio::sync::Mutex<HashMap<(TenantId, String, u32), Option<Cadence>>>,
+    cadences: crate::chasing::CadenceLookups,
     templates: tokio::sync::Mutex<HashMap<(TenantId, String), Option<Template>>>,
 }
 
@@ -148,10 +150,38 @@ impl Job {
     fn key(&self) -> ChaseKey {
         ChaseKey {
             customer_id: self.message.customer_id.clone(),
+            invoice_id: self.message.invoice_id.clone(),
             cycle: self.message.cycle,
             step: self.message.step,
         }
     }
+}
+
+/// A template rendered, or why it cannot be: (code, summary).
+type Rendering = Result<(Template, Rendered), (&'static str, &'static str)>;
+
+/// One message to send for a chase (or several chases of one run).
+struct Message<'a> {
+    stored: &'a StoredCustomer,
+    contacts: &'a [Contact],
+    settings: &'a Settings,
+    /// What to send, to whom, with which template.
+    step: &'a Step,
+    /// The invoices the message is about (`None`: every chased one).
+    only_invoices: Option<Vec<&'a str>>,
+    /// The chase's reference in the provider's tags.
+    tag: String,
+}
+
+/// What came of a delivery that did not need a retry.
+enum Delivered {
+    Sent(String),
+    /// Nothing went out, or it may have: `from` is the claim's status now.
+    Failed {
+        from: ChaseStatus,
+        code: String,
+        failure: Failure,
+    },
 }
 
 /// What the re-check at send time reads.
@@ -244,6 +274,7 @@ impl ChaseWorker {
         let store = &self.context.store;
         let claim = Chase {
             customer_id: job.message.customer_id.clone(),
+            invoice_id: job.message.invoice_id.clone(),
             cycle: job.message.cycle,
             step: job.message.step,
             status: ChaseStatus::Claimed,
@@ -252,13 +283,13 @@ impl ChaseWorker {
             provider_message_id: None,
             updated_at: job.now,
         };
-        let chase = match store
-            .commit(
-                &job.tenant,
-                vec![Write::ClaimChase(Box::new(claim.clone()))],
-            )
-            .await
-        {
+        let merged = job.message.is_merged();
+        let claims = if merged {
+            Self::claims(&job, &claim)
+        } else {
+            vec![Write::ClaimChase(Box::new(claim.clone()))]
+        };
+        let chase = match store.commit(&job.tenant, claims).await {
             Ok(()) => claim,
             Err(StoreError::ConditionFailed { .. }) => {
                 let existing = store
@@ -276,6 +307,14 @@ impl ChaseWorker {
             }
             Err(other) => return Err(other.into()),
         };
+        if merged {
+            return match chase.status {
+                ChaseStatus::Claimed => self.perform_both(&job).await,
+                ChaseStatus::Sent => self.finish_both(&job, chase.provider_message_id).await,
+                ChaseStatus::Sending => self.unknown_both(&job).await,
+                ChaseStatus::Done | ChaseStatus::Suppressed | ChaseStatus::Failed => Ok(()),
+            };
+        }
         match chase.status {
             ChaseStatus::Claimed => self.perform(&job).await,
             ChaseStatus::Sent => self.finish(&job, chase.provider_message_id, None).await,
@@ -296,22 +335,15 @@ impl ChaseWorker {
 
     /// The message's cadence version, read once a batch.
     async fn cadence(&self, job: &Job) -> Result<Option<Cadence>, StoreError> {
-        let key = (
-            job.tenant.clone(),
-            job.message.cadence_id.clone(),
-            job.message.cadence_version,
-        );
-        let mut cache = job.lookups.cadences.lock().await;
-        if let Some(cadence) = cache.get(&key) {
-            return Ok(cadence.clone());
-        }
-        let cadence = self
-            .context
-            .store
-            .cadence_version(&job.tenant, &key.1, key.2)
-            .await?;
-        cache.insert(key, cadence.clone());
-        Ok(cadence)
+        job.lookups
+            .cadences
+            .version(
+                self.context.store.as_ref(),
+                &job.tenant,
+                &job.message.cadence_id,
+                job.message.cadence_version,
+            )
+            .await
     }
 
     /// A template, read once a batch.
@@ -549,8 +581,25 @@ impl ChaseWorker {
         ctx: &Context,
         step: &Step,
         contact_name: Option<String>,
-    ) -> Result<Result<(Template, Rendered), (&'static str, &'static str)>, RecordError> {
-        let template = match &step.template_id {
+    ) -> Result<Rendering, RecordError> {
+        let message = Message {
+            stored: &ctx.stored,
+            contacts: &ctx.contacts,
+            settings: &ctx.settings,
+            step,
+            only_invoices: None,
+            tag: format!("{}-{}", job.message.cycle, job.message.step),
+        };
+        self.render_for(job, &message, contact_name).await
+    }
+
+    async fn render_for(
+        &self,
+        job: &Job,
+        message: &Message<'_>,
+        contact_name: Option<String>,
+    ) -> Result<Rendering, RecordError> {
+        let template = match &message.step.template_id {
             Some(id) => self.template(job, id).await?,
             None => None,
         };
@@ -560,21 +609,30 @@ impl ChaseWorker {
                 "the step's template no longer exists",
             )));
         };
-        let customer = &ctx.stored.customer;
         let portal_url = if template.uses_portal_link() {
             crate::usecases::portal::url(
                 &self.context,
                 &job.tenant,
-                &ctx.stored,
-                &ctx.settings,
+                message.stored,
+                message.settings,
                 job.now,
             )
             .await?
         } else {
             None
         };
-        let data =
-            crate::chasing::template_data(customer, contact_name, portal_url, chase_day(job, ctx));
+        let day = job
+            .message
+            .scheduled_for
+            .with_timezone(&message.settings.time_zone)
+            .date_naive();
+        let data = crate::chasing::template_data_for(
+            &message.stored.customer,
+            contact_name,
+            portal_url,
+            day,
+            message.only_invoices.as_deref(),
+        );
         Ok(match template.render(&data) {
             Ok(rendered) => Ok((template, rendered)),
             Err(_) => Err(("template_error", "the template could not be rendered")),
@@ -597,7 +655,7 @@ impl ChaseWorker {
             .await
     }
 
-    /// Email or SMS: render, mark `sending`, call the provider, mark `sent`.
+    /// Email or SMS of a customer-level chase.
     async fn send(
         &self,
         job: &Job,
@@ -605,25 +663,50 @@ impl ChaseWorker {
         run: &Run,
         step: &Step,
     ) -> Result<(), RecordError> {
-        let customer = &ctx.stored.customer;
-        let mut contacts = ctx.contacts.clone();
+        let message = Message {
+            stored: &ctx.stored,
+            contacts: &ctx.contacts,
+            settings: &ctx.settings,
+            step,
+            only_invoices: None,
+            tag: format!("{}-{}", run.cycle, run.position),
+        };
+        match self.deliver(job, &message).await? {
+            Delivered::Sent(provider_id) => self.sent(job, provider_id, ctx).await,
+            Delivered::Failed {
+                from,
+                code,
+                failure,
+            } => self.fail(job, from, &code, failure).await,
+        }
+    }
+
+    /// Email or SMS: render, mark `sending`, call the provider. A provider
+    /// that says nothing went out hands the claim back for the queue's retry.
+    async fn deliver(&self, job: &Job, message: &Message<'_>) -> Result<Delivered, RecordError> {
+        let customer = &message.stored.customer;
+        let step = message.step;
+        let settings = message.settings;
+        let mut contacts = message.contacts.to_vec();
         // Primary contact first.
         contacts.sort_by_key(|c| customer.primary_contact_id.as_deref() != Some(c.id.as_str()));
         let (to, cc) = recipients(&contacts, step);
-        let day = chase_day(job, &ctx);
+        let day = job
+            .message
+            .scheduled_for
+            .with_timezone(&settings.time_zone)
+            .date_naive();
         let contact_name = to.first().map(|c| c.name.clone());
-        let (template, rendered) = match self.render_step(job, &ctx, step, contact_name).await? {
+        let unsendable = |code: &'static str, summary: &'static str| {
+            Ok(Delivered::Failed {
+                from: ChaseStatus::Claimed,
+                code: code.to_string(),
+                failure: Failure::Unsendable(summary),
+            })
+        };
+        let (template, rendered) = match self.render_for(job, message, contact_name).await? {
             Ok(rendered) => rendered,
-            Err((code, summary)) => {
-                return self
-                    .fail(
-                        job,
-                        ChaseStatus::Claimed,
-                        code,
-                        Failure::Unsendable(summary),
-                    )
-                    .await
-            }
+            Err((code, summary)) => return unsendable(code, summary),
         };
         let outcome = if step.action == Action::Email {
             let to: Vec<String> = to
@@ -637,16 +720,10 @@ impl ChaseWorker {
                 to
             };
             if to.is_empty() {
-                return self
-                    .fail(
-                        job,
-                        ChaseStatus::Claimed,
-                        "no_recipient",
-                        Failure::Unsendable(
-                            "no contact with a deliverable email address receives this step",
-                        ),
-                    )
-                    .await;
+                return unsendable(
+                    "no_recipient",
+                    "no contact with a deliverable email address receives this step",
+                );
             }
             let cc: Vec<String> = cc
                 .iter()
@@ -656,22 +733,18 @@ impl ChaseWorker {
             let subject = rendered.subject.unwrap_or_else(|| {
                 format!(
                     "Your account with {}",
-                    ctx.settings.company_name.clone().unwrap_or_default()
+                    settings.company_name.clone().unwrap_or_default()
                 )
             });
             let mut attachments = if step.attach_invoices {
-                match statement_attachment(customer, &ctx.settings, day) {
+                match statement_attachment(customer, settings, day) {
                     Ok(attachment) => vec![attachment],
                     Err(error) => {
                         tracing::error!(error = %error, "statement PDF for a chase failed");
-                        return self
-                            .fail(
-                                job,
-                                ChaseStatus::Claimed,
-                                "attachment_failed",
-                                Failure::Unsendable("the statement PDF could not be made"),
-                            )
-                            .await;
+                        return unsendable(
+                            "attachment_failed",
+                            "the statement PDF could not be made",
+                        );
                     }
                 }
             } else {
@@ -683,19 +756,13 @@ impl ChaseWorker {
             }
             let total: usize = attachments.iter().map(|a| a.bytes.len()).sum();
             if total > MAX_ATTACHMENT_BYTES {
-                return self
-                    .fail(
-                        job,
-                        ChaseStatus::Claimed,
-                        "attachments_too_large",
-                        Failure::Unsendable(
-                            "the attachments are over 7 MB together; remove documents or turn off attach_documents",
-                        ),
-                    )
-                    .await;
+                return unsendable(
+                    "attachments_too_large",
+                    "the attachments are over 7 MB together; remove documents or turn off attach_documents",
+                );
             }
             let email = Email {
-                from: self.sender(&ctx.settings),
+                from: self.sender(settings),
                 to,
                 cc,
                 subject,
@@ -705,7 +772,7 @@ impl ChaseWorker {
                 tags: vec![
                     ("tenant".into(), job.tenant.to_string()),
                     ("customer".into(), customer.id.clone()),
-                    ("chase".into(), format!("{}-{}", run.cycle, run.position)),
+                    ("chase".into(), message.tag.clone()),
                 ],
             };
             if let Some(pace) = &self.email_pace {
@@ -721,43 +788,34 @@ impl ChaseWorker {
                 .filter(|c| c.sms_enabled)
                 .find_map(|c| c.phone.clone())
             else {
-                return self
-                    .fail(
-                        job,
-                        ChaseStatus::Claimed,
-                        "no_recipient",
-                        Failure::Unsendable(
-                            "no SMS-enabled contact with a phone number receives this step",
-                        ),
-                    )
-                    .await;
+                return unsendable(
+                    "no_recipient",
+                    "no SMS-enabled contact with a phone number receives this step",
+                );
             };
             self.advance(job, ChaseStatus::Claimed, ChaseStatus::Sending, None)
                 .await?;
             self.sms.send_sms(&phone, &rendered.body).await
         };
         match outcome {
-            Ok(provider_id) => self.sent(job, provider_id, ctx).await,
+            Ok(provider_id) => Ok(Delivered::Sent(provider_id)),
             Err(SendError::NotSent(reason)) => {
-                // The provider says nothing went out: hand the claim back
-                // for the queue's retry.
                 self.advance(job, ChaseStatus::Sending, ChaseStatus::Claimed, None)
                     .await?;
                 Err(RecordError::Transient(reason))
             }
-            Err(SendError::Rejected(code)) => {
-                self.fail(job, ChaseStatus::Sending, &code, Failure::Rejected)
-                    .await
-            }
+            Err(SendError::Rejected(code)) => Ok(Delivered::Failed {
+                from: ChaseStatus::Sending,
+                code,
+                failure: Failure::Rejected,
+            }),
             Err(SendError::Unknown(reason)) => {
                 tracing::warn!(reason = %reason, "send outcome unknown");
-                self.fail(
-                    job,
-                    ChaseStatus::Sending,
-                    OUTCOME_UNKNOWN,
-                    Failure::OutcomeUnknown,
-                )
-                .await
+                Ok(Delivered::Failed {
+                    from: ChaseStatus::Sending,
+                    code: OUTCOME_UNKNOWN.to_string(),
+                    failure: Failure::OutcomeUnknown,
+                })
             }
         }
     }
@@ -784,7 +842,7 @@ impl ChaseWorker {
     /// id, so a redelivery records it instead of suspecting a lost send.
     async fn sent(&self, job: &Job, provider_id: String, ctx: Context) -> Result<(), RecordError> {
         let run = self.performed_run(job, &ctx);
-        match self
+        let recorded = self
             .record(
                 job,
                 Some(ctx),
@@ -793,21 +851,30 @@ impl ChaseWorker {
                 Some(provider_id.clone()),
                 None,
             )
-            .await
-        {
-            Ok(()) => Ok(()),
-            Err(error) => {
-                tracing::warn!(error = %error, "recording a sent chase failed; marking it sent");
-                self.advance(
-                    job,
-                    ChaseStatus::Sending,
-                    ChaseStatus::Sent,
-                    Some(&provider_id),
-                )
-                .await?;
-                Err(error)
-            }
-        }
+            .await;
+        self.sent_or_marked(job, &provider_id, recorded).await
+    }
+
+    /// A sent chase whose record failed keeps the provider's id in the
+    /// `sent` mark, so the redelivery records it instead of suspecting it.
+    async fn sent_or_marked(
+        &self,
+        job: &Job,
+        provider_id: &str,
+        recorded: Result<(), RecordError>,
+    ) -> Result<(), RecordError> {
+        let Err(error) = recorded else {
+            return Ok(());
+        };
+        tracing::warn!(error = %error, "recording a sent chase failed; marking it sent");
+        self.advance(
+            job,
+            ChaseStatus::Sending,
+            ChaseStatus::Sent,
+            Some(provider_id),
+        )
+        .await?;
+        Err(error)
     }
 
     /// The run a chase carried out, as the re-check saw it.
@@ -910,6 +977,11 @@ impl ChaseWorker {
             next.next_evaluation_at = current.evaluation.next_evaluation_at;
         } else {
             next.cycle.record_run(run);
+            next.reschedule(current.settings.time_zone, job.now);
+        }
+        if crate::chasing::chases_invoices(&next) {
+            // Chased at invoice level since this chase was planned: the
+            // next evaluation must see both levels.
             next.reschedule(current.settings.time_zone, job.now);
         }
         if run.action.is_message() {
@@ -1123,6 +1195,9 @@ fn evaluated(job: &Job, ctx: &Context) -> Customer {
         next.cycle = ctx.evaluation.state.clone();
         next.last_evaluated_at = ctx.evaluation.slot.map(|slot| slot.at);
         next.next_evaluation_at = ctx.evaluation.next_evaluation_at;
+    }
+    if crate::chasing::chases_invoices(&next) {
+        next.reschedule(ctx.settings.time_zone, job.now);
     }
     next
 }

@@ -15,22 +15,24 @@
 //! in between only means the customer stays due (and the claim absorbs the
 //! second message); no chase is lost.
 
+use crate::chasing::CadenceLookups;
 use crate::context::Context;
-use crate::messages::{ChaseMessage, EvaluationUnit, QueuedRecord};
+use crate::messages::{ChaseMessage, CoveredChase, EvaluationUnit, QueuedRecord};
 use crate::ports::{DueCustomer, PageRequest, Queue, StoreError, Write};
 use crate::records::StoredCustomer;
 use chrono::{DateTime, NaiveDate, Utc};
-use domain::cadence::{Cadence, Decision, Evaluator};
+use domain::cadence::{plan_chasing, ChaseId, Decision, Evaluator};
 use domain::customer::{ChasingStatus, Customer};
 use domain::history::{HistoryItem, HistoryType, SYSTEM_ACTOR};
 use domain::identity::TenantId;
 use domain::promise::PromiseStatus;
+use domain::settings::Settings;
 use domain::task::{NewTask, TaskType};
 use futures::StreamExt;
 use serde::Serialize;
 use serde_json::json;
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SchedulerError {
@@ -85,11 +87,11 @@ pub struct Scheduler {
 
 struct Plan {
     tenant: TenantId,
-    message: Option<String>,
+    /// The chase messages to enqueue: at most one without invoice-level
+    /// chasing; with it, one per message and task of the run.
+    messages: Vec<String>,
     writes: Vec<Write>,
 }
-
-type CadenceCache = Mutex<HashMap<(TenantId, String, u32), Option<Cadence>>>;
 
 fn body<T: Serialize>(message: &T) -> Result<String, SchedulerError> {
     serde_json::to_string(message).map_err(|e| SchedulerError::Message(e.to_string()))
@@ -191,7 +193,7 @@ impl Scheduler {
         {
             by_tenant.entry(tenant).or_default().push(customer_id);
         }
-        let cadences = CadenceCache::default();
+        let cadences = CadenceLookups::default();
         let mut planned = Vec::new();
         for (tenant, ids) in by_tenant {
             let customers = store.customers(&tenant, &ids, true).await?;
@@ -203,38 +205,35 @@ impl Scheduler {
             }
         }
         report.evaluated = planned.len();
-        let (indexes, bodies): (Vec<usize>, Vec<String>) = planned
+        let (owners, bodies): (Vec<usize>, Vec<String>) = planned
             .iter()
             .enumerate()
-            .filter_map(|(i, p)| p.message.clone().map(|m| (i, m)))
+            .flat_map(|(i, p)| p.messages.iter().map(move |m| (i, m.clone())))
             .unzip();
         let accepted: Vec<usize> = if bodies.is_empty() {
             Vec::new()
         } else {
-            self.chase_queue
-                .enqueue(&bodies)
-                .await
-                .into_iter()
-                .filter_map(|i| indexes.get(i).copied())
-                .collect()
+            self.chase_queue.enqueue(&bodies).await
         };
         report.enqueued = accepted.len();
-        // A customer whose message did not go out stays due for the next
-        // tick. One whose chase went out is left to the worker, which
-        // records this evaluation with the chase in one write, unless the
-        // evaluation changed more than the chasing fields (a pause ended, a
-        // promise resolved).
+        let mut accepted_of = vec![0usize; planned.len()];
+        for owner in accepted.iter().filter_map(|i| owners.get(*i)) {
+            accepted_of[*owner] += 1;
+        }
+        // A customer whose messages did not all go out stays due for the
+        // next tick (the claims absorb what did). One whose chases went out
+        // is left to the worker, which records this evaluation with the
+        // chases, unless the evaluation changed more than the chasing
+        // fields (a pause ended, a promise resolved, a capped chase recorded).
         let commits = planned
             .into_iter()
-            .enumerate()
-            .filter(|(i, plan)| match plan.message {
-                None => true,
-                Some(_) => {
-                    accepted.contains(i)
-                        && !matches!(plan.writes.as_slice(), [Write::UpdateChasing { .. }])
-                }
+            .zip(accepted_of)
+            .filter(|(plan, accepted)| {
+                plan.messages.is_empty()
+                    || (*accepted == plan.messages.len()
+                        && !matches!(plan.writes.as_slice(), [Write::UpdateChasing { .. }]))
             })
-            .map(|(_, plan)| async move { store.commit(&plan.tenant, plan.writes).await });
+            .map(|(plan, _)| async move { store.commit(&plan.tenant, plan.writes).await });
         let outcomes: Vec<Result<(), StoreError>> = futures::stream::iter(commits)
             .buffer_unordered(WRITES_AT_ONCE)
             .collect()
@@ -251,29 +250,6 @@ impl Scheduler {
         Ok(report)
     }
 
-    async fn cadence(
-        &self,
-        tenant: &TenantId,
-        id: &str,
-        version: u32,
-        cache: &CadenceCache,
-    ) -> Result<Option<Cadence>, StoreError> {
-        let key = (tenant.clone(), id.to_string(), version);
-        let cached = cache.lock().ok().and_then(|c| c.get(&key).cloned());
-        if let Some(found) = cached {
-            return Ok(found);
-        }
-        let found = self
-            .context
-            .store
-            .cadence_version(tenant, id, version)
-            .await?;
-        if let Ok(mut cache) = cache.lock() {
-            cache.insert(key, found.clone());
-        }
-        Ok(found)
-    }
-
     /// Evaluates one due customer: the message to send (if a step is due)
     /// and the writes that record the evaluation.
     async fn plan(
@@ -281,7 +257,7 @@ impl Scheduler {
         tenant: &TenantId,
         stored: StoredCustomer,
         at: DateTime<Utc>,
-        cadences: &CadenceCache,
+        cadences: &CadenceLookups,
     ) -> Result<Option<Plan>, SchedulerError> {
         let customer = &stored.customer;
         // The index is eventually consistent: trust the record.
@@ -291,23 +267,6 @@ impl Scheduler {
         let mut next = customer.clone();
         let settings = self.context.settings(tenant).await?;
         let zone = settings.time_zone;
-        let idle = |next: Customer| Plan {
-            tenant: tenant.clone(),
-            message: None,
-            writes: vec![crate::writes::chasing(&stored, next)],
-        };
-        let (Some(cadence_id), Some(version)) = (
-            customer.chasing.cadence_id.clone(),
-            customer.chasing.cadence_version,
-        ) else {
-            next.next_evaluation_at = None;
-            return Ok(Some(idle(next)));
-        };
-        let Some(cadence) = self.cadence(tenant, &cadence_id, version, cadences).await? else {
-            tracing::warn!(tenant = %tenant, customer = %customer.id, "enrolled in a missing cadence version");
-            next.next_evaluation_at = None;
-            return Ok(Some(idle(next)));
-        };
         let today = at.with_timezone(&zone).date_naive();
         if next.chasing.status == ChasingStatus::Paused
             && next
@@ -318,38 +277,191 @@ impl Scheduler {
             next.chasing.status = ChasingStatus::Active;
             next.chasing.paused_until = None;
         }
+        if crate::chasing::chases_invoices(customer) {
+            return self
+                .plan_both(tenant, &stored, next, &settings, at, cadences)
+                .await
+                .map(Some);
+        }
+        let idle = |next: Customer| Plan {
+            tenant: tenant.clone(),
+            messages: Vec::new(),
+            writes: vec![crate::writes::chasing(&stored, next)],
+        };
+        let (Some(cadence_id), Some(version)) = (
+            customer.chasing.cadence_id.clone(),
+            customer.chasing.cadence_version,
+        ) else {
+            next.next_evaluation_at = None;
+            return Ok(Some(idle(next)));
+        };
+        let store = self.context.store.as_ref();
+        let Some(cadence) = cadences
+            .version(store, tenant, &cadence_id, version)
+            .await?
+        else {
+            tracing::warn!(tenant = %tenant, customer = %customer.id, "enrolled in a missing cadence version");
+            next.next_evaluation_at = None;
+            return Ok(Some(idle(next)));
+        };
         let stops = crate::chasing::stops(&next, &settings);
         let balance = next.chased_balance(today);
         let evaluation = Evaluator::new(&cadence, zone, &stops).evaluate(&balance, &next.cycle, at);
         next.cycle = evaluation.state.clone();
         next.last_evaluated_at = evaluation.slot.map(|slot| slot.at);
         next.next_evaluation_at = evaluation.next_evaluation_at;
-        let message = match &evaluation.decision {
-            Decision::Run(run) => Some(
-                serde_json::to_string(&ChaseMessage {
-                    tenant_id: tenant.to_string(),
-                    customer_id: customer.id.clone(),
-                    cycle: run.cycle,
-                    step: run.position,
-                    scheduled_for: run.slot.at,
-                    cadence_id: cadence_id.clone(),
-                    cadence_version: version,
-                })
-                .map_err(|e| SchedulerError::Message(e.to_string()))?,
-            ),
-            _ => None,
+        let messages = match &evaluation.decision {
+            Decision::Run(run) => vec![body(&ChaseMessage {
+                tenant_id: tenant.to_string(),
+                customer_id: customer.id.clone(),
+                cycle: run.cycle,
+                step: run.position,
+                scheduled_for: run.slot.at,
+                cadence_id: cadence_id.clone(),
+                cadence_version: version,
+                invoice_id: None,
+                covers: Vec::new(),
+                both_levels: false,
+            })?],
+            _ => Vec::new(),
         };
         let writes = if evaluation.promise_expired {
-            self.resolve_promise(&stored, next, at, today)
+            self.resolve_promise(&stored, next, at, today, Vec::new())
         } else {
             // A pause that ran out moves the list entries too (writes::chasing).
             vec![crate::writes::chasing(&stored, next)]
         };
         Ok(Some(Plan {
             tenant: tenant.clone(),
-            message,
+            messages,
             writes,
         }))
+    }
+
+    /// A customer chased at invoice level: both levels planned at `at`
+    /// (`domain::cadence::plan_chasing`), one message per message and task
+    /// of the merged run. Each message is re-checked as of `at` by the
+    /// worker, so the instant is the tick's, not a cadence's slot.
+    async fn plan_both(
+        &self,
+        tenant: &TenantId,
+        stored: &StoredCustomer,
+        mut next: Customer,
+        settings: &Settings,
+        at: DateTime<Utc>,
+        lookups: &CadenceLookups,
+    ) -> Result<Plan, SchedulerError> {
+        let zone = settings.time_zone;
+        let today = at.with_timezone(&zone).date_naive();
+        let cadences = lookups
+            .of(self.context.store.as_ref(), tenant, &next)
+            .await?;
+        let stops = crate::chasing::stops(&next, settings);
+        let plan = plan_chasing(&cadences.input(&next, &stops, zone), at);
+        let message = |lead: &ChaseId, covers: Vec<CoveredChase>| {
+            let (cadence_id, cadence_version, invoice_id, cycle, step) = match lead {
+                ChaseId::Customer { cycle, position } => (
+                    next.chasing.cadence_id.clone().unwrap_or_default(),
+                    next.chasing.cadence_version.unwrap_or_default(),
+                    None,
+                    *cycle,
+                    *position,
+                ),
+                ChaseId::Invoice {
+                    invoice_id,
+                    cycle,
+                    position,
+                } => {
+                    let run = plan.invoices.run_for(invoice_id, *cycle, *position);
+                    (
+                        run.map(|r| r.cadence_id.clone()).unwrap_or_default(),
+                        run.map_or(0, |r| r.cadence_version),
+                        Some(invoice_id.clone()),
+                        *cycle,
+                        *position,
+                    )
+                }
+            };
+            body(&ChaseMessage {
+                tenant_id: tenant.to_string(),
+                customer_id: next.id.clone(),
+                cycle,
+                step,
+                scheduled_for: at,
+                cadence_id,
+                cadence_version,
+                invoice_id,
+                covers,
+                both_levels: true,
+            })
+        };
+        let mut messages = Vec::new();
+        for merged in &plan.merged.messages {
+            let chases = merged.chases();
+            let Some((lead, rest)) = chases.split_first() else {
+                continue;
+            };
+            let covers = rest
+                .iter()
+                .filter_map(|chase| match chase {
+                    ChaseId::Invoice {
+                        invoice_id,
+                        cycle,
+                        position,
+                    } => Some(CoveredChase {
+                        invoice_id: invoice_id.clone(),
+                        cycle: *cycle,
+                        step: *position,
+                    }),
+                    ChaseId::Customer { .. } => None,
+                })
+                .collect();
+            messages.push(message(lead, covers)?);
+        }
+        for task in &plan.merged.tasks {
+            messages.push(message(&task.id(), Vec::new())?);
+        }
+        if let Some(evaluation) = &plan.customer {
+            next.cycle = evaluation.state.clone();
+        }
+        next.invoice_cycles = plan.invoices.state.clone();
+        // Invoice chases the cap holds back: recorded now, never retried in
+        // their cycle (a worker records them instead when it gets there first).
+        let mut capped = Vec::new();
+        for held in &plan.merged.suppressed {
+            if let domain::cadence::Chase::Invoice(run) = &held.chase {
+                next.invoice_cycles.record_suppressed(run);
+                capped.push(
+                    HistoryItem::new(
+                        &next.id,
+                        HistoryType::ChaseSuppressed,
+                        at,
+                        SYSTEM_ACTOR,
+                        format!(
+                            "Chase step {} for invoice {} not sent: {}",
+                            run.position + 1,
+                            run.invoice_number,
+                            held.stop.code()
+                        ),
+                        json!({"reason": held.stop.code(), "detail": held.stop, "chase": held.chase.id(), "invoice_id": run.invoice_id, "scheduled_for": at}),
+                    )
+                    .with_invoices(vec![run.invoice_id.clone()]),
+                );
+            }
+        }
+        next.last_evaluated_at = Some(at);
+        next.next_evaluation_at = plan.next_evaluation_at;
+        let promise_expired = stops.promise.is_some_and(|p| today > p.holds_through());
+        let writes = if promise_expired {
+            self.resolve_promise(stored, next, at, today, capped)
+        } else {
+            evaluation_writes(stored, next, &capped)
+        };
+        Ok(Plan {
+            tenant: tenant.clone(),
+            messages,
+            writes,
+        })
     }
 
     /// The promise's hold is over: kept promises were recorded with the
@@ -361,14 +473,15 @@ impl Scheduler {
         mut next: Customer,
         at: DateTime<Utc>,
         today: NaiveDate,
+        mut history: Vec<HistoryItem>,
     ) -> Vec<Write> {
         let Some(promise) = next.active_promise.take() else {
-            return vec![crate::writes::chasing(stored, next)];
+            return evaluation_writes(stored, next, &history);
         };
         if promise.status(today) != PromiseStatus::Broken {
-            return vec![crate::writes::chasing(stored, next)];
+            return evaluation_writes(stored, next, &history);
         }
-        let history = HistoryItem::new(
+        let broken = HistoryItem::new(
             &next.id,
             HistoryType::Promise,
             at,
@@ -391,9 +504,24 @@ impl Scheduler {
             due_date: today,
         }
         .open(self.context.ids.new_id(at), SYSTEM_ACTOR, at);
-        let task_history = task.created_history(SYSTEM_ACTOR, at);
-        let mut writes = crate::writes::customer(next, Some(stored), &[history, task_history]);
+        history.push(broken);
+        history.push(task.created_history(SYSTEM_ACTOR, at));
+        let mut writes = crate::writes::customer(next, Some(stored), &history);
         writes.push(Write::InsertTask(Box::new(task)));
         writes
+    }
+}
+
+/// The writes of an evaluation: the chasing fields alone, or the customer
+/// with history when there is some to record.
+fn evaluation_writes(
+    stored: &StoredCustomer,
+    next: Customer,
+    history: &[HistoryItem],
+) -> Vec<Write> {
+    if history.is_empty() {
+        vec![crate::writes::chasing(stored, next)]
+    } else {
+        crate::writes::customer(next, Some(stored), history)
     }
 }

@@ -191,12 +191,22 @@ impl World {
     /// A cadence running daily at 08:00 with `steps` (`"EMAIL"` and `"SMS"`
     /// stand for the two templates).
     pub async fn cadence(&self, steps: Value) -> String {
+        self.cadence_of_level("customer", steps).await
+    }
+
+    /// An invoice-level cadence running daily at 08:00 with `steps`.
+    pub async fn invoice_cadence(&self, steps: Value) -> String {
+        self.cadence_of_level("invoice", steps).await
+    }
+
+    async fn cadence_of_level(&self, level: &str, steps: Value) -> String {
         let steps = serde_json::to_string(&steps)
             .unwrap()
             .replace("\"EMAIL\"", &format!("\"{}\"", self.email_template))
             .replace("\"SMS\"", &format!("\"{}\"", self.sms_template));
         let draft: CadenceDraft = serde_json::from_value(json!({
             "name": format!("Cadence {}", ulid::Ulid::new()),
+            "level": level,
             "run_at": "08:00",
             "steps": serde_json::from_str::<Value>(&steps).unwrap(),
         }))
@@ -252,6 +262,36 @@ impl World {
         };
         let change = usecases::invoices::create(&self.context, &self.caller, new, self.now()).await;
         self.commit(change).await.record.invoice.id
+    }
+
+    /// Chases one invoice on `cadence_id` (invoice level) instead of its customer's.
+    pub async fn override_invoice(&self, invoice_id: &str, cadence_id: &str) {
+        use app::ports::InvoiceStore;
+        let current = self
+            .store
+            .invoice(&self.tenant, invoice_id)
+            .await
+            .unwrap()
+            .unwrap();
+        let version = current.version;
+        let changes = domain::invoice::InvoiceChanges {
+            chasing: Some(domain::invoice::InvoiceChasing {
+                cadence_id: Some(cadence_id.into()),
+                paused: false,
+            }),
+            ..Default::default()
+        };
+        let change = usecases::invoices::update(
+            &self.context,
+            &self.caller,
+            current,
+            &changes,
+            vec!["chasing".into()],
+            version,
+            self.now(),
+        )
+        .await;
+        self.commit(change).await;
     }
 
     pub async fn enrol(&self, customer_id: &str, cadence_id: &str) {
@@ -442,6 +482,7 @@ impl World {
     pub async fn chase(&self, message: &ChaseMessage) -> Option<Chase> {
         let key = ChaseKey {
             customer_id: message.customer_id.clone(),
+            invoice_id: message.invoice_id.clone(),
             cycle: message.cycle,
             step: message.step,
         };

@@ -20,6 +20,7 @@ pub async fn chase_claims_are_exclusive(store: &dyn Store) -> Outcome {
     };
     let key = ChaseKey {
         customer_id: "c1".into(),
+        invoice_id: None,
         cycle: 1,
         step: 0,
     };
@@ -129,6 +130,41 @@ pub async fn chase_claims_are_exclusive(store: &dyn Store) -> Outcome {
         won == 1 && lost == 1,
         "two concurrent claims: one wins, one is refused; got {first:?} and {second:?}"
     );
+
+    // An invoice's chase is its own claim, beside the customer's of the
+    // same cycle and step, and beside another invoice's.
+    let invoice_chase = |invoice: &str, message: &str| {
+        let mut chase = fx.chase("c1", 2, 0, message, 1);
+        chase.invoice_id = Some(invoice.to_string());
+        chase
+    };
+    committed(
+        store
+            .commit(
+                &t,
+                vec![
+                    Write::ClaimChase(Box::new(invoice_chase("inv-1", "m5"))),
+                    Write::ClaimChase(Box::new(invoice_chase("inv-2", "m5"))),
+                ],
+            )
+            .await,
+        "claim two invoices' chases of a cycle and step the customer's chase holds",
+    )?;
+    refused(
+        store
+            .commit(
+                &t,
+                vec![Write::ClaimChase(Box::new(invoice_chase("inv-2", "m6")))],
+            )
+            .await,
+        0,
+        "claim an invoice's chase again",
+    )?;
+    let stored = store
+        .chase(&t, &invoice_chase("inv-1", "m5").key())
+        .await?
+        .ok_or_else(|| super::fail("the invoice's chase is there"))?;
+    ensure_eq!(stored.invoice_id.as_deref(), Some("inv-1"), "its invoice");
     Ok(())
 }
 

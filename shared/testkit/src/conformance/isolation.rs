@@ -210,6 +210,7 @@ pub async fn tenants_never_see_each_other(store: &dyn Store) -> Outcome {
     ensure_eq!(store.settings(&b).await?, Settings::default(), "settings");
     let chase = ChaseKey {
         customer_id: "c1".into(),
+        invoice_id: None,
         cycle: 1,
         step: 0,
     };

@@ -723,7 +723,7 @@ impl ChaseStore for MemoryStore {
             .tenant(tenant)
             .partition(&key.customer_id)
             .chases
-            .get(&(key.cycle, key.step))
+            .get(&super::state::chase_slot(key))
             .cloned())
     }
 }

@@ -100,7 +100,7 @@ pub(crate) struct Partition {
     pub adjustments: BTreeMap<String, Adjustment>,
     pub promises: BTreeMap<String, Promise>,
     /// By (cycle, step).
-    pub chases: BTreeMap<(u32, u32), Chase>,
+    pub chases: BTreeMap<ChaseSlot, Chase>,
     pub portal_visit: Option<domain::portal::PortalVisit>,
 }
 
@@ -183,4 +183,11 @@ impl Tenant {
 /// A stored counter read as the unsigned count the records carry.
 pub(crate) fn count(value: i64, what: &str) -> StoreResult<u64> {
     u64::try_from(value).map_err(|_| StoreError::Malformed(format!("{what} is {value}")))
+}
+
+/// Where a chase sits in its customer's partition: (invoice, cycle, step).
+pub type ChaseSlot = (Option<String>, u32, u32);
+
+pub fn chase_slot(key: &app::records::ChaseKey) -> ChaseSlot {
+    (key.invoice_id.clone(), key.cycle, key.step)
 }

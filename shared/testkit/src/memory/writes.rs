@@ -12,7 +12,7 @@ use app::ports::Write;
 // `Write::ClaimIdempotencyKey` carries no "now": the claim is taken to be
 // made `IDEMPOTENCY_RETENTION_SECONDS` before the new record's expiry, which
 // is how the API sets it and how the DynamoDB store judges it.
-use app::records::{ChaseStatus, StoredCustomer, IDEMPOTENCY_RETENTION_SECONDS};
+use app::records::{ChaseKey, ChaseStatus, StoredCustomer, IDEMPOTENCY_RETENTION_SECONDS};
 use domain::cadence::MAX_CADENCES_PER_TENANT;
 use domain::history::push_recent;
 use domain::task::TaskStatus;
@@ -69,8 +69,8 @@ fn promise_sk(id: &str) -> String {
     format!("promise {id}")
 }
 
-fn chase_sk(cycle: u32, step: u32) -> String {
-    format!("chase {cycle} {step}")
+fn chase_sk(key: &ChaseKey) -> String {
+    format!("chase {:?} {} {}", key.invoice_id, key.cycle, key.step)
 }
 
 fn listing_sk(key: &str) -> String {
@@ -241,16 +241,10 @@ pub(crate) fn items(write: &Write) -> Vec<String> {
             .collect(),
         Write::SaveSettings { .. } => vec![tenant_item("SETTINGS")],
         Write::ClaimChase(chase) => {
-            vec![customer_item(
-                &chase.customer_id,
-                &chase_sk(chase.cycle, chase.step),
-            )]
+            vec![customer_item(&chase.customer_id, &chase_sk(&chase.key()))]
         }
         Write::AdvanceChase { key, .. } => {
-            vec![customer_item(
-                &key.customer_id,
-                &chase_sk(key.cycle, key.step),
-            )]
+            vec![customer_item(&key.customer_id, &chase_sk(key))]
         }
         Write::ClaimIdempotencyKey { key_hash, .. } => {
             vec![tenant_item(&format!("idempotency key {key_hash}"))]
@@ -497,7 +491,7 @@ pub(crate) fn holds(tenant: &Tenant, write: &Write) -> bool {
             let stored = tenant
                 .partition(&chase.customer_id)
                 .chases
-                .get(&(chase.cycle, chase.step));
+                .get(&super::state::chase_slot(&chase.key()));
             stored.is_none_or(|stored| {
                 stored.status == ChaseStatus::Claimed
                     && stored.owner_message_id == chase.owner_message_id
@@ -507,7 +501,7 @@ pub(crate) fn holds(tenant: &Tenant, write: &Write) -> bool {
         Write::AdvanceChase { key, from, .. } => tenant
             .partition(&key.customer_id)
             .chases
-            .get(&(key.cycle, key.step))
+            .get(&super::state::chase_slot(key))
             .is_some_and(|chase| chase.status == *from),
         Write::ClaimIdempotencyKey { key_hash, record } => {
             let now = record.expires_at - IDEMPOTENCY_RETENTION_SECONDS;
@@ -563,6 +557,7 @@ pub(crate) fn apply(tenant: &mut Tenant, write: Write) {
             if let Some(stored) = tenant.partition_mut(&next.id).record.as_mut() {
                 let customer = &mut stored.customer;
                 customer.cycle = next.cycle;
+                customer.invoice_cycles = next.invoice_cycles;
                 customer.last_evaluated_at = next.last_evaluated_at;
                 customer.next_evaluation_at = next.next_evaluation_at;
                 stored.revision += 1;
@@ -806,7 +801,7 @@ pub(crate) fn apply(tenant: &mut Tenant, write: Write) {
             tenant
                 .partition_mut(&chase.customer_id)
                 .chases
-                .insert((chase.cycle, chase.step), *chase);
+                .insert(super::state::chase_slot(&chase.key()), *chase);
         }
         Write::AdvanceChase {
             key,
@@ -818,7 +813,7 @@ pub(crate) fn apply(tenant: &mut Tenant, write: Write) {
             if let Some(chase) = tenant
                 .partition_mut(&key.customer_id)
                 .chases
-                .get_mut(&(key.cycle, key.step))
+                .get_mut(&super::state::chase_slot(&key))
             {
                 chase.status = to;
                 chase.updated_at = at;
