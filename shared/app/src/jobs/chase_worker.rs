@@ -184,6 +184,18 @@ enum Delivered {
     },
 }
 
+/// What came of a letter.
+enum Posted {
+    Letter {
+        reference: String,
+        letter: Document,
+    },
+    Failed {
+        code: &'static str,
+        failure: Failure,
+    },
+}
+
 /// What the re-check at send time reads.
 struct Context {
     stored: StoredCustomer,
@@ -493,21 +505,50 @@ impl ChaseWorker {
         run: &Run,
         step: &Step,
     ) -> Result<(), RecordError> {
-        let customer = &ctx.stored.customer;
-        let day = chase_day(job, &ctx);
-        let body = match &step.template_id {
+        let message = Message {
+            stored: &ctx.stored,
+            contacts: &ctx.contacts,
+            settings: &ctx.settings,
+            step,
+            only_invoices: None,
+            tag: format!("{}-{}", run.cycle, run.position),
+        };
+        match self.post_letter(job, &message).await? {
+            Posted::Letter { reference, letter } => {
+                self.record(
+                    job,
+                    Some(ctx),
+                    run,
+                    ChaseStatus::Claimed,
+                    Some(reference),
+                    Some(letter),
+                )
+                .await
+            }
+            Posted::Failed { code, failure } => {
+                self.fail(job, ChaseStatus::Claimed, code, failure).await
+            }
+        }
+    }
+
+    /// The letter template's text and the statement as one PDF, kept and
+    /// handed to the print provider.
+    async fn post_letter(&self, job: &Job, message: &Message<'_>) -> Result<Posted, RecordError> {
+        let customer = &message.stored.customer;
+        let day = job
+            .message
+            .scheduled_for
+            .with_timezone(&message.settings.time_zone)
+            .date_naive();
+        let body = match &message.step.template_id {
             None => String::new(),
-            Some(_) => match self.render_step(job, &ctx, step, None).await? {
+            Some(_) => match self.render_for(job, message, None).await? {
                 Ok((_, rendered)) => rendered.body,
                 Err((code, summary)) => {
-                    return self
-                        .fail(
-                            job,
-                            ChaseStatus::Claimed,
-                            code,
-                            Failure::Unsendable(summary),
-                        )
-                        .await
+                    return Ok(Posted::Failed {
+                        code,
+                        failure: Failure::Unsendable(summary),
+                    })
                 }
             },
         };
@@ -517,7 +558,7 @@ impl ChaseWorker {
                 documents::letter_pdf(
                     &body,
                     &statement,
-                    crate::usecases::statements::letterhead(&ctx.settings),
+                    crate::usecases::statements::letterhead(message.settings),
                 )
                 .map(|pdf| (statement, pdf))
                 .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
@@ -526,14 +567,10 @@ impl ChaseWorker {
             Ok(made) => made,
             Err(error) => {
                 tracing::error!(error = %error, "letter PDF failed");
-                return self
-                    .fail(
-                        job,
-                        ChaseStatus::Claimed,
-                        "letter_failed",
-                        Failure::Unsendable("the letter PDF could not be made"),
-                    )
-                    .await;
+                return Ok(Posted::Failed {
+                    code: "letter_failed",
+                    failure: Failure::Unsendable("the letter PDF could not be made"),
+                });
             }
         };
         let letter = Document {
@@ -552,47 +589,21 @@ impl ChaseWorker {
         };
         // Unavailable storage is transient: the message comes back.
         self.files.put(&job.tenant, &letter, pdf).await?;
-        let reference = match self.printer.print(&job.tenant, &letter).await {
-            Ok(reference) => reference,
+        match self.printer.print(&job.tenant, &letter).await {
+            Ok(reference) => Ok(Posted::Letter { reference, letter }),
             Err(error) => {
                 tracing::error!(error = %error, "print provider refused a letter");
-                return self
-                    .fail(job, ChaseStatus::Claimed, "print_failed", Failure::Rejected)
-                    .await;
+                Ok(Posted::Failed {
+                    code: "print_failed",
+                    failure: Failure::Rejected,
+                })
             }
-        };
-        self.record(
-            job,
-            Some(ctx),
-            run,
-            ChaseStatus::Claimed,
-            Some(reference),
-            Some(letter),
-        )
-        .await
+        }
     }
 
-    /// The step's template rendered for the customer on the chase's day,
-    /// or why it cannot be (`template_missing`, `template_error`): a chase
-    /// that can never be sent.
-    async fn render_step(
-        &self,
-        job: &Job,
-        ctx: &Context,
-        step: &Step,
-        contact_name: Option<String>,
-    ) -> Result<Rendering, RecordError> {
-        let message = Message {
-            stored: &ctx.stored,
-            contacts: &ctx.contacts,
-            settings: &ctx.settings,
-            step,
-            only_invoices: None,
-            tag: format!("{}-{}", job.message.cycle, job.message.step),
-        };
-        self.render_for(job, &message, contact_name).await
-    }
-
+    /// The step's template rendered for the customer on the chase's day
+    /// (the invoices the message is about only), or why it cannot be
+    /// (`template_missing`, `template_error`): a chase that can never be sent.
     async fn render_for(
         &self,
         job: &Job,
@@ -1315,13 +1326,6 @@ fn run_history(
     history
 }
 
-/// The tenant-local day the chase was scheduled for.
-fn chase_day(job: &Job, ctx: &Context) -> chrono::NaiveDate {
-    job.message
-        .scheduled_for
-        .with_timezone(&ctx.settings.time_zone)
-        .date_naive()
-}
 
 /// Everything attached to one email, at most: SES takes 10 MB per message
 /// and base64 makes attachments a third larger.
@@ -1332,10 +1336,15 @@ pub const MAX_ATTACHMENT_BYTES: usize = 7 * 1024 * 1024;
 fn letter_id(job: &Job) -> String {
     use sha2::{Digest, Sha256};
     let message = &job.message;
-    let digest = Sha256::digest(format!(
+    let mut identity = format!(
         "{}|{}|{}|{}|{}",
         message.tenant_id, message.customer_id, message.cadence_id, message.cycle, message.step
-    ));
+    );
+    if let Some(invoice) = &message.invoice_id {
+        identity.push('|');
+        identity.push_str(invoice);
+    }
+    let digest = Sha256::digest(identity);
     let mut random = [0u8; 16];
     random[6..].copy_from_slice(&digest[..10]);
     let millis = u64::try_from(message.scheduled_for.timestamp_millis()).unwrap_or(0);

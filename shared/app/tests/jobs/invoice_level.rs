@@ -286,3 +286,24 @@ async fn a_crash_after_the_send_is_flagged_for_a_person_and_never_resent() {
     world.work_queue().await;
     assert_eq!(world.mailer.attempts(), 1);
 }
+
+#[tokio::test]
+async fn an_invoice_level_letter_is_kept_and_recorded_with_its_invoice() {
+    let world = World::start().await;
+    let (customer, _) = invoice_chased(
+        &world,
+        json!([{"trigger": "days_from_due", "days": 14, "action": "letter"}]),
+    )
+    .await;
+    let invoice = world
+        .invoice(&customer, "L-1", "2026-02-01", "2026-02-15", "120.00")
+        .await;
+
+    let per_day = replay(&world, "2026-03-01", 3).await;
+
+    assert!(per_day.is_empty(), "a letter is not an email");
+    let letters = world.history_of(&customer, HistoryType::ChaseLetter).await;
+    assert_eq!(letters.len(), 1, "{letters:#?}");
+    assert_eq!(letters[0].invoice_ids, [invoice]);
+    assert!(letters[0].detail["document_id"].is_string());
+}

@@ -29,6 +29,8 @@ enum Ending {
     Ran {
         from: ChaseStatus,
         provider_id: Option<String>,
+        /// A letter's document, recorded with the chases.
+        letter: Option<Document>,
     },
     /// None of its chases is due any more.
     Suppressed,
@@ -200,15 +202,29 @@ impl ChaseWorker {
                 };
                 self.deliver(job, &message).await?
             }
-            // A letter of one invoice's chase is the account's statement with
-            // the letter text: not carried by a merged message yet.
-            Action::Letter => Delivered::Failed {
-                from: ChaseStatus::Claimed,
-                code: "letter_unsupported".to_string(),
-                failure: Failure::Unsendable(
-                    "invoice-level letters are not supported yet; use a customer-level letter step",
-                ),
-            },
+            Action::Letter => {
+                let message = Message {
+                    stored: &both.stored,
+                    contacts: &both.contacts,
+                    settings: &both.settings,
+                    step: &step,
+                    only_invoices: both.only_invoices(&due),
+                    tag: chase_tag(&due),
+                };
+                let ending = match self.post_letter(job, &message).await? {
+                    Posted::Letter { reference, letter } => Ending::Ran {
+                        from: ChaseStatus::Claimed,
+                        provider_id: Some(reference),
+                        letter: Some(letter),
+                    },
+                    Posted::Failed { code, failure } => Ending::Failed {
+                        from: ChaseStatus::Claimed,
+                        code: code.to_string(),
+                        failure,
+                    },
+                };
+                return self.end_both(job, Some(both), ending).await;
+            }
             Action::PhoneCall | Action::Escalation => {
                 return self
                     .end_both(
@@ -217,6 +233,7 @@ impl ChaseWorker {
                         Ending::Ran {
                             from: ChaseStatus::Claimed,
                             provider_id: None,
+                            letter: None,
                         },
                     )
                     .await;
@@ -227,6 +244,7 @@ impl ChaseWorker {
                 let ran = Ending::Ran {
                     from: ChaseStatus::Sending,
                     provider_id: Some(provider_id.clone()),
+                    letter: None,
                 };
                 let recorded = self.end_both(job, Some(both), ran).await;
                 self.sent_or_marked(job, &provider_id, recorded).await
@@ -262,6 +280,7 @@ impl ChaseWorker {
             Ending::Ran {
                 from: ChaseStatus::Sent,
                 provider_id,
+                letter: None,
             },
         )
         .await
@@ -330,7 +349,15 @@ impl ChaseWorker {
             let is_due = due.contains(chase);
             let planned = both.planned(chase);
             let status = match (ending, is_due, &planned) {
-                (Ending::Ran { provider_id, .. }, true, Some(planned)) => {
+                (
+                    Ending::Ran {
+                        provider_id,
+                        letter,
+                        ..
+                    },
+                    true,
+                    Some(planned),
+                ) => {
                     match planned {
                         PlannedChase::Customer(_) => {
                             if let Some(evaluation) = &plan.customer {
@@ -339,7 +366,12 @@ impl ChaseWorker {
                         }
                         PlannedChase::Invoice(run) => next.invoice_cycles.record_run(run),
                     }
-                    history.extend(ran_history(job, customer, planned, provider_id.as_deref()));
+                    let mut items = ran_history(job, customer, planned, provider_id.as_deref());
+                    if let (Some(letter), Some(item)) = (letter, items.first_mut()) {
+                        item.detail["document_id"] = json!(letter.id);
+                        item.detail["fulfilment"] = json!("recorded_for_print");
+                    }
+                    history.extend(items);
                     if let Some(task) = self.task_for(job, &both, planned) {
                         history.push(task.created_history(SYSTEM_ACTOR, job.now));
                         extra.push(Write::InsertTask(Box::new(task)));
@@ -449,6 +481,13 @@ impl ChaseWorker {
         }
         let claims_end = writes.len();
         writes.extend(extra);
+        if let Ending::Ran {
+            letter: Some(letter),
+            ..
+        } = ending
+        {
+            writes.push(Write::PutDocument(Box::new(letter.clone())));
+        }
         match self.context.store.commit(&job.tenant, writes).await {
             Ok(()) => Ok(()),
             // Someone else closed these chases.
