@@ -29,12 +29,8 @@ async fn due_customers(
     }
 }
 
-fn per_operation(stack: &TestStack) -> BTreeMap<String, u64> {
-    stack.aws_requests()
-}
-
-#[tokio::test]
-async fn a_due_chase_costs_a_few_requests_and_idle_customers_cost_none() {
+/// A stack on 2026-03-01 07:00 whose tenant has a sender; its owner's token.
+async fn stack_with_sender() -> (TestStack, String) {
     let stack = TestStack::start().await;
     let owner = stack.token("owner");
     stack.set_clock("2026-03-01T07:00:00Z").await;
@@ -46,6 +42,16 @@ async fn a_due_chase_costs_a_few_requests_and_idle_customers_cost_none() {
             &json!({"sender_email": "ar@example.com"}),
         )
         .await;
+    (stack, owner)
+}
+
+fn per_operation(stack: &TestStack) -> BTreeMap<String, u64> {
+    stack.aws_requests()
+}
+
+#[tokio::test]
+async fn a_due_chase_costs_a_few_requests_and_idle_customers_cost_none() {
+    let (stack, owner) = stack_with_sender().await;
     let cadence_id = stack.two_day_email_cadence(&owner).await;
     due_customers(&stack, &owner, &cadence_id, "A", 20).await;
 
@@ -144,4 +150,62 @@ async fn a_due_chase_costs_a_few_requests_and_idle_customers_cost_none() {
         without_reads(scheduler_first),
         "idle customers cost the scheduler nothing"
     );
+}
+
+/// Invoice-level chasing: ten customers with three invoices each, all due on
+/// one run, cost the worker the same few requests per customer (one message
+/// carries the three chases), and the scheduler one unit's reads.
+#[tokio::test]
+async fn an_invoice_level_run_costs_a_few_requests_per_due_customer() {
+    let (stack, owner) = stack_with_sender().await;
+    let template = stack.create("/v1/templates", &owner, &json!({"name": "R", "channel": "email", "subject": "Invoices {{invoice_number}}", "body": "Please pay {{invoice_balance}}."})).await;
+    let cadence_id = stack
+        .create(
+            "/v1/cadences",
+            &owner,
+            &json!({"name": "Per invoice", "level": "invoice", "run_at": "08:00", "steps": [
+                {"trigger": "days_from_due", "days": -3, "action": "email", "template_id": template}]}),
+        )
+        .await;
+    let customers = 10;
+    for i in 0..customers {
+        let customer = stack.post("/v1/customers", &owner, &json!({"number": format!("IL-{i}"), "name": format!("Due {i}"), "currency": "EUR", "email": format!("due-il-{i}@cost.example")})).await;
+        assert_eq!(customer.status, 201, "{:?}", customer.body);
+        let id = customer.body["id"].as_str().unwrap();
+        for n in 0..3 {
+            let invoice = stack
+                .post("/v1/invoices", &owner, &json!({"customer_id": id, "number": format!("IL-{i}-{n}"), "currency": "EUR", "issue_date": "2026-02-01", "due_date": "2026-03-04", "total": "10.00"}))
+                .await;
+            assert_eq!(invoice.status, 201);
+        }
+        stack.enrol(&owner, id, &cadence_id).await;
+    }
+
+    stack.set_clock("2026-03-01T08:00:00Z").await;
+    stack.reset_aws_requests();
+    let report = stack
+        .schedule("2026-03-01T08:00:00Z".parse().unwrap())
+        .await;
+    assert_eq!(report.enqueued, customers, "one message a customer");
+    let scheduler = per_operation(&stack);
+    println!("scheduler for {customers} due customers, 3 invoices each: {scheduler:?}");
+    assert_eq!(scheduler.get("DynamoDB.TransactWriteItems"), None);
+    stack.reset_aws_requests();
+    stack.set_clock("2026-03-01T08:00:30Z").await;
+    let drained = stack.work_chases().await;
+    assert_eq!(drained.succeeded, customers, "{drained:?}");
+    let worker = per_operation(&stack);
+    let capacity = stack.capacity_of("chase-worker");
+    println!("worker for {customers} customers, 3 invoice chases each: {worker:?}; {capacity:?}");
+    let n = customers as u64;
+    // The customer with its contacts; the three claims in one transaction;
+    // the `sending` mark; the record of the three chases in one transaction.
+    assert_eq!(worker.get("DynamoDB.Query"), Some(&n), "{worker:?}");
+    assert_eq!(
+        worker.get("DynamoDB.TransactWriteItems"),
+        Some(&(2 * n)),
+        "{worker:?}"
+    );
+    assert_eq!(worker.get("DynamoDB.UpdateItem"), Some(&n), "{worker:?}");
+    assert_eq!(worker.get("SESv2.SendEmail"), Some(&n));
 }

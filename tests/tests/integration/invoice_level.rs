@@ -440,3 +440,145 @@ async fn assignment_rules_and_csv_imports_enrol_at_both_levels() {
     );
     assert_eq!(customer.body["chasing"]["cadence_id"], json!(statement));
 }
+
+/// 90 days of daily 09:00 ticks through the whole local stack (scheduler,
+/// evaluation and chase queues, worker, SES in moto) for a customer on both
+/// levels: three invoices with their own reminders, one paid between its
+/// steps, one created mid-way, and a customer-level step that falls on the
+/// same run as an invoice's. What moto received, per day, is exact.
+#[tokio::test]
+async fn ninety_days_of_both_levels_send_one_email_per_run_on_the_exact_days() {
+    let stack = TestStack::start().await;
+    let owner = stack.token("owner");
+    stack.set_clock("2026-05-01T07:00:00Z").await;
+    let settings = stack
+        .patch(
+            "/v1/settings",
+            &owner,
+            0,
+            &json!({"company_name": "Acme Ltd", "sender_email": "ar@example.com"}),
+        )
+        .await;
+    assert_eq!(settings.status, 200, "{:?}", settings.body);
+    let template = email_template(&stack, &owner).await;
+    let per_invoice = invoice_cadence(&stack, &owner, &template, json!({})).await;
+    // One account-level email 33 days past the oldest due date.
+    let account = customer_cadence(
+        &stack,
+        &owner,
+        &template,
+        json!({"steps": [{"trigger": "past_due_age", "days": 33, "action": "email", "template_id": template}]}),
+    )
+    .await;
+    let customer = stack
+        .create(
+            "/v1/customers",
+            &owner,
+            &json!({"number": "IL-90", "name": "Globex", "currency": "EUR"}),
+        )
+        .await;
+    let address = format!("ap-{}@globex.example", stack.tenant);
+    let contact = stack
+        .post(
+            &format!("/v1/customers/{customer}/contacts"),
+            &owner,
+            &json!({"name": "Pat", "email": address}),
+        )
+        .await;
+    assert_eq!(contact.status, 201, "{:?}", contact.body);
+    stack.enrol(&owner, &customer, &per_invoice).await;
+    stack.enrol(&owner, &customer, &account).await;
+    let a = invoice(&stack, &owner, &customer, "A", "2026-05-10")
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    invoice(&stack, &owner, &customer, "B", "2026-05-20").await;
+
+    let start = chrono::NaiveDate::from_ymd_opt(2026, 5, 1).unwrap();
+    for offset in 0..90 {
+        let day = start + chrono::Duration::days(offset);
+        if day.to_string() == "2026-05-12" {
+            // A is paid two days after its due date: its +7 never goes out.
+            stack.set_clock("2026-05-12T08:00:00Z").await;
+            let paid = stack
+                .post("/v1/payments", &owner, &json!({"customer_id": customer, "amount": "100.00", "currency": "EUR", "date": "2026-05-12",
+                                                      "applications": [{"invoice_id": a, "amount": "100.00"}]}))
+                .await;
+            assert_eq!(paid.status, 201, "{:?}", paid.body);
+        }
+        if day.to_string() == "2026-05-25" {
+            // A new invoice starts at its own first step.
+            stack.set_clock("2026-05-25T08:00:00Z").await;
+            invoice(&stack, &owner, &customer, "C", "2026-06-15").await;
+        }
+        stack
+            .tick(day.and_hms_opt(9, 0, 0).unwrap().and_utc())
+            .await;
+    }
+
+    // What moto received, each email dated by the run that sent it: the
+    // history item recording its provider message id (moto's own id).
+    let history = stack.history(&owner, &customer).await;
+    let sent_on = |moto_id: &str| -> String {
+        history
+            .iter()
+            .find(|h| h["detail"]["provider_message_id"] == moto_id)
+            .map(|h| h["occurred_at"].as_str().unwrap()[..10].to_string())
+            .unwrap_or_else(|| panic!("no chase recorded for moto's email {moto_id}"))
+    };
+    let received = stack.moto_sent().await["ses"]["RawMessage"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mut per_day: Vec<(String, usize)> = Vec::new();
+    for email in received.iter().filter(|m| m.to_string().contains(&address)) {
+        let day = sent_on(email["id"].as_str().unwrap());
+        match per_day.last_mut() {
+            Some((last, count)) if *last == day => *count += 1,
+            _ => per_day.push((day, 1)),
+        }
+    }
+    let counts: Vec<(&str, usize)> = per_day.iter().map(|(d, n)| (d.as_str(), *n)).collect();
+    assert_eq!(
+        counts,
+        [
+            ("2026-05-07", 1), // A -3
+            ("2026-05-10", 1), // A 0
+            ("2026-05-17", 1), // B -3 (A's +7 is paid)
+            ("2026-05-20", 1), // B 0
+            ("2026-05-27", 1), // B +7
+            ("2026-06-12", 1), // C -3
+            ("2026-06-15", 1), // C 0
+            ("2026-06-22", 1), // C +7 and the account's step, one email
+        ],
+        "{per_day:#?}"
+    );
+    let chases: Vec<(String, Option<String>)> = history
+        .iter()
+        .filter(|h| h["type"] == "chase_email")
+        .map(|h| {
+            (
+                h["detail"]["level"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                h["detail"]["invoice_id"].as_str().map(str::to_string),
+            )
+        })
+        .collect();
+    // Each chase recorded on its own: A ×2, B ×3, C ×3, the account ×1.
+    assert_eq!(chases.len(), 9, "{chases:#?}");
+    assert_eq!(
+        chases
+            .iter()
+            .filter(|(level, _)| level == "customer")
+            .count(),
+        1
+    );
+    assert!(chases
+        .iter()
+        .filter(|(level, _)| level == "invoice")
+        .all(|(_, invoice)| invoice.is_some()));
+}

@@ -1326,7 +1326,6 @@ fn run_history(
     history
 }
 
-
 /// Everything attached to one email, at most: SES takes 10 MB per message
 /// and base64 makes attachments a third larger.
 pub const MAX_ATTACHMENT_BYTES: usize = 7 * 1024 * 1024;
