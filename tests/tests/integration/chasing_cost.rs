@@ -45,6 +45,37 @@ async fn stack_with_sender() -> (TestStack, String) {
     (stack, owner)
 }
 
+/// `count` customers enrolled by `enrol` but not due until 2027, written
+/// straight to the table.
+async fn seed_idle_customers(
+    stack: &TestStack,
+    count: usize,
+    enrol: impl Fn(&mut domain::customer::Customer),
+) {
+    let tenant = TenantId::parse(&stack.tenant).unwrap();
+    let table = stack.table();
+    let mut writes = Vec::new();
+    for i in 0..count {
+        let mut customer = CustomerChanges {
+            number: Some(format!("IDLE-{i}")),
+            name: Some(format!("Idle {i}")),
+            currency: Currency::parse("EUR"),
+            ..CustomerChanges::default()
+        }
+        .create(ulid::Ulid::new().to_string(), Utc::now())
+        .unwrap();
+        enrol(&mut customer);
+        customer.next_evaluation_at = Some(Utc.with_ymd_and_hms(2027, 1, 1, 8, 0, 0).unwrap());
+        writes.push(customer_store::put(table, &tenant, &customer, None).unwrap());
+    }
+    for chunk in writes.chunks(25) {
+        let batch = chunk.iter().map(|w| table.transact(w.clone()));
+        for result in futures::future::join_all(batch).await {
+            result.unwrap();
+        }
+    }
+}
+
 fn per_operation(stack: &TestStack) -> BTreeMap<String, u64> {
     stack.aws_requests()
 }
@@ -105,29 +136,11 @@ async fn a_due_chase_costs_a_few_requests_and_idle_customers_cost_none() {
     );
 
     // 1,000 enrolled customers that are not due, and 20 more that are due tomorrow.
-    let tenant = TenantId::parse(&stack.tenant).unwrap();
-    let table = stack.table();
-    let mut writes = Vec::new();
-    for i in 0..1000 {
-        let mut customer = CustomerChanges {
-            number: Some(format!("IDLE-{i}")),
-            name: Some(format!("Idle {i}")),
-            currency: Currency::parse("EUR"),
-            ..CustomerChanges::default()
-        }
-        .create(ulid::Ulid::new().to_string(), Utc::now())
-        .unwrap();
+    seed_idle_customers(&stack, 1000, |customer| {
         customer.chasing.cadence_id = Some(cadence_id.clone());
         customer.chasing.cadence_version = Some(1);
-        customer.next_evaluation_at = Some(Utc.with_ymd_and_hms(2027, 1, 1, 8, 0, 0).unwrap());
-        writes.push(customer_store::put(table, &tenant, &customer, None).unwrap());
-    }
-    for chunk in writes.chunks(25) {
-        let batch = chunk.iter().map(|w| table.transact(w.clone()));
-        for result in futures::future::join_all(batch).await {
-            result.unwrap();
-        }
-    }
+    })
+    .await;
     // The 20 customers of the first run are due again tomorrow (step 2).
     stack.set_clock("2026-03-02T08:00:00Z").await;
     stack.reset_aws_requests();
@@ -208,4 +221,27 @@ async fn an_invoice_level_run_costs_a_few_requests_per_due_customer() {
     );
     assert_eq!(worker.get("DynamoDB.UpdateItem"), Some(&n), "{worker:?}");
     assert_eq!(worker.get("SESv2.SendEmail"), Some(&n));
+
+    // 1,000 customers enrolled at invoice level but not due: the next
+    // day's tick reads one empty due-index page a shard, nothing more.
+    seed_idle_customers(&stack, 1000, |customer| {
+        customer.chasing.invoice_cadence_id = Some(cadence_id.clone());
+        customer.chasing.invoice_cadence_version = Some(1);
+    })
+    .await;
+    stack.set_clock("2026-03-02T08:00:00Z").await;
+    stack.reset_aws_requests();
+    let report = stack
+        .schedule("2026-03-02T08:00:00Z".parse().unwrap())
+        .await;
+    assert_eq!((report.due_customers, report.enqueued), (0, 0));
+    let idle = per_operation(&stack);
+    assert_eq!(
+        idle,
+        BTreeMap::from([
+            ("DynamoDB.Query".to_string(), report.units as u64),
+            ("SQS.SendMessageBatch".to_string(), 2),
+        ]),
+        "idle customers cost the scheduler nothing"
+    );
 }
