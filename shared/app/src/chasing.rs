@@ -108,10 +108,11 @@ fn enrol_customer_level(customer: &mut Customer, cadence: &Cadence) {
     }
 }
 
-/// Moves an enrolled customer to another version of its cadence. When the
-/// versions chase identically (same timing, threshold and steps: only the
-/// name or assignment changed) the cycle goes on; otherwise it restarts.
-/// Returns whether it restarted.
+/// Moves an enrolled customer to another version of its cadence (at the
+/// cadence's level). When the versions chase identically (same timing,
+/// threshold and steps: only the name or assignment changed) the cycle goes
+/// on, each invoice's too; otherwise it restarts (each invoice starts a new
+/// cycle on the new version when next evaluated). Returns whether it restarted.
 pub fn migrate(
     customer: &mut Customer,
     from: &Cadence,
@@ -120,7 +121,17 @@ pub fn migrate(
     now: DateTime<Utc>,
 ) -> bool {
     if same_chasing(from, to) {
-        customer.chasing.cadence_version = Some(to.version);
+        match to.level {
+            Level::Customer => customer.chasing.cadence_version = Some(to.version),
+            Level::Invoice => {
+                customer.chasing.invoice_cadence_version = Some(to.version);
+                for state in customer.invoice_cycles.invoices.values_mut() {
+                    if state.cadence_id == from.id && state.cadence_version == from.version {
+                        state.cadence_version = to.version;
+                    }
+                }
+            }
+        }
         false
     } else {
         enrol(customer, to, zone, now);
@@ -253,6 +264,16 @@ impl ChasingCadences {
             self.invoice.as_ref(),
             &self.overrides,
         )
+    }
+
+    /// Stores the overrides' current timings on `customer`, so the events
+    /// that reschedule it run each override at its own times.
+    pub fn refresh_override_timings(&self, customer: &mut Customer) {
+        customer.override_chase_timings = self
+            .overrides
+            .iter()
+            .map(|c| (c.id.clone(), c.timing.clone()))
+            .collect();
     }
 
     /// The cadence of `id` among these (its step, for a chase's history).

@@ -163,6 +163,13 @@ pub struct Customer {
     /// The same for the enrolled invoice-level cadence version.
     #[serde(default)]
     pub invoice_chase_timing: Option<Timing>,
+    /// The timing of each invoice-level cadence an open invoice overrides
+    /// to (by cadence id): copied when the override is set and refreshed at
+    /// each evaluation, so a customer chased only through overrides is
+    /// scheduled too, at each override's own run times. Left out while
+    /// empty, as `invoice_cycles`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub override_chase_timings: BTreeMap<String, Timing>,
     /// Where each open invoice is in its invoice-level chasing. Left out
     /// while empty: DynamoDB Local's stream drops the type of an empty map,
     /// and the local runner types only known map attributes back
@@ -291,9 +298,17 @@ impl Customer {
 
     /// After any change that can matter to chasing: look again at the first
     /// scheduled run not yet evaluated (which may already have passed, so
-    /// the next tick catches up). Unenrolled customers leave the due index.
-    /// With both levels enrolled, the earlier of their next runs.
+    /// the next tick catches up). Customers chased at no level (no
+    /// enrolment, no override on an open invoice) leave the due index.
+    /// Otherwise the earliest next run of its enrolments and overrides.
     pub fn reschedule(&mut self, zone: chrono_tz::Tz, now: DateTime<Utc>) {
+        let overridden: Vec<&str> = self
+            .open_invoices
+            .iter()
+            .filter_map(|i| i.chasing.cadence_id.as_deref())
+            .collect();
+        self.override_chase_timings
+            .retain(|id, _| overridden.contains(&id.as_str()));
         let customer_level = self
             .chase_timing
             .as_ref()
@@ -308,6 +323,7 @@ impl Customer {
         self.next_evaluation_at = customer_level
             .into_iter()
             .chain(invoice_level)
+            .chain(self.override_chase_timings.values())
             .filter_map(|timing| {
                 let schedule = Schedule::new(timing, zone);
                 let next = schedule.next_run_after(after).map(|slot| slot.at);
@@ -390,6 +406,7 @@ impl CustomerChanges {
             cycle: CycleState::default(),
             chase_timing: None,
             invoice_chase_timing: None,
+            override_chase_timings: BTreeMap::new(),
             invoice_cycles: Default::default(),
             next_evaluation_at: None,
             last_evaluated_at: None,

@@ -13,6 +13,7 @@ use app::ports::StoreError;
 use app::ports::{CustomerFilter, CustomerQuery, CustomerSort, Page};
 use app::records::StoredCustomer;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use domain::cadence::Level;
 use domain::contact::Contact;
 use domain::customer::Customer;
 use domain::history::HistoryItem;
@@ -225,13 +226,17 @@ pub fn facets(customer: &Customer) -> Vec<String> {
     for tag in &customer.tags {
         facets.push(format!("tag:{}", normalize(tag)));
     }
-    if let (Some(cadence), Some(version)) = (
-        &customer.chasing.cadence_id,
-        customer.chasing.cadence_version,
-    ) {
-        facets.push(enrolment_facet(cadence, version));
-    }
+    facets.extend(enrolment_facets(customer));
     facets
+}
+
+/// The enrolment facets of a customer: one per level it is enrolled at.
+fn enrolment_facets(customer: &Customer) -> Vec<String> {
+    [Level::Customer, Level::Invoice]
+        .into_iter()
+        .filter_map(|level| customer.chasing.enrolment(level))
+        .map(|(cadence, version)| enrolment_facet(&cadence, version))
+        .collect()
 }
 
 /// The facet of the customers enrolled in one version of a cadence: what
@@ -302,6 +307,7 @@ fn entries(tenant: &TenantId, customer: &Customer) -> Result<Vec<Item>, StoreErr
         "messages_sent",
         "chase_timing",
         "invoice_chase_timing",
+        "override_chase_timings",
         "next_evaluation_at",
         "last_evaluated_at",
     ] {
@@ -309,11 +315,14 @@ fn entries(tenant: &TenantId, customer: &Customer) -> Result<Vec<Item>, StoreErr
     }
     base.insert(PK.into(), s(&pk));
     base.insert("f_status".into(), s(customer.chasing.status.as_str()));
-    if let (Some(cadence), Some(version)) = (
-        &customer.chasing.cadence_id,
-        customer.chasing.cadence_version,
-    ) {
-        base.insert("f_enrolment".into(), s(&enrolment_facet(cadence, version)));
+    // Enrolments of both levels, for an enrolment filter narrowing another
+    // (left out when none: see `Customer::invoice_cycles` on empty values).
+    let enrolments = enrolment_facets(customer);
+    if !enrolments.is_empty() {
+        base.insert(
+            "f_enrolment".into(),
+            AttributeValue::L(enrolments.iter().map(|f| s(f)).collect()),
+        );
     }
     base.insert(
         "f_overdue".into(),
@@ -400,7 +409,7 @@ fn condition_of(
             cadence_id,
             version,
         } => (
-            format!("{name} = {value}"),
+            format!("contains({name}, {value})"),
             "f_enrolment",
             s(&enrolment_facet(cadence_id, *version)),
         ),

@@ -123,6 +123,7 @@ impl Fixtures {
             cycle: Default::default(),
             chase_timing: None,
             invoice_chase_timing: None,
+            override_chase_timings: Default::default(),
             invoice_cycles: Default::default(),
             next_evaluation_at: None,
             last_evaluated_at: None,

@@ -150,10 +150,15 @@ async fn a_due_chase_costs_a_few_requests_and_idle_customers_cost_none() {
     assert_eq!(report.enqueued, 20);
     let scheduler_second = per_operation(&stack);
     println!("scheduler for 20 due chases with 1,000 idle customers: {scheduler_second:?}");
-    // The tenant's settings may still be in the scheduler's short-lived
-    // cache on the second run: one GetItem fewer, never more.
-    let reads = |counts: &BTreeMap<String, u64>| counts.get("DynamoDB.GetItem").copied();
-    assert!(reads(&scheduler_second) <= reads(&scheduler_first));
+    // Settings and the cadence version are read at most once a unit that
+    // has due customers (one `BatchGetItem` each); how many units find the
+    // settings in the scheduler's short-lived cache depends on their timing.
+    let reads_bounded = |counts: &BTreeMap<String, u64>| {
+        counts.get("DynamoDB.GetItem").copied().unwrap_or(0)
+            <= 2 * counts.get("DynamoDB.BatchGetItem").copied().unwrap_or(0)
+    };
+    assert!(reads_bounded(&scheduler_first), "{scheduler_first:?}");
+    assert!(reads_bounded(&scheduler_second), "{scheduler_second:?}");
     let without_reads = |mut counts: BTreeMap<String, u64>| {
         counts.remove("DynamoDB.GetItem");
         counts

@@ -1,11 +1,26 @@
 //! Invoice-level chasing over HTTP (docs/chasing.md "Invoice-level
 //! chasing"): cadence levels, one cadence per level on a customer, an
 //! invoice's own override, the preview of both levels, and enrolment by
-//! assignment rules and CSV at both levels. What is sent when is played in
-//! the domain's timeline tests (`shared/domain/src/cadence/invoice_level_tests.rs`).
+//! assignment rules and CSV at both levels, a customer chased through an
+//! override alone, and 90 days of both levels read back from what moto
+//! received. Every timeline rule is played in the domain's tests
+//! (`shared/domain/src/cadence/invoice_level_tests.rs`).
 
 use integration_tests::{Reply, TestStack};
 use serde_json::{json, Value};
+
+/// The tenant's company name and sender address, which emails need.
+async fn set_sender(stack: &TestStack, token: &str) {
+    let settings = stack
+        .patch(
+            "/v1/settings",
+            token,
+            0,
+            &json!({"company_name": "Acme Ltd", "sender_email": "ar@example.com"}),
+        )
+        .await;
+    assert_eq!(settings.status, 200, "{:?}", settings.body);
+}
 
 async fn email_template(stack: &TestStack, token: &str) -> String {
     stack
@@ -136,6 +151,27 @@ async fn cadences_have_a_level_and_each_level_takes_its_own_triggers() {
         )
         .await;
     assert_eq!(field_errors(&moved), ["level"]);
+
+    // A customer on version 1 moves to a new version of its invoice-level cadence.
+    let customer = stack
+        .create(
+            "/v1/customers",
+            &manager,
+            &json!({"number": "MIG-1", "name": "Initech", "currency": "EUR"}),
+        )
+        .await;
+    stack.enrol(&manager, &customer, &per_invoice).await;
+    let v2 = stack
+        .post(
+            &format!("/v1/cadences/{per_invoice}/versions"),
+            &manager,
+            &json!({"name": "Per invoice v2", "level": "invoice", "run_at": "09:00", "steps": [
+                {"trigger": "days_from_due", "days": -3, "action": "email", "template_id": template},
+                {"trigger": "days_from_due", "days": 5, "action": "email", "template_id": template}
+            ]}),
+        )
+        .await;
+    assert_eq!(v2.status, 201, "{:?}", v2.body);
     let migrated = stack
         .post(
             &format!("/v1/cadences/{per_invoice}/migrate"),
@@ -143,11 +179,15 @@ async fn cadences_have_a_level_and_each_level_takes_its_own_triggers() {
             &json!({}),
         )
         .await;
-    assert_eq!(migrated.status, 409, "{:?}", migrated.body);
+    assert_eq!(migrated.status, 200, "{:?}", migrated.body);
     assert_eq!(
-        migrated.body["error"],
-        "invoice_level_migration_unsupported"
+        (&migrated.body["migrated"], &migrated.body["remaining"]),
+        (&json!(1), &json!(0))
     );
+    let moved = stack
+        .get(&format!("/v1/customers/{customer}"), &manager)
+        .await;
+    assert_eq!(moved.body["chasing"]["invoice_cadence_version"], 2);
 }
 
 #[tokio::test]
@@ -451,15 +491,7 @@ async fn ninety_days_of_both_levels_send_one_email_per_run_on_the_exact_days() {
     let stack = TestStack::start().await;
     let owner = stack.token("owner");
     stack.set_clock("2026-05-01T07:00:00Z").await;
-    let settings = stack
-        .patch(
-            "/v1/settings",
-            &owner,
-            0,
-            &json!({"company_name": "Acme Ltd", "sender_email": "ar@example.com"}),
-        )
-        .await;
-    assert_eq!(settings.status, 200, "{:?}", settings.body);
+    set_sender(&stack, &owner).await;
     let template = email_template(&stack, &owner).await;
     let per_invoice = invoice_cadence(&stack, &owner, &template, json!({})).await;
     // One account-level email 33 days past the oldest due date.
@@ -581,4 +613,52 @@ async fn ninety_days_of_both_levels_send_one_email_per_run_on_the_exact_days() {
         .iter()
         .filter(|(level, _)| level == "invoice")
         .all(|(_, invoice)| invoice.is_some()));
+}
+
+#[tokio::test]
+async fn an_override_alone_schedules_its_customer_and_chases_its_invoice() {
+    let stack = TestStack::start().await;
+    let owner = stack.token("owner");
+    stack.set_clock("2026-06-01T07:00:00Z").await;
+    set_sender(&stack, &owner).await;
+    let template = email_template(&stack, &owner).await;
+    let per_invoice = invoice_cadence(&stack, &owner, &template, json!({})).await;
+    let customer = stack.create_customer(&owner, "IL-OVR").await;
+    let contact = stack
+        .post(
+            &format!("/v1/customers/{customer}/contacts"),
+            &owner,
+            &json!({"name": "Pat", "email": format!("ap-{}@globex.example", stack.tenant)}),
+        )
+        .await;
+    assert_eq!(contact.status, 201, "{:?}", contact.body);
+    let created = invoice(&stack, &owner, &customer, "OVR-1", "2026-06-10").await;
+    // Not enrolled at either level: the invoice's override is all it has.
+    let overridden = stack
+        .patch(
+            &format!("/v1/invoices/{}", created.id()),
+            &owner,
+            1,
+            &json!({"chasing": {"cadence_id": per_invoice}}),
+        )
+        .await;
+    assert_eq!(overridden.status, 200, "{:?}", overridden.body);
+
+    let start = chrono::NaiveDate::from_ymd_opt(2026, 6, 1).unwrap();
+    for offset in 0..20 {
+        let day = start + chrono::Duration::days(offset);
+        stack
+            .tick(day.and_hms_opt(9, 0, 0).unwrap().and_utc())
+            .await;
+    }
+
+    let mut sent_on: Vec<String> = stack
+        .history(&owner, &customer)
+        .await
+        .iter()
+        .filter(|h| h["type"] == "chase_email")
+        .map(|h| h["occurred_at"].as_str().unwrap()[..10].to_string())
+        .collect();
+    sent_on.sort();
+    assert_eq!(sent_on, ["2026-06-07", "2026-06-10", "2026-06-17"]);
 }

@@ -6,12 +6,25 @@
 //! message (README, "Scale and cost").
 
 use chrono::{DateTime, Utc};
-use integration_tests::TestStack;
+use integration_tests::{StackOptions, TestStack};
+use runtime::config::AwsTimeouts;
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 #[tokio::test]
 async fn two_overlapping_ticks_for_120_due_customers_send_each_chase_once() {
-    let stack = TestStack::start().await;
+    // What is tested is two ticks overlapping, not timeouts (those have
+    // their own tests): generous ones keep a busy 2-core machine from
+    // turning slow emulator answers into chases flagged `outcome_unknown`.
+    let stack = TestStack::start_with(StackOptions {
+        aws_timeouts: Some(AwsTimeouts {
+            connect: Duration::from_secs(10),
+            attempt: Duration::from_secs(30),
+            operation: Duration::from_secs(60),
+        }),
+        ..StackOptions::default()
+    })
+    .await;
     let addresses = stack.seed_due_customers(120).await;
     let at: DateTime<Utc> = "2026-03-01T08:00:00Z".parse().unwrap();
     // EventBridge fires the same tick twice, and both run to completion at
@@ -37,7 +50,11 @@ async fn two_overlapping_ticks_for_120_due_customers_send_each_chase_once() {
             *received.entry(address.clone()).or_default() += 1;
         }
     }
-    assert_eq!(received.len(), 120, "every customer chased");
+    assert_eq!(
+        received.len(),
+        120,
+        "every customer chased: {first:?} {second:?}"
+    );
     assert!(
         received.values().all(|count| *count == 1),
         "never twice: {:?}",

@@ -449,6 +449,7 @@ impl Scheduler {
                 );
             }
         }
+        cadences.refresh_override_timings(&mut next);
         next.last_evaluated_at = Some(at);
         next.next_evaluation_at = plan.next_evaluation_at;
         let promise_expired = stops.promise.is_some_and(|p| today > p.holds_through());

@@ -21,9 +21,7 @@ use crate::ports::{
 use crate::records::CadenceRecord;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use domain::cadence::{
-    Cadence, CadenceDraft, CadenceRefs, Level, MAX_CADENCES_PER_TENANT, MAX_STEPS,
-};
+use domain::cadence::{Cadence, CadenceDraft, CadenceRefs, MAX_CADENCES_PER_TENANT, MAX_STEPS};
 use domain::history::{HistoryItem, HistoryType};
 use domain::identity::{Caller, Permission};
 use domain::template::Channel;
@@ -291,13 +289,6 @@ pub async fn migrate(
     require(caller, Permission::ManageRecords)?;
     let record = load(context, caller, id).await?;
     let current = &record.cadence;
-    if current.level == Level::Invoice {
-        // Invoice-level enrolments are not listed by version yet.
-        return Err(AppError::conflict(
-            "invoice_level_migration_unsupported",
-            "customers on an older version of an invoice-level cadence move when enrolled in it again (PUT /v1/customers/{id}/chasing)",
-        ));
-    }
     let tenant = &caller.tenant;
     let zone = context.settings(tenant).await?.time_zone;
     let versions = context.store.cadence_versions(tenant, Some(id)).await?;
@@ -380,10 +371,7 @@ async fn migrate_one(
     let Some(stored) = context.store.customer(tenant, customer_id).await? else {
         return Ok(Moved::Skipped);
     };
-    let chasing_state = &stored.customer.chasing;
-    if chasing_state.cadence_id.as_deref() != Some(from.id.as_str())
-        || chasing_state.cadence_version != Some(from.version)
-    {
+    if stored.customer.chasing.enrolment(from.level) != Some((from.id.clone(), from.version)) {
         return Ok(Moved::Skipped);
     }
     let mut next = stored.customer.clone();

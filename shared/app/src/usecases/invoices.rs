@@ -14,6 +14,7 @@ use domain::customer::Customer;
 use domain::history::{HistoryItem, HistoryType};
 use domain::identity::{Caller, Permission, TenantId};
 use domain::invoice::{InvoiceChanges, InvoiceChasing, NewInvoice};
+use domain::schedule::Timing;
 use rust_decimal::Decimal;
 use serde_json::json;
 
@@ -209,9 +210,9 @@ pub async fn update(
         return Err(AppError::stale_version());
     }
     let id = current.invoice.id.clone();
-    let chasing = match &changes.chasing {
+    let (chasing, override_timing) = match &changes.chasing {
         Some(chasing) => checked_override(context, caller, chasing).await?,
-        None => current.invoice.chasing.clone(),
+        None => (current.invoice.chasing.clone(), None),
     };
     let mut invoice = changes
         .apply(&current.invoice)
@@ -225,6 +226,10 @@ pub async fn update(
         })?;
     }
     let customer = customers::load(context, &caller.tenant, &invoice.customer_id).await?;
+    let mut next = customer.customer.clone();
+    if let (Some(id), Some(timing)) = (&invoice.chasing.cadence_id, override_timing) {
+        next.override_chase_timings.insert(id.clone(), timing);
+    }
     let (today, zone) = today_and_zone(context, &caller.tenant, now).await?;
     let record = InvoiceRecord {
         invoice,
@@ -243,7 +248,7 @@ pub async fn update(
     .with_invoices(vec![id.clone()]);
     let change = MoneyChange {
         customer: &customer,
-        next: customer.customer.clone(),
+        next,
         invoices: vec![(Some(&current), record.clone())],
         history: vec![history],
         extra: Vec::new(),
@@ -268,17 +273,19 @@ pub async fn update(
 }
 
 /// An invoice's chasing override, if its cadence is an invoice-level cadence
-/// of the tenant (422 on `chasing.cadence_id` otherwise).
+/// of the tenant (422 on `chasing.cadence_id` otherwise), with that
+/// cadence's timing (the customer is scheduled by it).
 async fn checked_override(
     context: &Context,
     caller: &Caller,
     chasing: &InvoiceChasing,
-) -> AppResult<InvoiceChasing> {
+) -> AppResult<(InvoiceChasing, Option<Timing>)> {
+    let mut timing = None;
     if let Some(id) = &chasing.cadence_id {
         let record = super::enrolment::load_cadence(context, caller, id).await?;
-        match record.map(|r| r.cadence.level) {
-            Some(Level::Invoice) => {}
-            Some(Level::Customer) => {
+        match record.map(|r| r.cadence) {
+            Some(cadence) if cadence.level == Level::Invoice => timing = Some(cadence.timing),
+            Some(_) => {
                 return Err(AppError::invalid_field(
                     "chasing.cadence_id",
                     "is a customer-level cadence; an invoice takes an invoice-level one",
@@ -292,7 +299,7 @@ async fn checked_override(
             }
         }
     }
-    Ok(chasing.clone())
+    Ok((chasing.clone(), timing))
 }
 
 /// Voids an open invoice: it leaves every balance.

@@ -146,9 +146,11 @@ pub struct Forecast {
 }
 
 /// The tenant-wide preview (`GET /v1/customers/{id}/chasing/preview` for
-/// every enrolled customer, nothing sent). Unlike the other reports it
-/// reads the enrolled customers: one Query per version's listing page and
-/// one batch read per 100 customers, plus the versions (one Query).
+/// every enrolled customer, both levels, nothing sent). Unlike the other
+/// reports it reads the enrolled customers: one Query per version's listing
+/// page and one batch read per 100 customers, plus the versions (one Query)
+/// and the cadences invoices override to. A customer enrolled at both
+/// levels is listed under both versions and counted once.
 pub async fn forecast(
     context: &Context,
     caller: &Caller,
@@ -159,6 +161,8 @@ pub async fn forecast(
     let settings = context.settings(&caller.tenant).await?;
     let mut forecast = Forecast::default();
     let versions = context.store.cadence_versions(&caller.tenant, None).await?;
+    let lookups = crate::chasing::CadenceLookups::default();
+    let mut seen = std::collections::HashSet::new();
     for version in versions.into_iter().filter(|v| v.enrolled > 0) {
         let cadence = version.cadence;
         let mut page = PageRequest {
@@ -184,15 +188,22 @@ pub async fn forecast(
             let ids: Vec<String> = listed.items.iter().map(|c| c.id.clone()).collect();
             let records = context.store.customers(&caller.tenant, &ids, false).await?;
             for record in records.values() {
+                let customer = &record.customer;
+                if !seen.insert(customer.id.clone()) {
+                    continue;
+                }
                 forecast.customers += 1;
-                for entry in
-                    crate::chasing::preview(&record.customer, &cadence, &settings, now, days)
-                {
+                let cadences = lookups
+                    .of(context.store.as_ref(), &caller.tenant, customer)
+                    .await?;
+                let stops = crate::chasing::stops(customer, &settings);
+                let input = cadences.input(customer, &stops, settings.time_zone);
+                for step in crate::chasing::preview_both(&input, customer, now, days) {
                     *forecast
                         .days
-                        .entry(entry.date)
+                        .entry(step.entry.date)
                         .or_default()
-                        .entry(entry.action)
+                        .entry(step.entry.action)
                         .or_default() += 1;
                 }
             }

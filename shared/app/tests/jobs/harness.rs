@@ -191,15 +191,20 @@ impl World {
     /// A cadence running daily at 08:00 with `steps` (`"EMAIL"` and `"SMS"`
     /// stand for the two templates).
     pub async fn cadence(&self, steps: Value) -> String {
-        self.cadence_of_level("customer", steps).await
+        self.cadence_of_level("customer", "08:00", steps).await
     }
 
     /// An invoice-level cadence running daily at 08:00 with `steps`.
     pub async fn invoice_cadence(&self, steps: Value) -> String {
-        self.cadence_of_level("invoice", steps).await
+        self.cadence_of_level("invoice", "08:00", steps).await
     }
 
-    async fn cadence_of_level(&self, level: &str, steps: Value) -> String {
+    /// An invoice-level cadence running daily at `run_at` with `steps`.
+    pub async fn invoice_cadence_at(&self, run_at: &str, steps: Value) -> String {
+        self.cadence_of_level("invoice", run_at, steps).await
+    }
+
+    async fn cadence_of_level(&self, level: &str, run_at: &str, steps: Value) -> String {
         let steps = serde_json::to_string(&steps)
             .unwrap()
             .replace("\"EMAIL\"", &format!("\"{}\"", self.email_template))
@@ -207,7 +212,7 @@ impl World {
         let draft: CadenceDraft = serde_json::from_value(json!({
             "name": format!("Cadence {}", ulid::Ulid::new()),
             "level": level,
-            "run_at": "08:00",
+            "run_at": run_at,
             "steps": serde_json::from_str::<Value>(&steps).unwrap(),
         }))
         .unwrap();

@@ -307,3 +307,63 @@ async fn an_invoice_level_letter_is_kept_and_recorded_with_its_invoice() {
     assert_eq!(letters[0].invoice_ids, [invoice]);
     assert!(letters[0].detail["document_id"].is_string());
 }
+
+#[tokio::test]
+async fn a_customer_chased_only_through_an_override_gets_its_reminders() {
+    let world = World::start().await;
+    let customer = world.customer("IL-OVR").await;
+    world
+        .contact(&customer, contact("Pat", Some("ap@globex.example"), None))
+        .await;
+    let cadence = world.invoice_cadence(reminders()).await;
+    let invoice = world
+        .invoice(&customer, "A", "2026-02-01", "2026-03-10", "100.00")
+        .await;
+    // No enrolment at either level: the override alone puts it in the due index.
+    world.override_invoice(&invoice, &cadence).await;
+
+    let per_day = replay(&world, "2026-03-01", 20).await;
+
+    assert_eq!(
+        per_day,
+        days(&[("2026-03-07", 1), ("2026-03-10", 1), ("2026-03-17", 1)])
+    );
+}
+
+#[tokio::test]
+async fn an_override_runs_at_its_own_cadences_time_of_day() {
+    let world = World::start().await;
+    let (customer, _) = invoice_chased(
+        &world,
+        json!([{"trigger": "days_from_due", "days": 0, "action": "email", "template_id": "EMAIL"}]),
+    )
+    .await;
+    let afternoon = world
+        .invoice_cadence_at(
+            "14:00",
+            json!([{"trigger": "days_from_due", "days": 0, "action": "email", "template_id": "EMAIL"}]),
+        )
+        .await;
+    world
+        .invoice(&customer, "A", "2026-02-01", "2026-03-10", "100.00")
+        .await;
+    let late = world
+        .invoice(&customer, "B", "2026-02-01", "2026-03-12", "80.00")
+        .await;
+    world.override_invoice(&late, &afternoon).await;
+
+    // Ticks every two hours; each email is sent on the tick of its cadence's run.
+    let mut sent_at = Vec::new();
+    for hour in 0..(7 * 12) {
+        let at = utc("2026-03-08T00:00:00Z") + TimeDelta::hours(2 * hour);
+        let before = world.mailer.sent().len();
+        world.tick(at).await;
+        world.work_queue().await;
+        sent_at.extend((before..world.mailer.sent().len()).map(|_| at));
+    }
+
+    assert_eq!(
+        sent_at,
+        [utc("2026-03-10T08:00:00Z"), utc("2026-03-12T14:00:00Z")]
+    );
+}

@@ -6,6 +6,7 @@
 //! behind and the number of items they write agree.
 
 use app::ports::{CustomerFilter, CustomerSort};
+use domain::cadence::Level;
 use domain::customer::Customer;
 use rust_decimal::Decimal;
 
@@ -36,11 +37,10 @@ pub(crate) fn facets(customer: &Customer) -> Vec<String> {
     for tag in &customer.tags {
         facets.push(format!("tag:{}", normalize(tag)));
     }
-    if let (Some(cadence), Some(version)) = (
-        &customer.chasing.cadence_id,
-        customer.chasing.cadence_version,
-    ) {
-        facets.push(enrolment_facet(cadence, version));
+    for level in [Level::Customer, Level::Invoice] {
+        if let Some((cadence, version)) = customer.chasing.enrolment(level) {
+            facets.push(enrolment_facet(&cadence, version));
+        }
     }
     facets
 }

@@ -341,6 +341,7 @@ impl ChaseWorker {
             next.cycle = evaluation.state.clone();
         }
         next.invoice_cycles = plan.invoices.state.clone();
+        both.cadences.refresh_override_timings(&mut next);
         let mut history = Vec::new();
         let mut extra = Vec::new();
         let mut statuses: Vec<ChaseStatus> = Vec::new();
