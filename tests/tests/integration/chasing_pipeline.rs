@@ -368,12 +368,14 @@ async fn crash_after(stack: &TestStack, after: Duration, event: SqsEvent) {
 }
 
 #[tokio::test]
-async fn a_crash_after_the_claim_is_redelivered_and_sent_once() {
+async fn a_crash_before_the_send_is_redelivered_and_sent_once() {
     let (stack, dynamodb, _ses) = faulty_stack().await;
     let owner = stack.token("owner");
     let (setup, body) = one_step_customer(&stack, &owner, "crash1").await;
-    // DynamoDB stops answering once the claim (the worker's first write) is in.
-    dynamodb.fail_after("PutItem", &dynamodb, Fault::Stall);
+    // DynamoDB stops answering once the worker has read the customer: it
+    // dies before claiming the chase (the claim is written with the
+    // `sending` mark, right before the send).
+    dynamodb.fail_after("Query", &dynamodb, Fault::Stall);
     crash_after(&stack, Duration::from_secs(2), sqs_event("m-9", 1, &body)).await;
     dynamodb.heal();
     assert_eq!(stack.emails_to(&setup.email).await.len(), 0);

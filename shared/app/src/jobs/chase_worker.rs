@@ -47,6 +47,10 @@ pub enum RecordError {
     /// a few times, then through the queue.
     #[error("the customer kept changing while recording")]
     CustomerChanged,
+    /// Another delivery holds the claim, or this message's earlier one
+    /// left it further on ([`ChaseWorker::resume`] decides).
+    #[error("the chase is claimed already")]
+    ClaimTaken,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -112,13 +116,14 @@ impl Failure {
 }
 
 /// What a batch's records read the same way: cadence versions (never
-/// changed once customers are enrolled) and templates, read once a batch.
-/// The lock is held across the read, so records running at once wait for
-/// the first one's read instead of each reading.
+/// changed once customers are enrolled), templates and settings, read once
+/// a batch. The lock is held across the read, so records running at once
+/// wait for the first one's read instead of each reading.
 #[derive(Default)]
 struct Lookups {
     cadences: crate::chasing::CadenceLookups,
     templates: tokio::sync::Mutex<HashMap<(TenantId, String), Option<Template>>>,
+    settings: tokio::sync::Mutex<HashMap<TenantId, Settings>>,
 }
 
 /// A record being handled: its message and the instant it is handled at.
@@ -126,6 +131,13 @@ struct Job {
     message: ChaseMessage,
     tenant: TenantId,
     now: DateTime<Utc>,
+    /// This delivery (the claim's owner): the queue's message id and how
+    /// many times it was received.
+    message_id: String,
+    receive_count: u32,
+    /// Whether this delivery holds its claim yet: the claim is written as
+    /// late as possible, as the `sending` mark when the chase is sent.
+    holds_claim: std::sync::atomic::AtomicBool,
     lookups: Arc<Lookups>,
     /// The step's action, once the cadence is read (for metrics).
     action: std::sync::OnceLock<Action>,
@@ -268,80 +280,100 @@ impl ChaseWorker {
             message,
             tenant,
             now: self.context.clock.now(),
+            message_id,
+            receive_count: record.receive_count,
+            holds_claim: std::sync::atomic::AtomicBool::new(false),
             lookups,
             action: std::sync::OnceLock::new(),
         };
-        self.claimed(job, message_id, record.receive_count)
-            .instrument(span)
-            .await
+        self.claimed(job).instrument(span).await
     }
 
-    /// Claims the chase for this delivery, then does what its status allows.
-    async fn claimed(
-        &self,
-        job: Job,
-        message_id: String,
-        receive_count: u32,
-    ) -> Result<(), RecordError> {
-        let store = &self.context.store;
-        let claim = Chase {
-            customer_id: job.message.customer_id.clone(),
-            invoice_id: job.message.invoice_id.clone(),
-            cycle: job.message.cycle,
-            step: job.message.step,
-            status: ChaseStatus::Claimed,
-            owner_message_id: message_id.clone(),
-            owner_receive_count: receive_count,
-            provider_message_id: None,
-            updated_at: job.now,
-        };
-        let merged = job.message.is_merged();
-        let claims = if merged {
-            Self::claims(&job, &claim)
+    /// Re-checks and carries out the chase, claiming it on the way (see
+    /// [`Self::take_claim`]); a claim found taken is resumed or left.
+    async fn claimed(&self, job: Job) -> Result<(), RecordError> {
+        let performed = if job.message.is_merged() {
+            self.perform_both(&job).await
         } else {
-            vec![Write::ClaimChase(Box::new(claim.clone()))]
+            self.perform(&job).await
         };
-        let chase = match store.commit(&job.tenant, claims).await {
-            Ok(()) => claim,
-            Err(StoreError::ConditionFailed { .. }) => {
-                let existing = store
-                    .chase(&job.tenant, &job.key())
-                    .await?
-                    .ok_or_else(|| StoreError::Malformed("chase vanished".into()))?;
-                // A later delivery of the owning message resumes what it left.
-                let resumable = existing.owner_message_id == message_id
-                    && matches!(existing.status, ChaseStatus::Sending | ChaseStatus::Sent);
-                if !resumable {
-                    tracing::info!(status = existing.status.as_ref(), "already handled");
-                    return Ok(());
-                }
-                existing
-            }
-            Err(other) => return Err(other.into()),
-        };
-        if merged {
-            return match chase.status {
-                ChaseStatus::Claimed => self.perform_both(&job).await,
-                ChaseStatus::Sent => self.finish_both(&job, chase.provider_message_id).await,
-                ChaseStatus::Sending => self.unknown_both(&job).await,
-                ChaseStatus::Done | ChaseStatus::Suppressed | ChaseStatus::Failed => Ok(()),
-            };
+        match performed {
+            Err(RecordError::ClaimTaken) => self.resume(&job).await,
+            other => other,
         }
-        match chase.status {
-            ChaseStatus::Claimed => self.perform(&job).await,
-            ChaseStatus::Sent => self.finish(&job, chase.provider_message_id, None).await,
-            // A crash after the provider call: it may have gone out, so it
-            // is never sent again; people are told instead.
+    }
+
+    /// The claim of every chase the message carries, in one conditional
+    /// write: the lead in `status`, any covered chase `claimed`. Written
+    /// once a delivery knows what it does: as the `sending` mark right
+    /// before a send (one write for both), or `claimed` before anything
+    /// else. A chase claimed by another message, or done, fails it with
+    /// [`RecordError::ClaimTaken`]; this message's own `claimed` claim
+    /// from an earlier delivery is taken over.
+    async fn take_claim(&self, job: &Job, status: ChaseStatus) -> Result<(), RecordError> {
+        use std::sync::atomic::Ordering;
+        if job.holds_claim.load(Ordering::SeqCst) {
+            if status == ChaseStatus::Sending {
+                self.advance(job, ChaseStatus::Claimed, ChaseStatus::Sending, None)
+                    .await?;
+            }
+            return Ok(());
+        }
+        match self
+            .context
+            .store
+            .commit(&job.tenant, claims(job, status))
+            .await
+        {
+            Ok(()) => {
+                job.holds_claim.store(true, Ordering::SeqCst);
+                Ok(())
+            }
+            Err(StoreError::ConditionFailed { .. }) => Err(RecordError::ClaimTaken),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Claims the chase before an outcome other than a send.
+    async fn hold(&self, job: &Job) -> Result<(), RecordError> {
+        self.take_claim(job, ChaseStatus::Claimed).await
+    }
+
+    /// The claim was taken: a later delivery of the owning message resumes
+    /// what it left (`sent`: record it; `sending`: it may have gone out, so
+    /// it is never sent again and people are told); anything else is
+    /// handled already.
+    async fn resume(&self, job: &Job) -> Result<(), RecordError> {
+        let existing = self
+            .context
+            .store
+            .chase(&job.tenant, &job.key())
+            .await?
+            .ok_or_else(|| StoreError::Malformed("chase vanished".into()))?;
+        if existing.owner_message_id != job.message_id {
+            tracing::info!(status = existing.status.as_ref(), "already handled");
+            return Ok(());
+        }
+        let merged = job.message.is_merged();
+        match existing.status {
+            ChaseStatus::Sent if merged => {
+                self.finish_both(job, existing.provider_message_id).await
+            }
+            ChaseStatus::Sent => self.finish(job, existing.provider_message_id, None).await,
+            ChaseStatus::Sending if merged => self.unknown_both(job).await,
             ChaseStatus::Sending => {
                 self.fail(
-                    &job,
+                    job,
                     ChaseStatus::Sending,
                     OUTCOME_UNKNOWN,
                     Failure::OutcomeUnknown,
                 )
                 .await
             }
-            ChaseStatus::Done | ChaseStatus::Suppressed | ChaseStatus::Failed => Ok(()),
+            status => {
+                tracing::info!(status = status.as_ref(), "already handled");
+                Ok(())
+            }
         }
     }
 
@@ -356,6 +388,18 @@ impl ChaseWorker {
                 job.message.cadence_version,
             )
             .await
+    }
+
+    /// The tenant's settings, read once a batch (and through the process's
+    /// short-lived cache).
+    async fn settings(&self, job: &Job) -> Result<Settings, StoreError> {
+        let mut cache = job.lookups.settings.lock().await;
+        if let Some(settings) = cache.get(&job.tenant) {
+            return Ok(settings.clone());
+        }
+        let settings = self.context.settings(&job.tenant).await?;
+        cache.insert(job.tenant.clone(), settings.clone());
+        Ok(settings)
     }
 
     /// A template, read once a batch.
@@ -384,7 +428,7 @@ impl ChaseWorker {
         else {
             return Ok(None);
         };
-        let settings = self.context.settings(&job.tenant).await?;
+        let settings = self.settings(job).await?;
         let Some(cadence) = self.cadence(job).await? else {
             return Ok(None);
         };
@@ -409,6 +453,7 @@ impl ChaseWorker {
     /// Send-time re-check, then the action.
     async fn perform(&self, job: &Job) -> Result<(), RecordError> {
         let Some(ctx) = self.context(job).await? else {
+            self.hold(job).await?;
             return self.suppress_without_customer(job).await;
         };
         let customer = &ctx.stored.customer;
@@ -433,20 +478,26 @@ impl ChaseWorker {
             )),
         };
         if let Some((reason, detail)) = reason {
+            self.hold(job).await?;
             return self.suppress(job, &ctx, &reason, detail).await;
         }
         let Decision::Run(run) = ctx.evaluation.decision.clone() else {
             return Ok(());
         };
         let Some(step) = ctx.cadence.step(run.position).cloned() else {
+            self.hold(job).await?;
             return self.suppress(job, &ctx, "step_missing", json!({})).await;
         };
         let _ = job.action.set(step.action);
         tracing::info!(action = job.channel(), "performing chase step");
         match step.action {
             Action::Email | Action::Sms => self.send(job, ctx, &run, &step).await,
-            Action::Letter => self.letter(job, ctx, &run, &step).await,
+            Action::Letter => {
+                self.hold(job).await?;
+                self.letter(job, ctx, &run, &step).await
+            }
             Action::PhoneCall | Action::Escalation => {
+                self.hold(job).await?;
                 self.record(job, Some(ctx), &run, ChaseStatus::Claimed, None, None)
                     .await
             }
@@ -688,12 +739,20 @@ impl ChaseWorker {
                 from,
                 code,
                 failure,
-            } => self.fail(job, from, &code, failure).await,
+            } => {
+                if from == ChaseStatus::Claimed {
+                    self.hold(job).await?;
+                }
+                self.fail(job, from, &code, failure).await
+            }
         }
     }
 
-    /// Email or SMS: render, mark `sending`, call the provider. A provider
-    /// that says nothing went out hands the claim back for the queue's retry.
+    /// Email or SMS: render, claim the chase as `sending`, call the
+    /// provider. A provider that says nothing went out hands the claim back
+    /// (`claimed`) for the queue's retry. Until the claim, nothing is
+    /// written: an unsendable chase is `from: Claimed` and the caller
+    /// claims it before recording the failure.
     async fn deliver(&self, job: &Job, message: &Message<'_>) -> Result<Delivered, RecordError> {
         let customer = &message.stored.customer;
         let step = message.step;
@@ -790,8 +849,7 @@ impl ChaseWorker {
                 pace.ready().await;
             }
             // Everything is ready: from here on a crash may leave it sent.
-            self.advance(job, ChaseStatus::Claimed, ChaseStatus::Sending, None)
-                .await?;
+            self.take_claim(job, ChaseStatus::Sending).await?;
             self.mailer.send_email(&email).await
         } else {
             let Some(phone) = to
@@ -804,8 +862,7 @@ impl ChaseWorker {
                     "no SMS-enabled contact with a phone number receives this step",
                 );
             };
-            self.advance(job, ChaseStatus::Claimed, ChaseStatus::Sending, None)
-                .await?;
+            self.take_claim(job, ChaseStatus::Sending).await?;
             self.sms.send_sms(&phone, &rendered.body).await
         };
         match outcome {
@@ -1215,6 +1272,35 @@ fn evaluated(job: &Job, ctx: &Context) -> Customer {
 
 fn changed(error: &RecordError) -> bool {
     matches!(error, RecordError::CustomerChanged)
+}
+
+/// The claim of every chase the message carries (the lead in
+/// `lead_status`), for one write.
+fn claims(job: &Job, lead_status: ChaseStatus) -> Vec<Write> {
+    let lead = job.key();
+    job.message
+        .chases()
+        .iter()
+        .map(|chase| {
+            let key = ChaseKey::of(&job.message.customer_id, chase);
+            let status = if key == lead {
+                lead_status
+            } else {
+                ChaseStatus::Claimed
+            };
+            Write::ClaimChase(Box::new(Chase {
+                customer_id: key.customer_id,
+                invoice_id: key.invoice_id,
+                cycle: key.cycle,
+                step: key.step,
+                status,
+                owner_message_id: job.message_id.clone(),
+                owner_receive_count: job.receive_count,
+                provider_message_id: None,
+                updated_at: job.now,
+            }))
+        })
+        .collect()
 }
 
 fn advance(

@@ -138,7 +138,7 @@ impl ChaseWorker {
         else {
             return Ok(None);
         };
-        let settings = self.context.settings(&job.tenant).await?;
+        let settings = self.settings(job).await?;
         let cadences: ChasingCadences = job
             .lookups
             .cadences
@@ -158,30 +158,15 @@ impl ChaseWorker {
         }))
     }
 
-    /// The claim of every chase the message carries, in one write.
-    pub(super) fn claims(job: &Job, lead: &Chase) -> Vec<Write> {
-        job.message
-            .chases()
-            .iter()
-            .map(|chase| {
-                let key = ChaseKey::of(&job.message.customer_id, chase);
-                Write::ClaimChase(Box::new(Chase {
-                    invoice_id: key.invoice_id,
-                    cycle: key.cycle,
-                    step: key.step,
-                    ..lead.clone()
-                }))
-            })
-            .collect()
-    }
-
     /// Send-time re-check, then the message (or task) for the chases still due.
     pub(super) async fn perform_both(&self, job: &Job) -> Result<(), RecordError> {
         let Some(both) = self.both_levels(job).await? else {
+            self.hold(job).await?;
             return self.suppress_without_customer(job).await;
         };
         let due = both.due(job);
         let Some(step) = both.step(&due) else {
+            self.hold(job).await?;
             return self.end_both(job, Some(both), Ending::Suppressed).await;
         };
         let _ = job.action.set(step.action);
@@ -211,6 +196,7 @@ impl ChaseWorker {
                     only_invoices: both.only_invoices(&due),
                     tag: chase_tag(&due),
                 };
+                self.hold(job).await?;
                 let ending = match self.post_letter(job, &message).await? {
                     Posted::Letter { reference, letter } => Ending::Ran {
                         from: ChaseStatus::Claimed,
@@ -226,6 +212,7 @@ impl ChaseWorker {
                 return self.end_both(job, Some(both), ending).await;
             }
             Action::PhoneCall | Action::Escalation => {
+                self.hold(job).await?;
                 return self
                     .end_both(
                         job,
@@ -254,6 +241,9 @@ impl ChaseWorker {
                 code,
                 failure,
             } => {
+                if from == ChaseStatus::Claimed {
+                    self.hold(job).await?;
+                }
                 self.end_both(
                     job,
                     Some(both),
