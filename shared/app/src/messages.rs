@@ -88,4 +88,12 @@ pub struct EvaluationUnit {
     pub shard: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<String>,
+    /// How many times a first delivery that failed before sending the next
+    /// page's unit sent this unit again (bounded: see the scheduler).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub resent: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }

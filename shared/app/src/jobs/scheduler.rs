@@ -51,6 +51,10 @@ pub const UNIT_SIZE: usize = 100;
 /// Customers of one unit whose writes are in flight at once.
 const WRITES_AT_ONCE: usize = 10;
 
+/// How many times a unit is sent again after failing before its next page
+/// (a DynamoDB or SQS outage outlasting them leaves the usual retries).
+const MAX_RESENDS: u32 = 3;
+
 /// What a tick did: one unit per shard went to the evaluation queue.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
 pub struct FanOut {
@@ -109,6 +113,7 @@ impl Scheduler {
                     at,
                     shard,
                     after: None,
+                    resent: 0,
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -148,12 +153,38 @@ impl Scheduler {
         (report, failed)
     }
 
+    /// A first delivery failed before sending the next page's unit: a
+    /// fresh copy of the unit, which is a first delivery again, takes its
+    /// place (the original is done). At most [`MAX_RESENDS`] copies, and
+    /// only when the copy goes out; otherwise the failure stands, the queue
+    /// retries the unit without the chain, and the rest of the shard waits
+    /// for the next tick.
+    async fn send_again(
+        &self,
+        unit: &EvaluationUnit,
+        error: SchedulerError,
+    ) -> Result<SchedulerReport, SchedulerError> {
+        if unit.resent >= MAX_RESENDS {
+            return Err(error);
+        }
+        tracing::warn!(shard = unit.shard, error = %error, "evaluation unit failed before its next page; sent again");
+        let copy = body(&EvaluationUnit {
+            resent: unit.resent + 1,
+            ..unit.clone()
+        })?;
+        if self.evaluation_queue.enqueue(&[copy]).await.is_empty() {
+            return Err(error);
+        }
+        Ok(SchedulerReport::default())
+    }
+
     /// One unit: the unit for the next page goes out first, then each due
     /// customer of this page is evaluated. Only a unit's first delivery
     /// sends the next page's unit: a retried unit sending it again would
     /// fork the shard's chain of pages, and every later page would be
-    /// evaluated twice. (Should the first delivery fail before sending it,
-    /// the rest of the shard waits for the next tick.)
+    /// evaluated twice. A first delivery that fails before sending it
+    /// sends a fresh copy of itself instead of failing (see
+    /// [`Self::send_again`]), so the chain goes on.
     pub async fn evaluate(
         &self,
         unit: &EvaluationUnit,
@@ -169,15 +200,21 @@ impl Scheduler {
                     cursor: unit.after.clone(),
                 },
             )
-            .await?;
+            .await;
+        let page = match page {
+            Ok(page) => page,
+            Err(error) if first_delivery => return self.send_again(unit, error.into()).await,
+            Err(error) => return Err(error.into()),
+        };
         if let Some(after) = page.next_cursor.filter(|_| first_delivery) {
             let next = body(&EvaluationUnit {
                 at: unit.at,
                 shard: unit.shard,
                 after: Some(after),
+                resent: 0,
             })?;
             if self.evaluation_queue.enqueue(&[next]).await.is_empty() {
-                return Err(SchedulerError::NotEnqueued(1));
+                return self.send_again(unit, SchedulerError::NotEnqueued(1)).await;
             }
         }
         let mut report = SchedulerReport {

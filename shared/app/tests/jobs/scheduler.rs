@@ -1,6 +1,7 @@
 //! The scheduler's tick against the in-memory store and queue.
 
 use crate::harness::{contact, date, email_step, message, record, utc, World, FIRST_RUN};
+use app::ports::StoreError;
 use domain::customer::ChasingStatus;
 use domain::history::HistoryType;
 use domain::promise::NewPromise;
@@ -241,22 +242,8 @@ async fn a_broken_promise_gets_history_and_a_task_and_chasing_resumes() {
 
 #[tokio::test]
 async fn a_redelivered_unit_does_not_fork_its_shards_chain_of_pages() {
-    // More due customers than one unit's page in some shard.
     let world = World::start().await;
-    let cadence = world.cadence(email_step()).await;
-    for i in 0..450 {
-        let id = world.customer(&format!("PAGE-{i}")).await;
-        world
-            .invoice(
-                &id,
-                &format!("INV-P{i}"),
-                "2026-03-01",
-                "2026-03-31",
-                "80.00",
-            )
-            .await;
-        world.enrol(&id, &cadence).await;
-    }
+    many_due(&world).await;
     world.clock.set(utc(FIRST_RUN));
     let scheduler = world.scheduler();
     scheduler.tick(utc(FIRST_RUN)).await.unwrap();
@@ -283,4 +270,73 @@ async fn a_redelivered_unit_does_not_fork_its_shards_chain_of_pages() {
         );
     }
     assert!(continued >= 1, "some shard has more than one page");
+}
+
+/// 450 due customers (more than one unit's page in some shard).
+async fn many_due(world: &World) {
+    let cadence = world.cadence(email_step()).await;
+    for i in 0..450 {
+        let id = world.customer(&format!("PAGE-{i}")).await;
+        world
+            .invoice(
+                &id,
+                &format!("INV-P{i}"),
+                "2026-03-01",
+                "2026-03-31",
+                "80.00",
+            )
+            .await;
+        world.enrol(&id, &cadence).await;
+    }
+}
+
+#[tokio::test]
+async fn a_unit_failing_before_its_next_page_is_sent_again_and_its_shard_is_evaluated() {
+    let world = World::start().await;
+    many_due(&world).await;
+    world.clock.set(utc(FIRST_RUN));
+    let scheduler = world.scheduler();
+    scheduler.tick(utc(FIRST_RUN)).await.unwrap();
+    let mut queue = world.evaluations.take();
+    // The first unit's page read fails once (a DynamoDB blip).
+    world
+        .store
+        .fail_next_call("due_page", StoreError::Unavailable("blip".into()));
+    let mut evaluated = 0;
+    let mut delivered = 0;
+    while let Some(unit) = queue.pop() {
+        delivered += 1;
+        let (report, failed) = scheduler
+            .handle(vec![record(&format!("u-{delivered}"), 1, &unit)])
+            .await;
+        assert!(failed.is_empty(), "sent again, not failed");
+        evaluated += report.evaluated;
+        queue.extend(world.evaluations.take());
+    }
+    assert_eq!(evaluated, 450, "every page of every shard, once");
+}
+
+#[tokio::test]
+async fn a_unit_is_sent_again_at_most_three_times_then_fails_to_the_queue() {
+    let world = World::start().await;
+    let scheduler = world.scheduler();
+    scheduler.tick(utc(FIRST_RUN)).await.unwrap();
+    let mut unit = world.evaluations.take().remove(0);
+    for _ in 0..4 {
+        world
+            .store
+            .fail_next_call("due_page", StoreError::Unavailable("down".into()));
+    }
+    for copy in 0..3 {
+        let (_, failed) = scheduler
+            .handle(vec![record(&format!("c-{copy}"), 1, &unit)])
+            .await;
+        assert!(failed.is_empty());
+        let mut sent = world.evaluations.take();
+        assert_eq!(sent.len(), 1, "one copy");
+        unit = sent.remove(0);
+    }
+    let (_, failed) = scheduler.handle(vec![record("c-3", 1, &unit)]).await;
+    assert_eq!(failed, ["c-3"], "the queue's retries and DLQ take over");
+    assert!(world.evaluations.take().is_empty());
 }
