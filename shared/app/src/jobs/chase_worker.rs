@@ -217,6 +217,20 @@ struct Context {
     evaluation: Evaluation,
 }
 
+impl Context {
+    /// The message of a customer-level chase.
+    fn message<'a>(&'a self, step: &'a Step, run: &Run) -> Message<'a> {
+        Message {
+            stored: &self.stored,
+            contacts: &self.contacts,
+            settings: &self.settings,
+            step,
+            only_invoices: None,
+            tag: format!("{}-{}", run.cycle, run.position),
+        }
+    }
+}
+
 /// A transaction retried on a concurrent change of the customer.
 const RECORD_ATTEMPTS: u32 = 3;
 
@@ -556,14 +570,7 @@ impl ChaseWorker {
         run: &Run,
         step: &Step,
     ) -> Result<(), RecordError> {
-        let message = Message {
-            stored: &ctx.stored,
-            contacts: &ctx.contacts,
-            settings: &ctx.settings,
-            step,
-            only_invoices: None,
-            tag: format!("{}-{}", run.cycle, run.position),
-        };
+        let message = ctx.message(step, run);
         match self.post_letter(job, &message).await? {
             Posted::Letter { reference, letter } => {
                 self.record(
@@ -725,35 +732,38 @@ impl ChaseWorker {
         run: &Run,
         step: &Step,
     ) -> Result<(), RecordError> {
-        let message = Message {
-            stored: &ctx.stored,
-            contacts: &ctx.contacts,
-            settings: &ctx.settings,
-            step,
-            only_invoices: None,
-            tag: format!("{}-{}", run.cycle, run.position),
-        };
+        let message = ctx.message(step, run);
         match self.deliver(job, &message).await? {
             Delivered::Sent(provider_id) => self.sent(job, provider_id, ctx).await,
             Delivered::Failed {
                 from,
                 code,
                 failure,
-            } => {
-                if from == ChaseStatus::Claimed {
-                    self.hold(job).await?;
-                }
-                self.fail(job, from, &code, failure).await
-            }
+            } => self.fail(job, from, &code, failure).await,
         }
     }
 
     /// Email or SMS: render, claim the chase as `sending`, call the
     /// provider. A provider that says nothing went out hands the claim back
-    /// (`claimed`) for the queue's retry. Until the claim, nothing is
-    /// written: an unsendable chase is `from: Claimed` and the caller
-    /// claims it before recording the failure.
+    /// (`claimed`) for the queue's retry. A chase that cannot be sent is
+    /// claimed before it is returned, for its failure to be recorded.
     async fn deliver(&self, job: &Job, message: &Message<'_>) -> Result<Delivered, RecordError> {
+        let delivered = self.try_delivering(job, message).await?;
+        if let Delivered::Failed {
+            from: ChaseStatus::Claimed,
+            ..
+        } = delivered
+        {
+            self.hold(job).await?;
+        }
+        Ok(delivered)
+    }
+
+    async fn try_delivering(
+        &self,
+        job: &Job,
+        message: &Message<'_>,
+    ) -> Result<Delivered, RecordError> {
         let customer = &message.stored.customer;
         let step = message.step;
         let settings = message.settings;

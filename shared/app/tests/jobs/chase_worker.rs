@@ -544,20 +544,7 @@ async fn a_store_outage_after_the_send_is_never_resent_and_is_flagged_for_a_pers
     let bodies = world.due_messages(&[&globex]).await;
     // The email goes out; every write after it fails (the record, then
     // the `sent` mark).
-    world.store.fail_commits_matching(|_, writes| {
-        writes
-            .iter()
-            .any(|w| {
-                matches!(
-                    w,
-                    Write::AdvanceChase {
-                        from: ChaseStatus::Sending,
-                        ..
-                    }
-                )
-            })
-            .then(|| StoreError::Unavailable("lost".into()))
-    });
+    world.lose_writes_after_sending();
 
     let failed = world
         .worker()

@@ -10,9 +10,9 @@ use app::jobs::scheduler::{Scheduler, SchedulerReport};
 use app::messages::{ChaseMessage, QueuedRecord};
 use app::ports::{
     AssigneeFilter, ChaseStore, Clock, ContactStore, CustomerStore, HistoryStore, PageRequest,
-    TaskQuery, TaskStore, Transactions,
+    StoreError, TaskQuery, TaskStore, Transactions, Write,
 };
-use app::records::{Chase, ChaseKey, StoredCustomer};
+use app::records::{Chase, ChaseKey, ChaseStatus, StoredCustomer};
 use app::usecases::{self, Change};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use domain::cadence::CadenceDraft;
@@ -219,6 +219,25 @@ impl World {
         let change =
             usecases::cadences::create(&self.context, &self.caller, self.now(), Ok(draft)).await;
         self.commit(change).await.cadence.id
+    }
+
+    /// Every write that moves a chase on from `sending` fails (the record,
+    /// then the `sent` mark), as if the worker died after the send.
+    pub fn lose_writes_after_sending(&self) {
+        self.store.fail_commits_matching(|_, writes| {
+            writes
+                .iter()
+                .any(|w| {
+                    matches!(
+                        w,
+                        Write::AdvanceChase {
+                            from: ChaseStatus::Sending,
+                            ..
+                        }
+                    )
+                })
+                .then(|| StoreError::Unavailable("lost".into()))
+        });
     }
 
     pub async fn customer(&self, number: &str) -> String {

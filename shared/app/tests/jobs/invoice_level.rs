@@ -5,8 +5,6 @@
 
 use crate::harness::{contact, date, record, utc, World};
 use app::jobs::chase_worker::OUTCOME_UNKNOWN;
-use app::ports::{StoreError, Write};
-use app::records::ChaseStatus;
 use chrono::{NaiveDate, TimeDelta};
 use domain::history::HistoryType;
 use serde_json::{json, Value};
@@ -250,20 +248,7 @@ async fn a_crash_after_the_send_is_flagged_for_a_person_and_never_resent() {
     world.tick(at).await;
     let bodies = world.queue.take();
     // The email goes out; every write after it fails, as if the worker died.
-    world.store.fail_commits_matching(|_, writes| {
-        writes
-            .iter()
-            .any(|w| {
-                matches!(
-                    w,
-                    Write::AdvanceChase {
-                        from: ChaseStatus::Sending,
-                        ..
-                    }
-                )
-            })
-            .then(|| StoreError::Unavailable("lost".into()))
-    });
+    world.lose_writes_after_sending();
     let failed = world
         .worker()
         .handle(vec![record("m-1", 1, &bodies[0])])

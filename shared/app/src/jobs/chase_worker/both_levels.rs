@@ -175,27 +175,17 @@ impl ChaseWorker {
             chases = due.len(),
             "performing chases"
         );
+        let message = Message {
+            stored: &both.stored,
+            contacts: &both.contacts,
+            settings: &both.settings,
+            step: &step,
+            only_invoices: both.only_invoices(&due),
+            tag: chase_tag(&due),
+        };
         let delivered = match step.action {
-            Action::Email | Action::Sms => {
-                let message = Message {
-                    stored: &both.stored,
-                    contacts: &both.contacts,
-                    settings: &both.settings,
-                    step: &step,
-                    only_invoices: both.only_invoices(&due),
-                    tag: chase_tag(&due),
-                };
-                self.deliver(job, &message).await?
-            }
+            Action::Email | Action::Sms => self.deliver(job, &message).await?,
             Action::Letter => {
-                let message = Message {
-                    stored: &both.stored,
-                    contacts: &both.contacts,
-                    settings: &both.settings,
-                    step: &step,
-                    only_invoices: both.only_invoices(&due),
-                    tag: chase_tag(&due),
-                };
                 self.hold(job).await?;
                 let ending = match self.post_letter(job, &message).await? {
                     Posted::Letter { reference, letter } => Ending::Ran {
@@ -241,9 +231,6 @@ impl ChaseWorker {
                 code,
                 failure,
             } => {
-                if from == ChaseStatus::Claimed {
-                    self.hold(job).await?;
-                }
                 self.end_both(
                     job,
                     Some(both),
