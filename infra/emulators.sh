@@ -39,7 +39,7 @@ start_emulators() {
   java -Djava.library.path="$dynamo_dir/DynamoDBLocal_lib" -jar "$dynamo_dir/DynamoDBLocal.jar" \
     -inMemory -port "$1" -disableTelemetry >"$3/dynamodb.log" 2>&1 &
   EMULATOR_PIDS+=($!)
-  "$root/.local/venv/bin/moto_server" -H 127.0.0.1 -p "$2" >"$3/moto.log" 2>&1 &
+  "$root/.local/venv/bin/python" "$root/infra/moto_server.py" -H 127.0.0.1 -p "$2" >"$3/moto.log" 2>&1 &
   EMULATOR_PIDS+=($!)
   wait_for_http "http://127.0.0.1:$1" "DynamoDB Local" "$3/dynamodb.log"
   wait_for_http "http://127.0.0.1:$2/moto-api/" "moto" "$3/moto.log"
