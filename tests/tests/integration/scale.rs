@@ -1,9 +1,7 @@
 //! Many customers due at one instant, through the fanned-out tick with the
 //! template's concurrency: every chase reaches its customer exactly once.
-//! 120 customers: what matters here is two ticks' units and workers
-//! overlapping on the same customers (the job tests cover pages). With 500
-//! the test took over ten minutes: moto's SQS slows with every queued
-//! message (README, "Scale and cost").
+//! Two ticks' units and workers overlap on the same 500 customers (31 or 32
+//! a shard: one page each; the job tests cover pages).
 
 use chrono::{DateTime, Utc};
 use integration_tests::{StackOptions, TestStack};
@@ -12,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 #[tokio::test]
-async fn two_overlapping_ticks_for_120_due_customers_send_each_chase_once() {
+async fn two_overlapping_ticks_for_500_due_customers_send_each_chase_once() {
     // What is tested is two ticks overlapping, not timeouts (those have
     // their own tests): generous ones keep a busy 2-core machine from
     // turning slow emulator answers into chases flagged `outcome_unknown`.
@@ -25,7 +23,7 @@ async fn two_overlapping_ticks_for_120_due_customers_send_each_chase_once() {
         ..StackOptions::default()
     })
     .await;
-    let addresses = stack.seed_due_customers(120).await;
+    let addresses = stack.seed_due_customers(500).await;
     let at: DateTime<Utc> = "2026-03-01T08:00:00Z".parse().unwrap();
     // EventBridge fires the same tick twice, and both run to completion at
     // once: two fan-outs, their units and the chase worker, all concurrent.
@@ -52,7 +50,7 @@ async fn two_overlapping_ticks_for_120_due_customers_send_each_chase_once() {
     }
     assert_eq!(
         received.len(),
-        120,
+        500,
         "every customer chased: {first:?} {second:?}"
     );
     assert!(
