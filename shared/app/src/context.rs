@@ -30,6 +30,10 @@ pub struct Context {
     pub ids: Arc<dyn Ids>,
     pub config: AppConfig,
     settings: Arc<Mutex<HashMap<TenantId, (Settings, Instant)>>>,
+    /// Held while settings are read from the store, so that records and
+    /// requests missing the cache together wait for one read instead of
+    /// each making their own.
+    settings_read: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Context {
@@ -45,20 +49,31 @@ impl Context {
             ids,
             config,
             settings: Arc::default(),
+            settings_read: Arc::default(),
         }
     }
 
     /// The tenant's settings, from this process's cache when fresh.
     pub async fn settings(&self, tenant: &TenantId) -> StoreResult<Settings> {
-        if let Some((settings, fetched)) = self.cache().get(tenant) {
-            if fetched.elapsed() < SETTINGS_CACHE_TTL {
-                return Ok(settings.clone());
-            }
+        if let Some(settings) = self.cached_settings(tenant) {
+            return Ok(settings);
+        }
+        let _reading = self.settings_read.lock().await;
+        // Another task may have read them while this one waited.
+        if let Some(settings) = self.cached_settings(tenant) {
+            return Ok(settings);
         }
         let settings = self.store.settings(tenant).await?;
         self.cache()
             .insert(tenant.clone(), (settings.clone(), Instant::now()));
         Ok(settings)
+    }
+
+    fn cached_settings(&self, tenant: &TenantId) -> Option<Settings> {
+        self.cache()
+            .get(tenant)
+            .filter(|(_, fetched)| fetched.elapsed() < SETTINGS_CACHE_TTL)
+            .map(|(settings, _)| settings.clone())
     }
 
     /// After this process saved new settings: they are seen at once here.

@@ -116,14 +116,14 @@ impl Failure {
 }
 
 /// What a batch's records read the same way: cadence versions (never
-/// changed once customers are enrolled), templates and settings, read once
-/// a batch. The lock is held across the read, so records running at once
-/// wait for the first one's read instead of each reading.
+/// changed once customers are enrolled) and templates, read once a batch
+/// (settings come from the process's cache). The lock is held across the
+/// read, so records running at once wait for the first one's read instead
+/// of each reading.
 #[derive(Default)]
 struct Lookups {
     cadences: crate::chasing::CadenceLookups,
     templates: tokio::sync::Mutex<HashMap<(TenantId, String), Option<Template>>>,
-    settings: tokio::sync::Mutex<HashMap<TenantId, Settings>>,
 }
 
 /// A record being handled: its message and the instant it is handled at.
@@ -404,18 +404,6 @@ impl ChaseWorker {
             .await
     }
 
-    /// The tenant's settings, read once a batch (and through the process's
-    /// short-lived cache).
-    async fn settings(&self, job: &Job) -> Result<Settings, StoreError> {
-        let mut cache = job.lookups.settings.lock().await;
-        if let Some(settings) = cache.get(&job.tenant) {
-            return Ok(settings.clone());
-        }
-        let settings = self.context.settings(&job.tenant).await?;
-        cache.insert(job.tenant.clone(), settings.clone());
-        Ok(settings)
-    }
-
     /// A template, read once a batch.
     async fn template(&self, job: &Job, id: &str) -> Result<Option<Template>, StoreError> {
         let key = (job.tenant.clone(), id.to_string());
@@ -442,7 +430,7 @@ impl ChaseWorker {
         else {
             return Ok(None);
         };
-        let settings = self.settings(job).await?;
+        let settings = self.context.settings(&job.tenant).await?;
         let Some(cadence) = self.cadence(job).await? else {
             return Ok(None);
         };

@@ -138,7 +138,7 @@ impl ChaseWorker {
         else {
             return Ok(None);
         };
-        let settings = self.settings(job).await?;
+        let settings = self.context.settings(&job.tenant).await?;
         let cadences: ChasingCadences = job
             .lookups
             .cadences
